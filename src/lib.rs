@@ -1,1 +1,32 @@
-//! gort
+//! # gort: Go's scheduler for Rust
+//!
+//! M:N green threads on stackful coroutines, scheduled the way Go schedules goroutines: Gs
+//! (green threads) run on Ms (OS threads) that hold Ps (processors, `GORT_MAXPROCS` of them),
+//! with per-P run queues, a `runnext` slot, a global queue and work stealing.
+//!
+//! ```
+//! let handles: Vec<_> = (0..1000).map(|i| gort::spawn(move || i)).collect();
+//! let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(total, 499_500);
+//! ```
+//!
+//! Blocking APIs (`join`, and the channels, locks, sleeps and sockets built on park/ready) park
+//! the calling G, never its M, and work from plain OS threads too (there they block the thread).
+//!
+//! ## The hazard a stackful M:N runtime cannot check
+//!
+//! A G may resume on another OS thread after any blocking point. Holding a `thread_local!`
+//! reference or a `!Send` guard (such as `std::sync::MutexGuard`) across one is a bug the
+//! compiler cannot catch. See [`spawn`] for the rule and the remedies, and docs/design.md.
+//!
+//! ## Environment
+//! * `GORT_MAXPROCS=N`: number of Ps (default: `available_parallelism()`).
+//! * `GORT_STACK_SIZE=BYTES`: default stack size (default 256 KiB; `64K`, `1M` accepted).
+//! * `GORT_DEBUG=schedtrace=MS[,scheddetail=1]`: Go-format `SCHED` lines on stderr.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use gort_runtime::{
+    current, in_green_thread, maxprocs, num_goroutine, sleep, spawn, yield_now, Builder, Current,
+    JoinHandle,
+};

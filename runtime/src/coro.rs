@@ -1,0 +1,169 @@
+//! The coroutine under every G, and THE place where a suspended G crosses OS threads.
+//!
+//! # The migration contract
+//!
+//! corosensei's `Coroutine` is deliberately `!Send`: a suspended coroutine's stack may hold
+//! values that must not change threads (a `thread_local!` reference, an `Rc`, a
+//! `std::sync::MutexGuard` whose unlock must happen on the locking thread), and Rust cannot see
+//! inside a stack to check. gort moves suspended Gs between Ms (work stealing, handoff), so it
+//! asserts `Send` for [`Coro`] here, once, under this contract:
+//!
+//! 1. A G's entry closure is `Send + 'static`, so everything the G *starts* with may move.
+//! 2. What a G creates on its own stack and holds across a blocking point (park, yield, a gort
+//!    channel or lock, sleep, socket I/O) may resume on another OS thread. The runtime cannot
+//!    check this. The user-facing rule, in `gort::spawn`'s docs and docs/design.md §Soundness:
+//!    do not hold a thread-local reference or a `!Send` guard across a blocking point; use
+//!    `gort::local!` for per-G state, gort's own locks, or `lock_os_thread` to pin the G.
+//! 3. The engine itself never caches a thread-local address across a switch: every access to M
+//!    state goes through `m::with_m`, an `#[inline(never)]` function whose result is read after
+//!    the switch (LLVM may otherwise reuse a TLS address computed before it).
+//!
+//! Everything else about the switch is corosensei's: `resume` runs the G until it calls
+//! [`suspend`] or returns; [`suspend`] returns when some M resumes the G again.
+
+use crate::g::GRef;
+use crate::stack::GStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::cell::Cell;
+
+/// What a G asks of its M when it suspends.
+pub(crate) enum Suspend {
+    /// `yield_now`: put me at the back of the run queue.
+    Yield,
+    /// `park`: call this function with my `GRef` once I am off the CPU.
+    Park(ParkFn),
+}
+
+/// A park callback living on the suspended G's stack (Go's `gopark` unlockf).
+///
+/// The M calls it exactly once, on its own stack, after the G has switched out. It receives the
+/// G's `GRef` and either keeps it (returns `None`: the G stays parked, owned by whatever the
+/// callback gave it to) or gives it back (`Some`: the park is cancelled, the G runs on).
+pub(crate) struct ParkFn(*mut (dyn FnMut(GRef) -> Option<GRef> + 'static));
+
+impl ParkFn {
+    /// Wraps a callback that lives on the current G's stack.
+    ///
+    /// The erased lifetime is sound because the callback is called only by [`Coro::resume`]'s
+    /// caller right after this G suspended inside the very `suspend` call that carried it, while
+    /// the G's frame (and so the closure) is still alive, and never after the G is resumed.
+    pub(crate) fn new<'a>(f: &'a mut (dyn FnMut(GRef) -> Option<GRef> + 'a)) -> ParkFn {
+        let p: *mut (dyn FnMut(GRef) -> Option<GRef> + 'a) = f;
+        // SAFETY: only the trait object's lifetime bound changes (same layout); see above for why
+        // the pointer is never used after `'a` ends.
+        ParkFn(unsafe {
+            std::mem::transmute::<
+                *mut (dyn FnMut(GRef) -> Option<GRef> + 'a),
+                *mut (dyn FnMut(GRef) -> Option<GRef> + 'static),
+            >(p)
+        })
+    }
+
+    /// Calls the callback.
+    ///
+    /// # Safety
+    /// Only while the G that created it is suspended in the `suspend` that carried it (the M
+    /// calls it right after `resume` returned `Suspended(Park)` and before resuming the G).
+    pub(crate) unsafe fn call(self, g: GRef) -> Option<GRef> {
+        // SAFETY: the closure is alive on the suspended G's stack (caller's contract) and nobody
+        // else holds a reference to it: its G is not running.
+        unsafe { (*self.0)(g) }
+    }
+}
+
+type Inner = Coroutine<(), Suspend, (), GStack>;
+
+/// What `resume` came back with.
+pub(crate) enum Resumed {
+    /// The G suspended itself.
+    Suspended(Suspend),
+    /// The G's closure returned (it catches its own panics, so this is the only other outcome).
+    Finished,
+}
+
+/// A G's coroutine: its stack and saved registers.
+pub(crate) struct Coro {
+    inner: Inner,
+    /// The G's `Yielder`, on its own stack; known after the first resume.
+    yielder: *const Yielder<(), Suspend>,
+}
+
+// SAFETY: THE migration assertion. A `Coro` moves between Ms only while suspended, and is only
+// resumed by one M at a time (it lives in `GOwned`, reached through the unique `GRef`). What its
+// stack holds is `Send` by the contract in the module docs: the entry is `Send + 'static`, and
+// holding a `!Send` value across a blocking point is the documented hazard users must avoid.
+unsafe impl Send for Coro {}
+
+thread_local! {
+    /// The Yielder of the G running on this thread (null when none). Set by the M before
+    /// `resume`, read by `suspend` on the G's stack.
+    static CUR_YIELDER: Cell<*const Yielder<(), Suspend>> = const { Cell::new(std::ptr::null()) };
+}
+
+impl Coro {
+    /// A coroutine that will run `body` on `stack`.
+    pub(crate) fn new(stack: GStack, body: Box<dyn FnOnce() + Send>) -> Coro {
+        let inner = Coroutine::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
+            set_yielder(y);
+            body();
+        });
+        Coro {
+            inner,
+            yielder: std::ptr::null(),
+        }
+    }
+
+    /// Runs the G until it suspends or finishes. Called only by the M that owns the G.
+    pub(crate) fn resume(&mut self) -> Resumed {
+        set_yielder_ptr(self.yielder);
+        let r = self.inner.resume(());
+        if self.yielder.is_null() {
+            self.yielder = get_yielder();
+        }
+        set_yielder_ptr(std::ptr::null());
+        match r {
+            CoroutineResult::Yield(s) => Resumed::Suspended(s),
+            CoroutineResult::Return(()) => Resumed::Finished,
+        }
+    }
+
+    /// The stack of a finished coroutine, for reuse.
+    pub(crate) fn into_stack(self) -> GStack {
+        self.inner.into_stack()
+    }
+}
+
+#[inline(never)]
+fn set_yielder(y: &Yielder<(), Suspend>) {
+    set_yielder_ptr(y);
+}
+
+#[inline(never)]
+fn set_yielder_ptr(y: *const Yielder<(), Suspend>) {
+    CUR_YIELDER.with(|c| c.set(std::hint::black_box(y)));
+}
+
+#[inline(never)]
+fn get_yielder() -> *const Yielder<(), Suspend> {
+    std::hint::black_box(CUR_YIELDER.with(|c| c.get()))
+}
+
+/// True when the calling code runs on a G's stack (inside `resume`).
+#[inline(never)]
+pub(crate) fn on_g_stack() -> bool {
+    !get_yielder().is_null()
+}
+
+/// Suspends the running G, handing `s` to its M. Returns when an M resumes the G.
+///
+/// Must be called on a G's stack (`on_g_stack()`); the engine checks before calling.
+pub(crate) fn suspend(s: Suspend) {
+    let y = get_yielder();
+    if y.is_null() {
+        crate::fatal::fatal!("suspend called outside a green thread");
+    }
+    // SAFETY: `y` was set by the M that resumed this G, from this G's own coroutine (the first
+    // resume stores it; later resumes restore it), so it points at this coroutine's Yielder,
+    // which lives as long as the coroutine; and we are running on that coroutine's stack.
+    unsafe { (*y).suspend(s) };
+}

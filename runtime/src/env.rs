@@ -1,0 +1,228 @@
+//! Runtime configuration from the environment: `GORT_MAXPROCS`, `GORT_STACK_SIZE`, `GORT_DEBUG`.
+//!
+//! Read once, when the runtime starts. An invalid value never panics: it prints one warning on
+//! stderr naming the variable, the value given and the value used instead, and the runtime goes
+//! on with the default (Go ignores bad GOMAXPROCS silently; we say so).
+
+use std::fmt::Write as _;
+
+/// The default stack size of a G: 256 KiB.
+///
+/// Origin: a G's stack is reserved, not committed (slabs are `MAP_NORESERVE`), so the size costs
+/// address space, and only the pages a G touches cost memory. 256 KiB runs ordinary Rust code
+/// (formatting, std I/O, serde-sized frames, a few levels of recursion) with room to spare, where
+/// may's 32 KiB default is a known source of overflows; a million Gs reserve 256 GiB of the
+/// 128 TiB user address space. Raise it per G with `Builder::stack_size`.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+/// The smallest stack a G may ask for (four pages: corosensei's minimum plus room for the
+/// runtime's own frames on the G's stack).
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// What `GORT_DEBUG` asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Debug {
+    /// `schedtrace=MS`: print a `SCHED` line every MS milliseconds (0 = off).
+    pub schedtrace_ms: u64,
+    /// `scheddetail=1`: add per-P, per-M and per-G lines to each trace.
+    pub scheddetail: bool,
+}
+
+/// The runtime's configuration, as read from the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Number of Ps.
+    pub maxprocs: usize,
+    /// Default stack size for a G, in bytes.
+    pub stack_size: usize,
+    /// Tracing knobs.
+    pub debug: Debug,
+}
+
+impl Config {
+    /// Reads `GORT_*` from the process environment, warning on stderr about invalid values.
+    pub fn from_env() -> Config {
+        let (cfg, warnings) = Config::parse(|k| std::env::var(k).ok());
+        for w in warnings {
+            eprintln!("{w}");
+        }
+        cfg
+    }
+
+    /// Parses a configuration from a lookup function; returns it and the warnings to print.
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
+        let mut warnings = Vec::new();
+        let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let maxprocs = match get("GORT_MAXPROCS") {
+            None => default_procs,
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) if n >= 1 && n <= MAX_PROCS as i64 => n as usize,
+                Ok(n) if n > MAX_PROCS as i64 => {
+                    warnings.push(warning("GORT_MAXPROCS", &v, "too large", MAX_PROCS));
+                    MAX_PROCS
+                }
+                _ => {
+                    warnings.push(warning(
+                        "GORT_MAXPROCS",
+                        &v,
+                        "not a positive integer",
+                        default_procs,
+                    ));
+                    default_procs
+                }
+            },
+        };
+        let stack_size = match get("GORT_STACK_SIZE") {
+            None => DEFAULT_STACK_SIZE,
+            Some(v) => match parse_size(&v) {
+                Some(n) if n >= MIN_STACK_SIZE => n,
+                Some(_) => {
+                    warnings.push(warning(
+                        "GORT_STACK_SIZE",
+                        &v,
+                        "below the 16 KiB minimum",
+                        MIN_STACK_SIZE,
+                    ));
+                    MIN_STACK_SIZE
+                }
+                None => {
+                    warnings.push(warning(
+                        "GORT_STACK_SIZE",
+                        &v,
+                        "not a size in bytes (e.g. 262144, 256K, 1M)",
+                        DEFAULT_STACK_SIZE,
+                    ));
+                    DEFAULT_STACK_SIZE
+                }
+            },
+        };
+        let mut debug = Debug::default();
+        if let Some(v) = get("GORT_DEBUG") {
+            for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (key, val) = item.split_once('=').unwrap_or((item, ""));
+                match key {
+                    "schedtrace" => match val.parse::<u64>() {
+                        Ok(ms) => debug.schedtrace_ms = ms,
+                        Err(_) => warnings.push(format!(
+                            "gort: ignoring GORT_DEBUG item {item:?}: schedtrace wants \
+                             milliseconds (e.g. schedtrace=1000); using schedtrace=0 (off)"
+                        )),
+                    },
+                    "scheddetail" => match val {
+                        "1" => debug.scheddetail = true,
+                        "0" => debug.scheddetail = false,
+                        _ => warnings.push(format!(
+                            "gort: ignoring GORT_DEBUG item {item:?}: scheddetail is 0 or 1; \
+                             using scheddetail=0"
+                        )),
+                    },
+                    _ => warnings.push(format!(
+                        "gort: ignoring unknown GORT_DEBUG key {key:?} (known: schedtrace, \
+                         scheddetail)"
+                    )),
+                }
+            }
+        }
+        (
+            Config {
+                maxprocs,
+                stack_size,
+                debug,
+            },
+            warnings,
+        )
+    }
+}
+
+/// The largest number of Ps (Go allows 2^31; beyond a few hundred the per-P arrays in traces are
+/// useless and a typo like 10000000 would allocate for nothing).
+pub const MAX_PROCS: usize = 1024;
+
+fn warning(var: &str, value: &str, why: &str, used: usize) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "gort: ignoring {var}={value:?}: {why}; using {used}");
+    s
+}
+
+/// Parses `262144`, `256K`, `256KiB`, `1M`, `1MiB` (binary units; case-insensitive).
+pub fn parse_size(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let lower = v.to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = lower
+        .strip_suffix("kib")
+        .or_else(|| lower.strip_suffix("kb"))
+        .or_else(|| lower.strip_suffix('k'))
+    {
+        (n, 1024)
+    } else if let Some(n) = lower
+        .strip_suffix("mib")
+        .or_else(|| lower.strip_suffix("mb"))
+        .or_else(|| lower.strip_suffix('m'))
+    {
+        (n, 1024 * 1024)
+    } else {
+        (lower.as_str(), 1)
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> (Config, Vec<String>) {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_without_env() {
+        let (c, w) = parse(&[]);
+        assert!(w.is_empty());
+        assert!(c.maxprocs >= 1);
+        assert_eq!(c.stack_size, DEFAULT_STACK_SIZE);
+        assert_eq!(c.debug, Debug::default());
+    }
+
+    #[test]
+    fn bad_maxprocs_warns_and_uses_default() {
+        for bad in ["0", "-3", "four", ""] {
+            let (c, w) = parse(&[("GORT_MAXPROCS", bad)]);
+            assert_eq!(w.len(), 1, "{bad}");
+            assert!(w[0].contains("GORT_MAXPROCS"), "{}", w[0]);
+            assert!(w[0].contains("using"), "{}", w[0]);
+            assert!(c.maxprocs >= 1);
+        }
+        let (c, w) = parse(&[("GORT_MAXPROCS", "3")]);
+        assert!(w.is_empty());
+        assert_eq!(c.maxprocs, 3);
+    }
+
+    #[test]
+    fn stack_sizes() {
+        assert_eq!(parse_size("65536"), Some(65536));
+        assert_eq!(parse_size("64K"), Some(65536));
+        assert_eq!(parse_size("1MiB"), Some(1 << 20));
+        assert_eq!(parse_size("x"), None);
+        let (c, w) = parse(&[("GORT_STACK_SIZE", "4096")]);
+        assert_eq!(c.stack_size, MIN_STACK_SIZE);
+        assert!(w[0].contains("GORT_STACK_SIZE"));
+        let (c, w) = parse(&[("GORT_STACK_SIZE", "lots")]);
+        assert_eq!(c.stack_size, DEFAULT_STACK_SIZE);
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn debug_keys() {
+        let (c, w) = parse(&[("GORT_DEBUG", "schedtrace=100,scheddetail=1")]);
+        assert!(w.is_empty());
+        assert_eq!(c.debug.schedtrace_ms, 100);
+        assert!(c.debug.scheddetail);
+        let (_, w) = parse(&[("GORT_DEBUG", "schedtrace=abc,gctrace=1")]);
+        assert_eq!(w.len(), 2);
+        assert!(w[1].contains("gctrace"));
+    }
+}

@@ -1,0 +1,134 @@
+//! The sync shim: the only door through which engine code reaches atomics, locks and threads.
+//!
+//! Normally it re-exports `std::sync::atomic`, `std::sync::Arc` and `parking_lot`'s `Mutex` and
+//! `Condvar` (behind a small API of our own: `Condvar::wait` takes the guard by value, the shape
+//! loom's condvar has). Under `--cfg loom` the same names come from the `loom` crate, so the loom
+//! models in `loom-tests/` check the real engine code, not a copy (tokio's pattern; see
+//! docs/design.md, "Loom coverage"). Engine modules never name `std::sync` directly.
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::atomic;
+    pub(crate) use std::sync::Arc;
+
+    /// A mutex with `parking_lot`'s API (no poisoning: the engine never unwinds while holding one).
+    #[derive(Default, Debug)]
+    pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
+    pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(t: T) -> Self {
+            Mutex(parking_lot::const_mutex(t))
+        }
+        #[inline]
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock()
+        }
+    }
+
+    /// A condition variable whose `wait` takes and returns the guard (loom's shape).
+    #[derive(Default, Debug)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) const fn new() -> Self {
+            Condvar(parking_lot::Condvar::new())
+        }
+        pub(crate) fn wait<'a, T>(&self, mut g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(&mut g);
+            g
+        }
+        /// Waits at most `d`; spurious and timed-out returns look alike, so callers re-check.
+        pub(crate) fn wait_for<'a, T>(
+            &self,
+            mut g: MutexGuard<'a, T>,
+            d: std::time::Duration,
+        ) -> MutexGuard<'a, T> {
+            self.0.wait_for(&mut g, d);
+            g
+        }
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+
+    pub(crate) fn spawn_thread<F: FnOnce() + Send + 'static>(
+        name: String,
+        f: F,
+    ) -> std::io::Result<()> {
+        std::thread::Builder::new().name(name).spawn(f).map(drop)
+    }
+
+    #[inline]
+    pub(crate) fn spin_loop() {
+        std::hint::spin_loop();
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::sync::atomic;
+    pub(crate) use loom::sync::Arc;
+
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(t: T) -> Self {
+            Mutex(loom::sync::Mutex::new(t))
+        }
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap()
+        }
+    }
+
+    impl<T: Default> Default for Mutex<T> {
+        fn default() -> Self {
+            Mutex::new(T::default())
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+        pub(crate) fn wait<'a, T>(&self, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(g).unwrap()
+        }
+        pub(crate) fn wait_for<'a, T>(
+            &self,
+            g: MutexGuard<'a, T>,
+            _d: std::time::Duration,
+        ) -> MutexGuard<'a, T> {
+            // loom has no time: a timed wait is a wait that may return spuriously.
+            self.0.wait(g).unwrap()
+        }
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+
+    pub(crate) fn spawn_thread<F: FnOnce() + Send + 'static>(
+        _name: String,
+        f: F,
+    ) -> std::io::Result<()> {
+        loom::thread::spawn(f);
+        Ok(())
+    }
+
+    pub(crate) fn spin_loop() {
+        loom::thread::yield_now();
+    }
+}
+
+pub(crate) use imp::*;

@@ -1,0 +1,227 @@
+//! park / ready: the one building block under everything that blocks (channels, locks, join,
+//! timers, the netpoller).
+//!
+//! # The protocol (Go's `gopark(unlockf)` / `goready`)
+//!
+//! 1. A G that must wait calls [`park`]`(reason, register)`.
+//! 2. The G switches out to its M. Only then, on the M's stack, the M calls `register(u)` with
+//!    the G's [`Unparker`] (which owns the G's `GRef`).
+//! 3. `register` takes the lock of whatever the G waits on, re-checks the condition, and either
+//!    stores `u` there and returns `None` (the G stays parked), or returns `Some(u)` because the
+//!    condition came true meanwhile (the G runs on at once, in the same time slice).
+//! 4. Later, whoever makes the condition true removes `u` under that lock and calls
+//!    [`Unparker::unpark`], which is `ready`: the G goes to the waker's P's runnext (or the global
+//!    queue from a plain thread) and an M is woken if one is needed.
+//!
+//! Why the registration happens after the switch: a waker on another M may ready the G the
+//! instant it is registered; if the G were still running on its own stack, two Ms would run it.
+//! Registering from the M after the switch makes that impossible by construction, since the
+//! `GRef` does not exist anywhere else until `register` stores it. So "ready racing park" has only
+//! the two outcomes of step 3, and loom model 3 checks exactly that.
+//!
+//! `register` runs on the M, not the G: it must not block, park or yield, and must be short.
+//!
+//! From a plain OS thread the same API blocks the thread: `register` runs first on the thread
+//! itself with an `Unparker::Thread`, and the thread then waits on its signal.
+
+use crate::coro::{self, ParkFn, Suspend};
+use crate::g::{GRef, WaitReason};
+use crate::loom::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+/// The right to wake one parked waiter: a G or a plain OS thread.
+///
+/// Exactly one exists per parked waiter; [`unpark`](Unparker::unpark) consumes it.
+#[must_use = "a parked waiter stays parked until its Unparker is unparked"]
+pub enum Unparker {
+    /// A parked G (owns it).
+    G(GRef),
+    /// A plain OS thread blocked in `park`.
+    Thread(Arc<ThreadSignal>),
+}
+
+impl Unparker {
+    /// Makes the waiter runnable (Go's `goready`), or wakes the thread.
+    pub fn unpark(self) {
+        match self {
+            Unparker::G(g) => crate::sched().ready_g(g, true),
+            Unparker::Thread(t) => t.notify(),
+        }
+    }
+
+    /// The waiting G's id (0 for a thread).
+    pub fn goid(&self) -> u64 {
+        match self {
+            Unparker::G(g) => g.id(),
+            Unparker::Thread(_) => 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unparker::G(g) => write!(f, "Unparker(G{})", g.id()),
+            Unparker::Thread(_) => write!(f, "Unparker(thread)"),
+        }
+    }
+}
+
+/// A plain thread's wake-up signal (a binary semaphore).
+#[derive(Debug, Default)]
+pub struct ThreadSignal {
+    set: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl ThreadSignal {
+    fn notify(&self) {
+        let mut s = self.set.lock();
+        *s = true;
+        drop(s);
+        self.cv.notify_one();
+    }
+
+    /// Waits until notified or `deadline`; returns true if notified (and consumes it).
+    fn wait(&self, deadline: Option<Instant>) -> bool {
+        let mut s = self.set.lock();
+        loop {
+            if *s {
+                *s = false;
+                return true;
+            }
+            match deadline {
+                None => s = self.cv.wait(s),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    s = self.cv.wait_for(s, d - now);
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SIGNAL: Arc<ThreadSignal> = Arc::new(ThreadSignal::default());
+}
+
+fn thread_signal() -> Arc<ThreadSignal> {
+    SIGNAL.with(|s| s.clone())
+}
+
+/// True when called on a green thread (a G), false on a plain OS thread.
+pub fn in_green_thread() -> bool {
+    coro::on_g_stack()
+}
+
+/// Parks the caller until its [`Unparker`] is unparked (see the module docs for the protocol).
+///
+/// `register` receives the caller's `Unparker` and must store it where a waker will find it
+/// (returning `None`), or hand it back (`Some`) if the wait is no longer needed. On a G it runs on
+/// the M after the switch; on a plain thread it runs on the thread before it blocks.
+pub fn park<F>(reason: WaitReason, register: F)
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    if coro::on_g_stack() {
+        let mut register = Some(register);
+        let mut cb = |g: GRef| -> Option<GRef> {
+            g.set_wait_reason(reason);
+            let f = register.take().expect("park callback called twice");
+            match f(Unparker::G(g)) {
+                None => None,
+                Some(Unparker::G(g)) => {
+                    g.set_wait_reason(WaitReason::None);
+                    Some(g)
+                }
+                Some(Unparker::Thread(_)) => {
+                    crate::fatal::fatal!("park: register returned a thread unparker for a G")
+                }
+            }
+        };
+        coro::suspend(Suspend::Park(ParkFn::new(&mut cb)));
+    } else {
+        let sig = thread_signal();
+        if register(Unparker::Thread(sig.clone())).is_none() {
+            sig.wait(None);
+        }
+    }
+}
+
+/// Like [`park`], with a deadline, for plain threads and Gs alike.
+///
+/// If the deadline passes first, `cancel` is called (on a timer for a G, on the thread itself for
+/// a thread): it must remove the caller's `Unparker` from where `register` stored it and return
+/// it, or return `None` if a waker already took it (then that waker's unpark is on its way and
+/// is awaited). Returns true if the caller was unparked by a waker, false if it timed out.
+pub fn park_deadline<F, C>(reason: WaitReason, deadline: Instant, register: F, cancel: C) -> bool
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+    C: FnOnce() -> Option<Unparker> + Send + 'static,
+{
+    if coro::on_g_stack() {
+        // The timer is armed by the M right after `register` stored our Unparker (so it cannot
+        // fire before there is something to cancel), under `slot`'s lock so that the G, once
+        // awake, finds the handle to disarm it.
+        struct Slot {
+            timer: Option<crate::timer::TimerId>,
+            timed_out: bool,
+        }
+        let slot = Arc::new(Mutex::new(Slot {
+            timer: None,
+            timed_out: false,
+        }));
+        let s2 = slot.clone();
+        park(reason, move |u| match register(u) {
+            Some(u) => Some(u),
+            None => {
+                let mut sl = s2.lock();
+                let s3 = s2.clone();
+                sl.timer = Some(crate::timer::add(
+                    deadline,
+                    Box::new(move || {
+                        if let Some(u) = cancel() {
+                            s3.lock().timed_out = true;
+                            u.unpark();
+                        }
+                    }),
+                ));
+                None
+            }
+        });
+        let mut sl = slot.lock();
+        if let Some(t) = sl.timer.take() {
+            crate::timer::cancel(t);
+        }
+        !sl.timed_out
+    } else {
+        let sig = thread_signal();
+        if register(Unparker::Thread(sig.clone())).is_some() {
+            return true;
+        }
+        if sig.wait(Some(deadline)) {
+            return true;
+        }
+        match cancel() {
+            Some(_) => false,
+            None => {
+                // A waker took our Unparker just as we timed out: its notify is coming.
+                sig.wait(None);
+                true
+            }
+        }
+    }
+}
+
+/// Yields the processor: the current G goes to the back of its P's run queue and other Gs run
+/// (Go's `runtime.Gosched`). On a plain thread, `std::thread::yield_now`.
+pub fn yield_now() {
+    if coro::on_g_stack() {
+        coro::suspend(Suspend::Yield);
+    } else {
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,110 @@
+//! schedtrace / scheddetail in Go's format (Go 1.27's `schedtrace` in proc.go).
+//!
+//! Summary line, every `GORT_DEBUG=schedtrace=MS` milliseconds, printed by sysmon:
+//!
+//! ```text
+//! SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=5 spinningthreads=0 needspinning=0 idlethreads=2 runqueue=0 [ 3 0 ] schedticks=[ 18 23 ]
+//! ```
+//!
+//! Fields, in Go's order: time since the runtime started; Ps; idle Ps; OS threads (Ms plus
+//! sysmon); spinning Ms; whether a spinner is wanted; idle Ms; global queue length; each P's local
+//! queue length (runnext not counted); each P's schedtick. With `scheddetail=1` the header stops
+//! after `runqueue=`, adds Go's `gcwaiting=false nmidlelocked=0 stopwait=0 sysmonwait=false`
+//! (fields with no meaning in gort print as Go prints them when idle), then one line per P, per M
+//! (newest first) and per G. Statuses are Go's numbers (P: 0 idle, 1 running, 2 syscall;
+//! G: 1 runnable, 2 running, 3 syscall, 4 waiting, 6 dead) with the wait reason in parentheses.
+//! The counters are read without locks, as Go reads them: a line is a snapshot in progress.
+
+use crate::loom::atomic::Ordering;
+use crate::sched::Sched;
+use std::fmt::Write as _;
+
+/// Formats one trace (summary, or summary plus detail) as Go would print it.
+pub fn format(s: &Sched, detail: bool) -> String {
+    let mut out = String::new();
+    let ms = s.start.elapsed().as_millis();
+    let threads = s.mcount.load(Ordering::Relaxed) + 1;
+    let _ = write!(
+        out,
+        "SCHED {ms}ms: gomaxprocs={} idleprocs={} threads={threads} spinningthreads={} \
+         needspinning={} idlethreads={} runqueue={}",
+        s.nprocs(),
+        s.npidle.load(Ordering::Relaxed),
+        s.nmspinning.load(Ordering::Relaxed),
+        s.needspinning.load(Ordering::Relaxed) as u8,
+        s.nmidle.load(Ordering::Relaxed),
+        s.nglobal.load(Ordering::Relaxed),
+    );
+    if !detail {
+        out.push_str(" [ ");
+        for p in s.ps.iter() {
+            let _ = write!(out, "{} ", p.runqsize());
+        }
+        out.push_str("] schedticks=[ ");
+        for p in s.ps.iter() {
+            let _ = write!(out, "{} ", p.schedtick.load(Ordering::Relaxed));
+        }
+        out.push_str("]\n");
+        return out;
+    }
+    out.push_str(" gcwaiting=false nmidlelocked=0 stopwait=0 sysmonwait=false\n");
+    for p in s.ps.iter() {
+        let m = p.m.load(Ordering::Relaxed);
+        let m = if m == usize::MAX {
+            "-1".to_string()
+        } else {
+            m.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "  P{}: status={} schedtick={} syscalltick={} m={m} runqsize={} gfreecnt=0 timerslen={}",
+            p.id,
+            p.status() as u8,
+            p.schedtick.load(Ordering::Relaxed),
+            p.syscalltick.load(Ordering::Relaxed),
+            p.runqsize(),
+            0,
+        );
+    }
+    let ms = s.allm.lock().clone();
+    for m in ms.iter().rev() {
+        let p = m.p.load(Ordering::Relaxed);
+        let p = if p == usize::MAX {
+            "-1".to_string()
+        } else {
+            p.to_string()
+        };
+        let g = m.curg.load(Ordering::Relaxed);
+        let g = if g == 0 {
+            "-1".to_string()
+        } else {
+            g.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "  M{}: p={p} curg={g} mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning={} blocked={} lockedg=nil",
+            m.id,
+            m.spinning.load(Ordering::Relaxed),
+            m.blocked.load(Ordering::Relaxed),
+        );
+    }
+    crate::g::for_each_g(|g| {
+        let m = g.m_id().map_or("nil".to_string(), |m| m.to_string());
+        let name = g.name().map(|n| format!(" name={n:?}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  G{}: status={}({}) m={m} lockedm=nil{name}",
+            g.id(),
+            g.status() as u8,
+            g.wait_reason().as_str(),
+        );
+    });
+    out
+}
+
+/// Prints one trace to stderr in a single write.
+pub fn print(s: &Sched, detail: bool) {
+    use std::io::Write as _;
+    let text = format(s, detail);
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
