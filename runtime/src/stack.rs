@@ -262,7 +262,14 @@ pub(crate) fn guard_fault_lookup(addr: usize) -> Option<usize> {
 // ---------------------------------------------------------------------------
 // GStack
 
-/// One guarded stack, owned by one G. `Send`, not `Clone`.
+/// One guarded stack, owned by one G. `Send`, not `Clone`: two owners of
+/// one stack would run two coroutines on the same memory.
+///
+/// ```compile_fail
+/// fn dup(s: &gort_runtime::stack::GStack) -> gort_runtime::stack::GStack {
+///     s.clone()
+/// }
+/// ```
 ///
 /// Dropping a `GStack` returns it to its pool (like `free(s, None)`), so the
 /// same contract as [`free`] applies to dropping: no coroutine may still be
@@ -874,6 +881,40 @@ mod tests {
         free(s, Some(&mut cache));
         cache.drain_to_global();
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn handles_are_send() {
+        fn send<T: Send>() {}
+        send::<GStack>();
+        send::<StackCache>();
+        send::<crate::signal::RunningInfo>();
+    }
+
+    #[test]
+    fn warm_window_discards_the_oldest() {
+        let pool = Pool::with_config(PoolConfig::default());
+        let n = GLOBAL_WARM + 10;
+        let stacks: Vec<_> = (0..n)
+            .map(|_| pool.alloc(MIN_STACK_SIZE).unwrap())
+            .collect();
+        let first = stacks[0].stack_range();
+        for s in &stacks {
+            let (_, hi) = s.stack_range();
+            // SAFETY: the top word of a stack we own, no coroutine on it.
+            unsafe { ((hi - 8) as *mut u64).write(1) };
+        }
+        for s in stacks {
+            pool.free(s);
+        }
+        assert_eq!(pool.stats().releases, 10);
+        assert_eq!(sys::resident_pages(first.0, first.1 - first.0).unwrap(), 0);
+        // The warm ones come back first, and all are reusable.
+        let again: Vec<_> = (0..n)
+            .map(|_| pool.alloc(MIN_STACK_SIZE).unwrap())
+            .collect();
+        assert_eq!(pool.stats().carved, n);
+        drop(again);
     }
 
     #[test]
