@@ -84,6 +84,8 @@ pub(crate) enum Resumed {
 /// A G's coroutine: its stack and saved registers.
 pub(crate) struct Coro {
     inner: Inner,
+    /// What the overflow handler needs to name this G (set at creation; see signal.rs).
+    pub(crate) overflow_info: crate::signal::RunningInfo,
     /// The G's `Yielder`, on its own stack; known after the first resume.
     yielder: *const Yielder<(), Suspend>,
 }
@@ -102,13 +104,18 @@ thread_local! {
 
 impl Coro {
     /// A coroutine that will run `body` on `stack`.
-    pub(crate) fn new(stack: GStack, body: Box<dyn FnOnce() + Send>) -> Coro {
+    pub(crate) fn new(
+        stack: GStack,
+        overflow_info: crate::signal::RunningInfo,
+        body: Box<dyn FnOnce() + Send>,
+    ) -> Coro {
         let inner = Coroutine::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
             set_yielder(y);
             body();
         });
         Coro {
             inner,
+            overflow_info,
             yielder: std::ptr::null(),
         }
     }
@@ -116,7 +123,9 @@ impl Coro {
     /// Runs the G until it suspends or finishes. Called only by the M that owns the G.
     pub(crate) fn resume(&mut self) -> Resumed {
         set_yielder_ptr(self.yielder);
+        crate::signal::set_running(Some(&self.overflow_info));
         let r = self.inner.resume(());
+        crate::signal::set_running(None);
         if self.yielder.is_null() {
             self.yielder = get_yielder();
         }

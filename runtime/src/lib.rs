@@ -7,6 +7,8 @@
 //! | `g`      | G records, states, wait reasons, the registry        | G lifecycle            |
 //! | `coro`   | the coroutine and the migration contract [unsafe]     | Soundness              |
 //! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
+//! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
+//! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
 //! | `runq`   | local and global run queues                          | Scheduling             |
 //! | `m`      | M threads, notes, thread-local M state               | Spinning and parking   |
@@ -41,7 +43,11 @@ pub(crate) mod runq;
 #[allow(unsafe_code)]
 pub mod sched;
 #[allow(unsafe_code)]
+pub mod signal;
+#[allow(unsafe_code)]
 pub mod stack;
+#[allow(unsafe_code)]
+pub(crate) mod sys;
 pub mod sysmon;
 pub mod timer;
 pub mod trace;
@@ -62,6 +68,9 @@ pub fn sched() -> &'static sched::Sched {
         let cfg = env::Config::from_env();
         let s: &'static sched::Sched = Box::leak(Box::new(sched::Sched::new(cfg)));
         join::install_panic_hook();
+        if let Err(e) = signal::install() {
+            eprintln!("gort: cannot install the stack-overflow handler ({e}): an overflow will be a bare SIGSEGV");
+        }
         sysmon::start(s);
         s
     })

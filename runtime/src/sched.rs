@@ -629,7 +629,16 @@ impl Sched {
         match r {
             Ok(stack) => {
                 let entry = g.owned().entry.take().expect("G without an entry");
-                g.owned().coro = Some(Coro::new(stack, entry));
+                // SAFETY: the name is the G's `Arc<str>`, which lives as long as the G, and the
+                // info is installed (signal::set_running) only while this G runs on its M.
+                let info = unsafe {
+                    crate::signal::RunningInfo::with_borrowed_name(
+                        g.id(),
+                        g.name().map(|n| &**n),
+                        &stack,
+                    )
+                };
+                g.owned().coro = Some(Coro::new(stack, info, entry));
                 true
             }
             Err(e) => {
@@ -674,6 +683,9 @@ impl Sched {
 
 /// An M's life: take the P it was started with, then find and run Gs forever.
 fn m_main(s: &'static Sched, m: Arc<MShared>, w: Wakeup) {
+    if let Err(e) = crate::signal::init_thread() {
+        eprintln!("gort: M{}: no alternate signal stack ({e}): a stack overflow will not be reported by name", m.id);
+    }
     with_m(|l| *l.m.borrow_mut() = Some(m.clone()));
     s.acquirep(w.p);
     if w.spinning {

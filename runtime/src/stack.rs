@@ -1,68 +1,961 @@
-//! Temporary stack pool (replaced by the slab allocator on the `stacks` branch): corosensei's
-//! DefaultStack behind the interface the engine uses.
+//! Guarded green-thread stacks, carved from large slabs, reused warm.
+//!
+//! # The problem
+//!
+//! A guarded stack made the usual way (its own `mmap` plus an `mprotect`ed
+//! guard page, as corosensei's `DefaultStack` and may do) costs two VMAs.
+//! Linux caps a process at `vm.max_map_count` VMAs (65,530 by default), so
+//! such designs die at about 32,000 live stacks; Go parks 1,000,000
+//! goroutines. And a first touch of a stack page costs 2–5 µs here, so a
+//! stack must be handed out *warm* (already faulted in) whenever possible.
+//!
+//! # The design (details and numbers: `docs/stacks.md`)
+//!
+//! ```text
+//!  one slab = ONE mapping (MAP_NORESERVE, RW), cut into equal strides
+//!  low addresses                                                high addresses
+//!  +-------+-----------------+-------+-----------------+-------+------- - -
+//!  | guard | usable (cold|hot)| guard | usable          | guard | not yet carved
+//!  +-------+-----------------+-------+-----------------+-------+------- - -
+//!  ^ lo = limit()            ^ base() = lo + page + usable (stack grows down)
+//! ```
+//!
+//! * **Slabs.** Each size class carves its stacks from its own slabs; a
+//!   slab is one `mmap` however many stacks it holds. Slabs grow
+//!   geometrically, 64 MiB then doubling to 1 GiB, and are never unmapped
+//!   (their pages are returned with `MADV_DONTNEED` instead; see below).
+//! * **Guards that do not split the mapping.** Where the kernel has
+//!   `MADV_GUARD_INSTALL` (Linux 6.13+; probed once), the guard page is a
+//!   marker in the page tables: it faults like `PROT_NONE`, survives
+//!   `MADV_DONTNEED`, and the slab stays one VMA. Elsewhere, or when forced
+//!   with `GORT_STACK_GUARD=mprotect`, guards are `mprotect(PROT_NONE)`,
+//!   which costs two VMAs per stack, so they are rationed by a *budget*
+//!   derived from `vm.max_map_count`; past it [`alloc`] fails with an error
+//!   naming the sysctl. Stacks are never handed out unguarded.
+//! * **Size classes** are exact page multiples: a request is rounded up to
+//!   the page size (minimum [`MIN_STACK_SIZE`]), and each distinct rounded
+//!   size is a class with its own slabs and free list. The engine uses one
+//!   default size, so there are few classes in practice.
+//! * **Reuse.** Free stacks go to the freeing P's [`StackCache`] (LIFO,
+//!   [`CACHE_CAP`] entries, spilling the older half to the global pool when
+//!   full) or to the global pool (one `parking_lot::Mutex`, a LIFO list per
+//!   class). Most recently freed first, so the stack handed out is the one
+//!   whose top pages are most likely still resident and in cache.
+//! * **Trimming.** A stack that went deeper than its top [`HOT_BYTES`] has
+//!   its cold part discarded (`MADV_DONTNEED`) by [`free`]; see
+//!   "Detecting deep use" below. The global pool also keeps at most
+//!   [`GLOBAL_WARM`] stacks per class warm; stacks pushed deeper than that
+//!   into its LIFO are discarded whole, so RSS falls after a burst.
+//!
+//! # Detecting deep use without a syscall
+//!
+//! On `free`, we read the page just below the hot region (the highest cold
+//! page) and trim iff any word of it is nonzero. Why this works:
+//!
+//! 1. Stacks are contiguous: a G that used more than `HOT_BYTES` wrote
+//!    frames across that page, and frames contain return addresses and
+//!    saved registers, which are nonzero. (A frame that is all zeros there,
+//!    e.g. a zeroed buffer spanning the whole page, escapes detection: the
+//!    cost is RSS kept until a later deep use is noticed, never safety.)
+//! 2. After a trim, the page reads as zero again, so stale data from an
+//!    earlier G is never mistaken for this G's depth; and an undetected deep
+//!    use leaves nonzero data that is caught on the next free (self-healing).
+//! 3. For a shallow G the page was never written. The first read maps the
+//!    kernel's shared zero page (a minor fault, no RSS, once per stack);
+//!    every later check reads that one physical page, hot in cache. No
+//!    syscall, no write (a sentinel *write* would make one more page per
+//!    parked G resident, which is exactly the cost we are avoiding).
+//!
+//! # Ownership and locks
+//!
+//! * A [`GStack`] is owned by exactly one G (or by a pool). It is `Send`,
+//!   not `Clone`. Dropping it returns it to its pool like `free(s, None)`.
+//! * A [`StackCache`] is owned by one P and only touched by the M holding
+//!   that P (it is a plain value that moves with the P).
+//! * `Pool::inner` (one `parking_lot::Mutex`) protects classes, free lists
+//!   and slab bookkeeping. It is a leaf lock: no other lock is taken while
+//!   it is held. It is held across `mmap` of a new slab and across the
+//!   `madvise` that discards a stack leaving the warm window (rare, and the
+//!   latter must be under the lock so the stack cannot be handed out while
+//!   being discarded).
+//! * The slab table read by the SIGSEGV handler is lock-free (fixed array
+//!   of atomics, entries only ever added).
 
+use std::fmt;
 use std::io;
+use std::mem::ManuallyDrop;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Once};
 
-/// A guarded stack.
-pub struct GStack(corosensei::stack::DefaultStack);
+use corosensei::stack::{Stack, StackPointer};
+use parking_lot::Mutex;
 
-// SAFETY: delegates to DefaultStack, which upholds the Stack contract (guard page, size).
-unsafe impl corosensei::stack::Stack for GStack {
-    fn base(&self) -> corosensei::stack::StackPointer {
-        self.0.base()
+use crate::sys;
+
+/// Smallest usable stack size in bytes. Origin: the brief's minimum; equals
+/// [`HOT_BYTES`] so a minimum-size stack is never trimmed.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// The top part of a stack that is never trimmed by [`free`]. Origin: the
+/// brief's suggestion; 16 KiB covers Go's 8 KiB start size twice over.
+/// Picked without data; tune with the engine's benches.
+pub const HOT_BYTES: usize = 16 * 1024;
+
+/// Entries in a per-P [`StackCache`]. Origin: Go's per-P stack cache moves
+/// half of its entries on overflow (`stackcacherelease`); the count 32 is
+/// picked without data (32 default stacks of 256 KiB = 8 MiB of address
+/// space per P, of which only the touched top pages are resident).
+pub const CACHE_CAP: usize = 32;
+
+/// Stacks per class the global pool keeps warm (pages kept); those pushed
+/// deeper are discarded whole. Picked without data: 1,024 shallow stacks
+/// are about 4–8 MiB of RSS.
+pub const GLOBAL_WARM: usize = 1024;
+
+/// First slab size of a class; each new slab doubles, up to
+/// [`SLAB_MAX_BYTES`]. Origin: the brief's 64–256 MiB range; address space
+/// under `MAP_NORESERVE` costs no memory, so bigger is fine.
+pub const SLAB_FIRST_BYTES: usize = 64 << 20;
+
+/// Largest slab. 1 GiB keeps 200,000 16 KiB stacks to 7 slabs.
+pub const SLAB_MAX_BYTES: usize = 1 << 30;
+
+/// VMAs left for the rest of the program when computing the `mprotect`
+/// budget. "A few thousand" (brief); picked without data.
+pub const BUDGET_HEADROOM_VMAS: usize = 2048;
+
+/// Capacity of the lock-free slab table read by the signal handler. With
+/// slabs of 64 MiB–1 GiB this covers at least 64 GiB of stacks; slabs past
+/// it still work, but a fault in their guards is only recognised through
+/// the running G's info.
+const SLAB_TABLE_LEN: usize = 1024;
+
+/// How guard pages are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: no VMA split, no budget.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two VMAs per stack, rationed by a budget.
+    Mprotect,
+}
+
+impl fmt::Display for GuardMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GuardMode::Madvise => "madvise",
+            GuardMode::Mprotect => "mprotect",
+        })
     }
-    fn limit(&self) -> corosensei::stack::StackPointer {
-        self.0.limit()
+}
+
+/// Which guard mode a pool should use (`GORT_STACK_GUARD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GuardChoice {
+    /// `madvise` guards if the kernel has them, else `mprotect`.
+    #[default]
+    Auto,
+    /// Always `mprotect` guards (the fallback), e.g. to test it.
+    Mprotect,
+}
+
+/// Configuration of a [`Pool`] (tests and tools; the engine uses the
+/// global pool, configured from the environment).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolConfig {
+    /// Guard mode choice.
+    pub guard: GuardChoice,
+    /// Override of the `mprotect` budget, in guarded stacks. `None`:
+    /// computed from `vm.max_map_count` (see [`Pool`]).
+    pub mprotect_budget: Option<usize>,
+}
+
+/// Counters for the tracer. Per-P cached counts are added by the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackStats {
+    /// Slabs mapped.
+    pub slabs: usize,
+    /// Address space of all slabs, bytes.
+    pub mapped_bytes: usize,
+    /// Stacks handed out and not freed.
+    pub in_use: usize,
+    /// Stacks in the global pool.
+    pub cached_global: usize,
+    /// Guard mode of the pool.
+    pub guard_mode: GuardMode,
+    /// Stacks ever carved from slabs (each has a guard installed).
+    pub carved: usize,
+    /// Deep stacks whose cold part was discarded by `free`.
+    pub trims: u64,
+    /// Stacks discarded whole on leaving the global pool's warm window.
+    pub releases: u64,
+}
+
+impl fmt::Display for StackStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stacks: slabs={} inuse={} cached={} guard={}",
+            self.slabs, self.in_use, self.cached_global, self.guard_mode
+        )
     }
+}
+
+// ---------------------------------------------------------------------------
+// The lock-free slab table (read by the SIGSEGV handler).
+
+struct SlabEntry {
+    /// Lowest address; 0 = empty. Written last (Release) so a reader that
+    /// sees it nonzero (Acquire) sees `hi` and `stride`.
+    lo: AtomicUsize,
+    hi: AtomicUsize,
+    stride: AtomicUsize,
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // used only as an array initialiser
+const EMPTY_ENTRY: SlabEntry = SlabEntry {
+    lo: AtomicUsize::new(0),
+    hi: AtomicUsize::new(0),
+    stride: AtomicUsize::new(0),
+};
+static SLAB_TABLE: [SlabEntry; SLAB_TABLE_LEN] = [EMPTY_ENTRY; SLAB_TABLE_LEN];
+/// Number of table slots claimed (may exceed the table length).
+static SLAB_TABLE_NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn register_slab(lo: usize, hi: usize, stride: usize) {
+    // Relaxed: slot claiming needs only atomicity; publication is by `lo`.
+    let i = SLAB_TABLE_NEXT.fetch_add(1, Ordering::Relaxed);
+    if let Some(e) = SLAB_TABLE.get(i) {
+        e.hi.store(hi, Ordering::Relaxed);
+        e.stride.store(stride, Ordering::Relaxed);
+        // Release: publishes `hi`/`stride`; pairs with the Acquire load of
+        // `lo` in `guard_fault_lookup`.
+        e.lo.store(lo, Ordering::Release);
+    }
+}
+
+/// If `addr` lies in the guard page of any slab stack, returns that stack's
+/// usable size. Async-signal-safe: atomic loads only, no locks.
+pub(crate) fn guard_fault_lookup(addr: usize) -> Option<usize> {
+    let page = sys::page_size();
+    let n = SLAB_TABLE_NEXT.load(Ordering::Relaxed).min(SLAB_TABLE_LEN);
+    for e in &SLAB_TABLE[..n] {
+        // Acquire: pairs with the Release store in `register_slab`.
+        let lo = e.lo.load(Ordering::Acquire);
+        if lo == 0 {
+            continue;
+        }
+        let hi = e.hi.load(Ordering::Relaxed);
+        if addr < lo || addr >= hi {
+            continue;
+        }
+        let stride = e.stride.load(Ordering::Relaxed);
+        return if (addr - lo) % stride < page {
+            Some(stride - page)
+        } else {
+            None
+        };
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// GStack
+
+/// One guarded stack, owned by one G. `Send`, not `Clone`: two owners of
+/// one stack would run two coroutines on the same memory.
+///
+/// ```compile_fail
+/// fn dup(s: &gort_runtime::stack::GStack) -> gort_runtime::stack::GStack {
+///     s.clone()
+/// }
+/// ```
+///
+/// Dropping a `GStack` returns it to its pool (like `free(s, None)`), so the
+/// same contract as [`free`] applies to dropping: no coroutine may still be
+/// running (suspended) on it. corosensei guarantees this for a stack held by
+/// a `Coroutine`: dropping an unfinished coroutine unwinds it first.
+pub struct GStack {
+    /// Lowest address: start of the guard page. Page-aligned.
+    lo: usize,
+    /// Usable bytes above the guard: the size class. Page multiple.
+    usable: usize,
+    pool: &'static Pool,
 }
 
 impl GStack {
-    /// Usable bytes.
+    /// Usable bytes (excluding the guard page).
     pub fn usable_size(&self) -> usize {
-        use corosensei::stack::Stack;
-        self.0.base().get() - self.0.limit().get() - 4096
+        self.usable
+    }
+
+    /// `(lo, hi)` of the guard page, half-open.
+    pub fn guard_range(&self) -> (usize, usize) {
+        (self.lo, self.lo + sys::page_size())
+    }
+
+    /// `(lo, hi)` of the usable stack, half-open; `hi` is the base (the
+    /// stack grows down from it).
+    pub fn stack_range(&self) -> (usize, usize) {
+        let lo = self.lo + sys::page_size();
+        (lo, lo + self.usable)
+    }
+
+    fn into_raw(self) -> (usize, usize, &'static Pool) {
+        let me = ManuallyDrop::new(self);
+        (me.lo, me.usable, me.pool)
     }
 }
 
-/// Per-P cache of free stacks.
+impl fmt::Debug for GStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (lo, hi) = self.stack_range();
+        write!(f, "GStack({lo:#x}..{hi:#x}, guard {:#x})", self.lo)
+    }
+}
+
+impl Drop for GStack {
+    fn drop(&mut self) {
+        self.pool.free_raw(self.lo, self.usable, None);
+    }
+}
+
+// SAFETY: corosensei's `Stack` contract: (1) a guard page catches overflow:
+// `[lo, lo+page)` is guarded (MADV_GUARD_INSTALL or PROT_NONE) before the
+// stack is ever handed out and stays guarded while the slab exists (slabs
+// are never unmapped, and MADV_DONTNEED keeps guard markers); `limit()`
+// includes it. (2) At least MIN_STACK_SIZE (4 KiB) usable: ours is
+// >= 16 KiB. (3) base and limit are page-aligned, hence STACK_ALIGNMENT
+// (16) aligned. (4) The memory is owned by this GStack alone: a pool hands
+// each carved range to exactly one GStack at a time.
+unsafe impl Stack for GStack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.lo + sys::page_size() + self.usable).expect("stack base is nonzero")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.lo).expect("stack limit is nonzero")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// StackCache (per P)
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    lo: usize,
+    usable: usize,
+}
+
+/// Per-P cache of free stacks of the global pool: LIFO, [`CACHE_CAP`]
+/// entries, any mix of size classes, no heap allocation. Owned by a P and
+/// used only by the M holding it. Dropping it drains it to the global pool.
 #[derive(Default)]
-pub struct StackCache(Vec<GStack>);
+pub struct StackCache {
+    slots: [Slot; CACHE_CAP],
+    len: usize,
+}
 
 impl StackCache {
-    /// Cached stacks.
+    /// Stacks held.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
-    /// True when empty.
+
+    /// Whether the cache holds no stack.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len == 0
     }
-    /// Drops everything.
+
+    /// Moves every cached stack to the global pool (e.g. when the P is
+    /// destroyed by a GOMAXPROCS decrease).
     pub fn drain_to_global(&mut self) {
-        self.0.clear();
+        global().push_global(&self.slots[..self.len]);
+        self.len = 0;
+    }
+
+    /// Takes the most recently cached stack of class `usable`.
+    fn take(&mut self, usable: usize) -> Option<usize> {
+        let i = self.slots[..self.len]
+            .iter()
+            .rposition(|s| s.usable == usable)?;
+        let lo = self.slots[i].lo;
+        self.slots.copy_within(i + 1..self.len, i);
+        self.len -= 1;
+        Some(lo)
+    }
+
+    fn put(&mut self, lo: usize, usable: usize) {
+        if self.len == CACHE_CAP {
+            // Spill the older half, keeping the warmest entries here.
+            let half = CACHE_CAP / 2;
+            global().push_global(&self.slots[..half]);
+            self.slots.copy_within(half..CACHE_CAP, 0);
+            self.len -= half;
+        }
+        self.slots[self.len] = Slot { lo, usable };
+        self.len += 1;
     }
 }
 
-/// Allocates a stack of at least `size` usable bytes.
+impl Drop for StackCache {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            self.drain_to_global();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pool
+
+/// A stack allocator: size classes, slabs, a guard mode and a budget. The
+/// engine uses the process-wide one behind [`alloc`] / [`free`]; tests can
+/// make their own with [`Pool::with_config`].
+///
+/// **Budget** (`mprotect` mode only), in guarded stacks, computed once when
+/// the pool is created:
+/// `left = vm.max_map_count - current mappings;`
+/// `budget = (left / 2 - BUDGET_HEADROOM_VMAS) / 2` (half of what is left,
+/// minus headroom, at two VMAs per guard). Without `/proc` (non-Linux) the
+/// budget is unlimited: those systems have no VMA cap of this kind.
+pub struct Pool {
+    mode: GuardMode,
+    /// Max stacks carved (= guards installed); `usize::MAX` if unlimited.
+    budget: usize,
+    /// `(vm.max_map_count, mappings)` the budget was computed from.
+    budget_source: Option<(usize, usize)>,
+    /// Protected by the mutex; see the module doc's lock notes.
+    inner: Mutex<Inner>,
+    /// Atomic: stacks handed out and not freed (stats, error messages).
+    live: AtomicUsize,
+    trims: AtomicU64,
+    releases: AtomicU64,
+}
+
+struct Inner {
+    classes: Vec<Class>,
+    slabs: usize,
+    mapped_bytes: usize,
+    carved: usize,
+    cached: usize,
+}
+
+struct Class {
+    usable: usize,
+    /// `usable + page`: one guard page plus the stack.
+    stride: usize,
+    /// Free stacks (their `lo`), LIFO: the last is the warmest.
+    free: Vec<usize>,
+    /// `free[..cold]` have been discarded whole (left the warm window).
+    cold: usize,
+    /// Next uncarved stack in the current slab, and the slab's end.
+    carve_next: usize,
+    carve_end: usize,
+    next_slab_bytes: usize,
+}
+
+static GLOBAL: LazyLock<Pool> = LazyLock::new(|| {
+    Pool::new(PoolConfig {
+        guard: guard_choice_from_env(),
+        mprotect_budget: None,
+    })
+});
+
+fn global() -> &'static Pool {
+    &GLOBAL
+}
+
+/// Reads `GORT_STACK_GUARD` (`auto`, the default, or `mprotect`). An invalid
+/// value prints one warning naming the variable and uses `auto`.
+fn guard_choice_from_env() -> GuardChoice {
+    match std::env::var("GORT_STACK_GUARD") {
+        Err(std::env::VarError::NotPresent) => GuardChoice::Auto,
+        Ok(v) if v.is_empty() || v == "auto" => GuardChoice::Auto,
+        Ok(v) if v == "mprotect" => GuardChoice::Mprotect,
+        Ok(v) => {
+            warn_bad_guard(&v);
+            GuardChoice::Auto
+        }
+        Err(std::env::VarError::NotUnicode(v)) => {
+            warn_bad_guard(&v.to_string_lossy());
+            GuardChoice::Auto
+        }
+    }
+}
+
+fn warn_bad_guard(v: &str) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "gort: GORT_STACK_GUARD={v:?} is not one of \"auto\", \"mprotect\"; using \"auto\""
+        )
+    });
+}
+
+/// Rounds a requested size to its class: page multiple, at least
+/// [`MIN_STACK_SIZE`].
+fn class_of(size: usize) -> io::Result<usize> {
+    let page = sys::page_size();
+    size.max(MIN_STACK_SIZE)
+        .checked_next_multiple_of(page)
+        .filter(|&u| u <= isize::MAX as usize / 4)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("gort: stack size {size} is too large"),
+            )
+        })
+}
+
+impl Pool {
+    fn new(cfg: PoolConfig) -> Pool {
+        let mode = match cfg.guard {
+            GuardChoice::Auto if sys::guard_install_supported() => GuardMode::Madvise,
+            _ => GuardMode::Mprotect,
+        };
+        let (budget, budget_source) = match (mode, cfg.mprotect_budget) {
+            (GuardMode::Madvise, _) => (usize::MAX, None),
+            (GuardMode::Mprotect, Some(b)) => (b, None),
+            (GuardMode::Mprotect, None) => match (sys::max_map_count(), sys::map_count()) {
+                (Some(max), Some(cur)) => {
+                    let left = max.saturating_sub(cur);
+                    (
+                        (left / 2).saturating_sub(BUDGET_HEADROOM_VMAS) / 2,
+                        Some((max, cur)),
+                    )
+                }
+                _ => (usize::MAX, None),
+            },
+        };
+        Pool {
+            mode,
+            budget,
+            budget_source,
+            inner: Mutex::new(Inner {
+                classes: Vec::new(),
+                slabs: 0,
+                mapped_bytes: 0,
+                carved: 0,
+                cached: 0,
+            }),
+            live: AtomicUsize::new(0),
+            trims: AtomicU64::new(0),
+            releases: AtomicU64::new(0),
+        }
+    }
+
+    /// A new pool with its own slabs (leaked: pools live for the process,
+    /// because their slabs do). For tests and tools; the engine uses the
+    /// global pool.
+    pub fn with_config(cfg: PoolConfig) -> &'static Pool {
+        Box::leak(Box::new(Pool::new(cfg)))
+    }
+
+    /// The process-wide pool behind [`alloc`] and [`free`].
+    pub fn global() -> &'static Pool {
+        global()
+    }
+
+    /// The guard mode in use.
+    pub fn guard_mode(&self) -> GuardMode {
+        self.mode
+    }
+
+    /// The `mprotect` budget in stacks (`usize::MAX`: unlimited).
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Allocates a stack with at least `size` usable bytes from this pool
+    /// (no per-P cache). See [`alloc`].
+    pub fn alloc(&'static self, size: usize) -> io::Result<GStack> {
+        let usable = class_of(size)?;
+        self.alloc_class(usable)
+    }
+
+    /// Returns a stack to this pool. See [`free`] for the contract.
+    pub fn free(&self, stack: GStack) {
+        let (lo, usable, pool) = stack.into_raw();
+        pool.free_raw(lo, usable, None);
+    }
+
+    /// Stacks handed out by this pool and not freed.
+    pub fn live(&self) -> usize {
+        // Relaxed: a statistic.
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// This pool's counters.
+    pub fn stats(&self) -> StackStats {
+        let g = self.inner.lock();
+        StackStats {
+            slabs: g.slabs,
+            mapped_bytes: g.mapped_bytes,
+            in_use: self.live(),
+            cached_global: g.cached,
+            guard_mode: self.mode,
+            carved: g.carved,
+            trims: self.trims.load(Ordering::Relaxed),
+            releases: self.releases.load(Ordering::Relaxed),
+        }
+    }
+
+    fn alloc_class(&'static self, usable: usize) -> io::Result<GStack> {
+        let page = sys::page_size();
+        let mut g = self.inner.lock();
+        let g = &mut *g;
+        let ci = match g.classes.iter().position(|c| c.usable == usable) {
+            Some(i) => i,
+            None => {
+                g.classes.push(Class {
+                    usable,
+                    stride: usable + page,
+                    free: Vec::new(),
+                    cold: 0,
+                    carve_next: 0,
+                    carve_end: 0,
+                    next_slab_bytes: SLAB_FIRST_BYTES,
+                });
+                g.classes.len() - 1
+            }
+        };
+        let class = &mut g.classes[ci];
+        if let Some(lo) = class.free.pop() {
+            class.cold = class.cold.min(class.free.len());
+            g.cached -= 1;
+            // Relaxed: a statistic.
+            self.live.fetch_add(1, Ordering::Relaxed);
+            return Ok(GStack {
+                lo,
+                usable,
+                pool: self,
+            });
+        }
+        if g.carved >= self.budget {
+            return Err(self.budget_error());
+        }
+        if class.carve_next == class.carve_end {
+            let (lo, len) = map_slab(class.stride, class.next_slab_bytes)?;
+            class.carve_next = lo;
+            class.carve_end = lo + len;
+            class.next_slab_bytes = (len * 2).min(SLAB_MAX_BYTES);
+            g.slabs += 1;
+            g.mapped_bytes += len;
+        }
+        let lo = class.carve_next;
+        // SAFETY (both arms): `[lo, lo+page)` is the uncarved guard slot of
+        // a slab this pool mapped; no GStack covers it and nothing is
+        // stored in it.
+        let guarded = match self.mode {
+            // SAFETY: see above.
+            GuardMode::Madvise => unsafe { sys::madvise(lo, page, sys::MADV_GUARD_INSTALL) },
+            // SAFETY: see above.
+            GuardMode::Mprotect => unsafe { sys::mprotect_none(lo, page) },
+        };
+        guarded.map_err(|e| self.guard_error(e))?;
+        class.carve_next += class.stride;
+        g.carved += 1;
+        self.live.fetch_add(1, Ordering::Relaxed);
+        Ok(GStack {
+            lo,
+            usable,
+            pool: self,
+        })
+    }
+
+    /// The free path shared by [`free`], [`Pool::free`] and `Drop`.
+    fn free_raw(&'static self, lo: usize, usable: usize, cache: Option<&mut StackCache>) {
+        self.trim_if_deep(lo, usable);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        match cache {
+            Some(c) if ptr::eq(self, global()) => c.put(lo, usable),
+            _ => self.push_global(&[Slot { lo, usable }]),
+        }
+    }
+
+    /// Discards the cold part of a stack that was used deeper than
+    /// [`HOT_BYTES`]; see the module doc, "Detecting deep use".
+    fn trim_if_deep(&self, lo: usize, usable: usize) {
+        if usable <= HOT_BYTES {
+            return;
+        }
+        let page = sys::page_size();
+        let stack_lo = lo + page;
+        let hot_lo = stack_lo + usable - HOT_BYTES;
+        let probe = hot_lo - page;
+        let blocks = page / std::mem::size_of::<[usize; 8]>();
+        let mut acc = 0usize;
+        for i in 0..blocks {
+            // SAFETY: `probe..hot_lo` is a mapped, readable, page-aligned
+            // page of this stack, above its guard. The stack is owned by the
+            // caller (moved into `free`) and its coroutine has finished, so
+            // nothing writes it concurrently. The bytes are either the
+            // kernel's zero fill or whatever the finished G's frames left:
+            // plain integers as far as the machine is concerned, whose
+            // values we only test against zero. (Plain reads of 64-byte
+            // blocks, not volatile words, so the loop vectorises: ~3x
+            // faster, measured.)
+            let block = unsafe { ptr::read((probe as *const [usize; 8]).add(i)) };
+            acc |= block.iter().fold(0, |a, &w| a | w);
+        }
+        if acc != 0 {
+            // SAFETY: `[stack_lo, hot_lo)` belongs to this stack, whose
+            // coroutine has finished: no live value is stored there. The
+            // guard below `stack_lo` is not in the range (and a madvise
+            // guard would survive DONTNEED anyway).
+            if unsafe { sys::discard(stack_lo, hot_lo - stack_lo) }.is_ok() {
+                self.trims.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Pushes free stacks onto their classes' global lists (one lock), and
+    /// discards whole any stack pushed out of the warm window.
+    fn push_global(&self, slots: &[Slot]) {
+        if slots.is_empty() {
+            return;
+        }
+        let page = sys::page_size();
+        let mut g = self.inner.lock();
+        let g = &mut *g;
+        for s in slots {
+            let class = g
+                .classes
+                .iter_mut()
+                .find(|c| c.usable == s.usable)
+                .expect("gort: freed a stack of a class this pool never allocated");
+            class.free.push(s.lo);
+            g.cached += 1;
+            if class.free.len() - class.cold > GLOBAL_WARM {
+                let victim = class.free[class.cold];
+                class.cold += 1;
+                // SAFETY: `victim` is a free stack in this pool's list, so
+                // no G owns it, and we hold the lock, so it cannot be
+                // handed out while its usable part (above its guard) is
+                // discarded.
+                if unsafe { sys::discard(victim + page, class.usable) }.is_ok() {
+                    self.releases.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    fn budget_error(&self) -> io::Error {
+        let source = match self.budget_source {
+            Some((max, cur)) => format!(
+                "computed from vm.max_map_count={max} and the {cur} mappings this process had"
+            ),
+            None => "set by configuration (vm.max_map_count caps mappings)".to_string(),
+        };
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "gort: cannot allocate another guarded stack: the mprotect guard fallback \
+                 (two mappings per stack) is at its budget of {} guarded stacks, {source}; \
+                 {} stacks are live. Fix: raise vm.max_map_count (e.g. `sysctl -w \
+                 vm.max_map_count=2097152`), or reduce the number of live green threads",
+                self.budget,
+                self.live()
+            ),
+        )
+    }
+
+    fn guard_error(&self, e: io::Error) -> io::Error {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "gort: installing a stack guard page ({}) failed: {e}; {} stacks are live. If \
+                 this is ENOMEM, the process hit vm.max_map_count or memory limits: raise \
+                 vm.max_map_count or reduce the number of live green threads",
+                self.mode,
+                self.live()
+            ),
+        )
+    }
+}
+
+/// Maps a slab of about `want` bytes (a multiple of `stride`, at least one
+/// stride), halving on failure. Returns `(lo, len)`.
+fn map_slab(stride: usize, want: usize) -> io::Result<(usize, usize)> {
+    let mut n = (want / stride).max(1);
+    loop {
+        let len = n * stride;
+        match sys::mmap_anon(len) {
+            Ok(lo) => {
+                sys::no_huge_pages(lo, len);
+                register_slab(lo, lo + len, stride);
+                return Ok((lo, len));
+            }
+            Err(e) if n == 1 => return Err(e),
+            Err(_) => n /= 2,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The engine's interface.
+
+/// Allocates a guarded stack with at least `size` usable bytes (rounded up
+/// to the page size, minimum [`MIN_STACK_SIZE`]), from `cache` if it has
+/// one of that class, else from the global pool, else carved from a slab.
+///
+/// Errors: `InvalidInput` for absurd sizes; `OutOfMemory` when the
+/// `mprotect` budget is spent (the message names `vm.max_map_count`, the
+/// live stack count and the fix); the OS error if `mmap` fails.
 pub fn alloc(size: usize, cache: Option<&mut StackCache>) -> io::Result<GStack> {
-    if let Some(c) = cache {
-        if let Some(i) = c.0.iter().rposition(|s| s.usable_size() >= size) {
-            return Ok(c.0.swap_remove(i));
-        }
+    let usable = class_of(size)?;
+    let pool = global();
+    if let Some(lo) = cache.and_then(|c| c.take(usable)) {
+        pool.live.fetch_add(1, Ordering::Relaxed);
+        return Ok(GStack { lo, usable, pool });
     }
-    corosensei::stack::DefaultStack::new(size).map(GStack)
+    pool.alloc_class(usable)
 }
 
-/// Returns a stack whose coroutine has finished.
+/// Returns a stack for reuse: trims it if it was used deeply, then puts it
+/// in `cache` (if given and the stack is from the global pool) or in its
+/// pool's global list.
+///
+/// **Contract:** the coroutine that ran on `stack` has finished (or was
+/// never started): no frame on it is live. Safe Rust upholds this: a
+/// `corosensei::Coroutine` gives its stack back only through `into_stack`,
+/// which asserts `done()`.
 pub fn free(stack: GStack, cache: Option<&mut StackCache>) {
-    if let Some(c) = cache {
-        if c.0.len() < 64 {
-            c.0.push(stack);
+    let (lo, usable, pool) = stack.into_raw();
+    pool.free_raw(lo, usable, cache);
+}
+
+/// Counters of the global pool.
+pub fn stats() -> StackStats {
+    global().stats()
+}
+
+/// Stacks of the global pool handed out and not freed.
+pub fn live() -> usize {
+    global().live()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_rounding() {
+        let page = sys::page_size();
+        assert_eq!(class_of(0).unwrap(), MIN_STACK_SIZE);
+        assert_eq!(class_of(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + page);
+        assert!(class_of(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn layout_and_guard_lookup() {
+        let pool = Pool::with_config(PoolConfig::default());
+        let s = pool.alloc(64 * 1024).unwrap();
+        let page = sys::page_size();
+        let (glo, ghi) = s.guard_range();
+        let (slo, shi) = s.stack_range();
+        assert_eq!(ghi, slo);
+        assert_eq!(ghi - glo, page);
+        assert_eq!(shi - slo, 64 * 1024);
+        assert_eq!(s.base().get(), shi);
+        assert_eq!(s.limit().get(), glo);
+        assert_eq!(guard_fault_lookup(glo), Some(64 * 1024));
+        assert_eq!(guard_fault_lookup(ghi - 1), Some(64 * 1024));
+        assert_eq!(guard_fault_lookup(slo), None);
+        assert_eq!(guard_fault_lookup(8), None);
+        pool.free(s);
+        assert_eq!(pool.live(), 0);
+    }
+
+    #[test]
+    fn cache_is_lifo_and_spills_half() {
+        let mut cache = StackCache::default();
+        let stacks: Vec<_> = (0..CACHE_CAP + 1)
+            .map(|_| alloc(MIN_STACK_SIZE, None).unwrap())
+            .collect();
+        let last = stacks.last().unwrap().lo;
+        for s in stacks {
+            free(s, Some(&mut cache));
         }
+        assert_eq!(cache.len(), CACHE_CAP / 2 + 1);
+        let s = alloc(MIN_STACK_SIZE, Some(&mut cache)).unwrap();
+        assert_eq!(s.lo, last);
+        free(s, Some(&mut cache));
+        cache.drain_to_global();
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn handles_are_send() {
+        fn send<T: Send>() {}
+        send::<GStack>();
+        send::<StackCache>();
+        send::<crate::signal::RunningInfo>();
+    }
+
+    #[test]
+    fn warm_window_discards_the_oldest() {
+        let pool = Pool::with_config(PoolConfig::default());
+        let n = GLOBAL_WARM + 10;
+        let stacks: Vec<_> = (0..n)
+            .map(|_| pool.alloc(MIN_STACK_SIZE).unwrap())
+            .collect();
+        let first = stacks[0].stack_range();
+        for s in &stacks {
+            let (_, hi) = s.stack_range();
+            // SAFETY: the top word of a stack we own, no coroutine on it.
+            unsafe { ((hi - 8) as *mut u64).write(1) };
+        }
+        for s in stacks {
+            pool.free(s);
+        }
+        assert_eq!(pool.stats().releases, 10);
+        assert_eq!(sys::resident_pages(first.0, first.1 - first.0).unwrap(), 0);
+        // The warm ones come back first, and all are reusable.
+        let again: Vec<_> = (0..n)
+            .map(|_| pool.alloc(MIN_STACK_SIZE).unwrap())
+            .collect();
+        assert_eq!(pool.stats().carved, n);
+        drop(again);
+    }
+
+    #[test]
+    fn stats_display() {
+        let s = StackStats {
+            slabs: 3,
+            mapped_bytes: 0,
+            in_use: 1000,
+            cached_global: 64,
+            guard_mode: GuardMode::Madvise,
+            carved: 0,
+            trims: 0,
+            releases: 0,
+        };
+        assert_eq!(
+            s.to_string(),
+            "stacks: slabs=3 inuse=1000 cached=64 guard=madvise"
+        );
     }
 }
 
-/// Errors if one more stack of `size` bytes cannot be served (the mapping budget).
-pub fn check_capacity(_size: usize) -> io::Result<()> {
+/// Helpers for tests and diagnostics (not part of the engine interface).
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::sys::{map_count, resident_pages};
+}
+
+/// The spawn-time check (`Builder::spawn`): errors when the pool is at its `mprotect` budget, so
+/// that a spawn past it fails at once with the clear message instead of later, when the G
+/// first runs. Stacks are bound lazily, so this sees only Gs that have run: a burst of spawns
+/// that have not run yet can pass it, and such a G then fails at its first run with the same
+/// message delivered through its `JoinHandle` (see docs/design.md, "Stacks").
+pub fn check_capacity(size: usize) -> io::Result<()> {
+    let usable = class_of(size)?;
+    let pool = global();
+    if pool.guard_mode() == GuardMode::Mprotect && pool.live() >= pool.budget() {
+        let _ = usable;
+        return Err(pool.budget_error());
+    }
     Ok(())
 }

@@ -1,0 +1,214 @@
+//! Thin libc wrappers for the stack allocator and the overflow handler.
+//!
+//! Every system call of [`crate::stack`] and [`crate::signal`] goes through
+//! this file, and every fallible one goes through [`cvt`], the single
+//! `errno -> io::Error` conversion (mio's `syscall!` habit). The wrappers are
+//! `unsafe fn` exactly when the kernel call can invalidate memory that Rust
+//! code may still reference (`munmap`, `mprotect`, `madvise` with a
+//! destructive advice); each one states its contract in `# Safety`.
+//!
+//! Functions marked *async-signal-safe* use nothing but raw system calls and
+//! may be called from the SIGSEGV handler.
+//!
+//! Design notes live in `docs/stacks.md`.
+
+use std::io;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// `madvise` advice that installs guard regions in the page tables
+/// (Linux 6.13+). Faults like `PROT_NONE` but does not split the VMA, and
+/// survives `MADV_DONTNEED`. Value from `include/uapi/asm-generic/mman-common.h`;
+/// defined here because the `libc` crate may not have it yet.
+pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Turns a libc return value into an `io::Result`: `-1` becomes the current
+/// `errno` as an `io::Error`, anything else is passed through.
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The system page size, read once. Async-signal-safe after the first call
+/// (the signal handler never makes the first call: `stack` and `signal` call
+/// it before any stack exists).
+pub(crate) fn page_size() -> usize {
+    // Relaxed: the value is the same whichever thread computes it; a race
+    // only means `sysconf` runs twice.
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let p = PAGE.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: `sysconf` has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let p = if p > 0 { p as usize } else { 4096 };
+    assert!(p.is_power_of_two(), "page size {p} is not a power of two");
+    PAGE.store(p, Ordering::Relaxed);
+    p
+}
+
+/// Maps `len` bytes of fresh anonymous, private, read-write memory that is
+/// not charged against swap/commit (`MAP_NORESERVE`). Returns its address.
+///
+/// Safe: a new mapping cannot alias anything Rust references.
+pub(crate) fn mmap_anon(len: usize) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANON;
+    // SAFETY: a null hint and `fd = -1` ask the kernel for a new anonymous
+    // mapping at an address of its choosing; no existing memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(p as usize)
+    }
+}
+
+/// Unmaps `[addr, addr+len)`.
+///
+/// # Safety
+/// The range must be a mapping (or part of one) that this crate created,
+/// and nothing may reference memory inside it afterwards.
+pub(crate) unsafe fn munmap(addr: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller guarantees nothing references the range.
+    cvt(unsafe { libc::munmap(addr as *mut libc::c_void, len) }).map(drop)
+}
+
+/// Makes `[addr, addr+len)` inaccessible (`PROT_NONE`): a classic guard page.
+/// Splits the VMA (costs up to two entries against `vm.max_map_count`).
+///
+/// # Safety
+/// The range must be page-aligned memory owned by the caller that no live
+/// Rust reference or running code uses.
+pub(crate) unsafe fn mprotect_none(addr: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller owns the range and nothing uses it.
+    cvt(unsafe { libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_NONE) }).map(drop)
+}
+
+/// `madvise(addr, len, advice)`.
+///
+/// # Safety
+/// The range must be page-aligned memory owned by the caller. Destructive
+/// advice (`MADV_DONTNEED`, `MADV_GUARD_INSTALL`) discards the contents, so
+/// no live value may be stored in the range.
+pub(crate) unsafe fn madvise(addr: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
+    // SAFETY: the caller owns the range and holds no live value in it.
+    cvt(unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) }).map(drop)
+}
+
+/// Frees the physical pages behind `[addr, addr+len)`; the next touch sees
+/// zeros. Guard regions installed with `MADV_GUARD_INSTALL` stay.
+///
+/// # Safety
+/// As for [`madvise`]: no live value may be stored in the range.
+pub(crate) unsafe fn discard(addr: usize, len: usize) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let advice = libc::MADV_DONTNEED;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let advice = libc::MADV_FREE;
+    // SAFETY: forwarded contract.
+    unsafe { madvise(addr, len, advice) }
+}
+
+/// Asks the kernel not to back the range with transparent huge pages. A
+/// 2 MiB huge page under a slab of 256 KiB stacks would make one stack's
+/// first touch resident for eight. Best effort: errors are ignored.
+pub(crate) fn no_huge_pages(addr: usize, len: usize) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: MADV_NOHUGEPAGE only changes a VMA flag; contents are kept.
+        let _ = unsafe { madvise(addr, len, libc::MADV_NOHUGEPAGE) };
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (addr, len);
+}
+
+/// Whether this kernel has `MADV_GUARD_INSTALL`. Probes once by installing a
+/// guard in a scratch two-page mapping: success means yes; any error
+/// (`EINVAL` on kernels before 6.13) means no.
+pub(crate) fn guard_install_supported() -> bool {
+    // 0 = unknown, 1 = no, 2 = yes. Relaxed: the probe is idempotent.
+    static STATE: AtomicUsize = AtomicUsize::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => return false,
+        2 => return true,
+        _ => {}
+    }
+    let ok = probe_guard_install();
+    STATE.store(if ok { 2 } else { 1 }, Ordering::Relaxed);
+    ok
+}
+
+fn probe_guard_install() -> bool {
+    if !cfg!(any(target_os = "linux", target_os = "android")) {
+        return false;
+    }
+    let page = page_size();
+    let Ok(addr) = mmap_anon(2 * page) else {
+        return false;
+    };
+    // SAFETY: the scratch mapping was just created and holds nothing.
+    let ok = unsafe { madvise(addr, page, MADV_GUARD_INSTALL) }.is_ok();
+    // SAFETY: the scratch mapping is ours and unreferenced.
+    let _ = unsafe { munmap(addr, 2 * page) };
+    ok
+}
+
+/// `vm.max_map_count`, or `None` where `/proc` does not have it (non-Linux).
+pub(crate) fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The number of mappings (VMAs) of this process: the line count of
+/// `/proc/self/maps`, or `None` where that file does not exist.
+pub fn map_count() -> Option<usize> {
+    let s = std::fs::read("/proc/self/maps").ok()?;
+    Some(s.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// How many pages of `[addr, addr+len)` are resident (`mincore`), for tests
+/// and diagnostics. `addr` must be page-aligned.
+pub fn resident_pages(addr: usize, len: usize) -> io::Result<usize> {
+    let page = page_size();
+    let n = len.div_ceil(page);
+    let mut vec = vec![0u8; n];
+    // SAFETY: `mincore` only reads page-table state for the range and writes
+    // `n` bytes into `vec`, which has exactly `n` bytes.
+    cvt(unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr().cast()) })?;
+    Ok(vec.iter().filter(|&&b| b & 1 != 0).count())
+}
+
+/// Writes all of `buf` to stderr with raw `write(2)`, retrying on `EINTR`
+/// and short writes; gives up silently on other errors. Async-signal-safe.
+pub(crate) fn write_stderr(mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a valid readable slice of `buf.len()` bytes.
+        let n = unsafe { libc::write(libc::STDERR_FILENO, buf.as_ptr().cast(), buf.len()) };
+        if n > 0 {
+            buf = &buf[n as usize..];
+        } else if n == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        } else {
+            return;
+        }
+    }
+}
