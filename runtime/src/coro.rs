@@ -107,11 +107,11 @@ impl Coro {
     pub(crate) fn new(
         stack: GStack,
         overflow_info: crate::signal::RunningInfo,
-        body: Box<dyn FnOnce() + Send>,
+        entry: crate::g::Entry,
     ) -> Coro {
         let inner = Coroutine::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
             set_yielder(y);
-            body();
+            entry.run();
         });
         Coro {
             inner,

@@ -150,19 +150,24 @@ impl WaitReason {
 
 /// The mutable, non-atomic part of a G: touched only by the holder of the `GRef`.
 pub(crate) struct GOwned {
-    /// The closure to run, until the G first runs (then moved onto its stack).
-    pub(crate) entry: Option<Box<dyn FnOnce() + Send>>,
+    /// What to run, until the G first runs (then moved onto its stack).
+    pub(crate) entry: Option<Entry>,
     /// The coroutine, from the first run until the G is dead.
     pub(crate) coro: Option<Coro>,
-    /// This G's slot in its registry shard.
-    pub(crate) reg_slot: usize,
 }
 
 /// A green thread's record. See the module docs for who may touch what.
 pub struct G {
-    id: u64,
-    name: Option<Arc<str>>,
-    stack_size: usize,
+    /// Atomic, Relaxed: rewritten only when a dead G record is reused (under its shard lock).
+    id: AtomicU64,
+    /// Written only when a dead G record is reused, under its registry shard lock; read by the
+    /// holder of the `GRef`, by the G itself while it runs, or under the shard lock.
+    name: UnsafeCell<Option<Arc<str>>>,
+    /// Atomic, Relaxed: as `id`.
+    stack_size: AtomicUsize,
+    /// The registry shard and slot of this record (fixed for the record's life).
+    shard: usize,
+    slot: usize,
     /// Atomic: written by the owner, read (Relaxed) by the tracer and the deadlock check.
     status: AtomicU8,
     /// Atomic: written by the owner before it gives the `GRef` away; read (Relaxed) by the tracer.
@@ -184,15 +189,18 @@ unsafe impl Sync for G {}
 impl G {
     /// The G's unique id (never reused; increasing per P batch, like Go's goid).
     pub fn id(&self) -> u64 {
-        self.id
+        self.id.load(Ordering::Relaxed)
     }
     /// The name given with `Builder::name`.
     pub fn name(&self) -> Option<&Arc<str>> {
-        self.name.as_ref()
+        // SAFETY: `name` changes only in `GRef::reuse`, which needs the unique `GRef` of a dead
+        // G and holds the shard lock; every `&G` reader is either that holder, the running G
+        // itself, or a registry reader under the shard lock (module docs).
+        unsafe { (*self.name.get()).as_ref() }
     }
     /// The usable stack size this G asked for.
     pub fn stack_size(&self) -> usize {
-        self.stack_size
+        self.stack_size.load(Ordering::Relaxed)
     }
     /// The current state (a snapshot for tracing; only the owner's view is authoritative).
     pub fn status(&self) -> GStatus {
@@ -281,17 +289,27 @@ impl std::ops::Deref for GRef {
 }
 
 impl GRef {
-    /// Creates a G (status `Idle`) and registers it in the registry.
-    pub(crate) fn new(
+    /// Creates a G (status `Idle`) running `entry`: a dead record from `cache` (or the global
+    /// free list) if there is one, else a new record, registered once for its whole life.
+    pub(crate) fn alloc(
+        cache: Option<&mut GCache>,
         id: u64,
         name: Option<Arc<str>>,
         stack_size: usize,
-        entry: Box<dyn FnOnce() + Send>,
+        entry: Entry,
     ) -> GRef {
+        if let Some(mut g) = cache.and_then(|c| c.get()) {
+            g.reuse(id, name, stack_size);
+            g.owned().entry = Some(entry);
+            return g;
+        }
+        let (shard, slot, cell) = registry_reserve(id);
         let g = Box::new(G {
-            id,
-            name,
-            stack_size,
+            id: AtomicU64::new(id),
+            name: UnsafeCell::new(name),
+            stack_size: AtomicUsize::new(stack_size),
+            shard,
+            slot,
             status: AtomicU8::new(GStatus::Idle as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             m: AtomicUsize::new(usize::MAX),
@@ -299,13 +317,30 @@ impl GRef {
             owned: UnsafeCell::new(GOwned {
                 entry: Some(entry),
                 coro: None,
-                reg_slot: usize::MAX,
             }),
         });
-        let mut g = GRef(NonNull::from(Box::leak(g)));
-        let slot = registry_insert(&g);
-        g.owned().reg_slot = slot;
+        let g = GRef(NonNull::from(Box::leak(g)));
+        registry_publish(shard, slot, cell, &g);
         g
+    }
+
+    /// Re-initialises a dead record for a new G (Go reuses dead Gs the same way, `gfget`).
+    fn reuse(&mut self, id: u64, name: Option<Arc<str>>, stack_size: usize) {
+        let old = {
+            let _shard = registry()[self.shard].lock();
+            self.id.store(id, Ordering::Relaxed);
+            self.stack_size.store(stack_size, Ordering::Relaxed);
+            self.wait_reason
+                .store(WaitReason::None as u8, Ordering::Relaxed);
+            self.m.store(usize::MAX, Ordering::Relaxed);
+            self.status.store(GStatus::Idle as u8, Ordering::Relaxed);
+            // SAFETY: we hold the unique `GRef` of a dead G and its shard lock, which every
+            // other reader of `name` holds (see `G::name`).
+            std::mem::replace(unsafe { &mut *self.0.as_ref().name.get() }, name)
+        };
+        drop(old);
+        // SAFETY: a dead G runs no code, so nobody else touches its locals; we hold its `GRef`.
+        drop(unsafe { self.take_locals() });
     }
 
     /// The mutable part of the G. Only the holder of the unique `GRef` gets here.
@@ -355,9 +390,8 @@ impl GRef {
 
 impl Drop for GRef {
     fn drop(&mut self) {
-        let slot = self.owned().reg_slot;
         // Leave the registry first, under its shard lock, so no tracer holds `&G` when we free it.
-        registry_remove(self.id, slot);
+        registry_remove(self.shard, self.slot);
         // SAFETY: we are the unique owner (see `GRef`), the pointer came from `Box::leak`, and
         // nobody else can reach the G: it left the registry above.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
@@ -366,7 +400,7 @@ impl Drop for GRef {
 
 impl std::fmt::Debug for GRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "G{}", self.id)
+        write!(f, "G{}", self.id())
     }
 }
 
@@ -449,28 +483,31 @@ fn registry() -> &'static [Mutex<Shard>; SHARDS] {
     &REGISTRY
 }
 
-fn registry_insert(g: &GRef) -> usize {
-    let mut s = registry()[(g.id as usize) % SHARDS].lock();
+/// Picks a shard (round-robin by id) and reserves a slot in it.
+fn registry_reserve(id: u64) -> (usize, usize, ()) {
+    let shard = (id as usize) % SHARDS;
+    let mut s = registry()[shard].lock();
     s.live += 1;
-    let p = GPtr(&**g as *const G);
-    match s.free.pop() {
-        Some(i) => {
-            s.slots[i] = p;
-            i
-        }
+    let slot = match s.free.pop() {
+        Some(i) => i,
         None => {
-            s.slots.push(p);
+            s.slots.push(GPtr(std::ptr::null()));
             s.slots.len() - 1
         }
-    }
+    };
+    (shard, slot, ())
 }
 
-fn registry_remove(id: u64, slot: usize) {
-    let mut s = registry()[(id as usize) % SHARDS].lock();
+fn registry_publish(shard: usize, slot: usize, _: (), g: &GRef) {
+    registry()[shard].lock().slots[slot] = GPtr(&**g as *const G);
+}
+
+fn registry_remove(shard: usize, slot: usize) {
+    let mut s = registry()[shard].lock();
     s.slots[slot] = GPtr(std::ptr::null());
     s.free.push(slot);
     s.live -= 1;
-    // Give memory back after a burst: when the shard is mostly empty, shrink what can be shrunk.
+    // Give memory back after a burst: when the shard is empty, drop its tables.
     if s.live == 0 && s.slots.len() > 1024 {
         s.slots = Vec::new();
         s.free = Vec::new();
@@ -492,7 +529,56 @@ pub fn for_each_g(mut f: impl FnMut(&G)) {
     }
 }
 
-/// The number of live Gs, counted from the registry (exact, but takes every shard lock).
+/// The number of G records, live or cached dead, counted from the registry.
 pub fn registry_count() -> usize {
     registry().iter().map(|s| s.lock().live).sum()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead G records, cached for reuse (Go's gfree lists): per P, spilling to a global list, so a
+// spawn usually costs no allocation for its record. Bounded, so memory returns after a burst.
+
+/// What a G runs: its task, type-erased (see join.rs).
+pub(crate) type Entry = std::sync::Arc<dyn crate::join::Runnable>;
+
+/// Dead Gs a P keeps (Go: 64, moving half to the global list when full).
+const GCACHE_CAP: usize = 64;
+/// Dead Gs kept in the global list; more are freed. Picked without data: 4096 records of about
+/// 150 bytes is 600 KiB kept warm.
+const GFREE_GLOBAL_CAP: usize = 4096;
+
+static GFREE: Mutex<Vec<GRef>> = Mutex::new(Vec::new());
+
+/// A P's cache of dead G records.
+#[derive(Default)]
+pub(crate) struct GCache(Vec<GRef>);
+
+impl GCache {
+    fn get(&mut self) -> Option<GRef> {
+        if self.0.is_empty() {
+            let mut global = GFREE.lock();
+            let n = global.len().min(GCACHE_CAP / 2);
+            let at = global.len() - n;
+            self.0.extend(global.drain(at..));
+        }
+        self.0.pop()
+    }
+
+    /// Takes back a dead G (its coroutine and entry already dropped).
+    pub(crate) fn put(&mut self, mut g: GRef) {
+        debug_assert!(g.owned().coro.is_none() && g.owned().entry.is_none());
+        // G-local values were dropped on the G's stack at exit; any left (created by a
+        // destructor after that) are dropped when the record is reused.
+        g.set_status(GStatus::Dead);
+        if self.0.len() >= GCACHE_CAP {
+            let half: Vec<GRef> = self.0.drain(GCACHE_CAP / 2..).collect();
+            let mut global = GFREE.lock();
+            let room = GFREE_GLOBAL_CAP.saturating_sub(global.len());
+            let mut half = half.into_iter();
+            global.extend(half.by_ref().take(room));
+            drop(global);
+            drop(half.collect::<Vec<_>>()); // over the cap: freed
+        }
+        self.0.push(g);
+    }
 }

@@ -1,21 +1,36 @@
 //! Spawning and joining: `spawn`, `Builder`, `JoinHandle`, and the G's exit protocol.
 //!
-//! A G's entry closure is wrapped so that, when the user's closure returns or panics:
+//! One allocation per spawn: a [`Task`] holds the user's closure and the join slot, shared (as
+//! one `Arc`) by the G (type-erased as [`Runnable`]) and the `JoinHandle` (as [`JoinSide`]).
+//! When the closure returns or panics, on the G:
 //! 1. the panic (if any) is caught at the G's boundary (a panic never unwinds into the M);
-//! 2. the live-G count drops (so `num_goroutine()` is exact once a join returns);
-//! 3. the result goes into the join slot and a parked joiner is unparked.
+//! 2. the G's G-local values are dropped (on its own stack);
+//! 3. the live-G count drops (so `num_goroutine()` is exact once a join returns);
+//! 4. the result goes into the join slot and a parked joiner is unparked.
 //!
-//! If the G never runs because it could not get a stack, its closure is dropped unrun, and a
-//! drop guard does steps 2 and 3 with an error payload that says why.
+//! If the G never runs because it could not get a stack, the engine calls
+//! [`Runnable::abandon`], which does steps 3 and 4 with an error payload that says why.
 
 use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicBool, Ordering};
-use crate::loom::{Arc, Mutex};
+use crate::loom::Mutex;
 use crate::park::{park, Unparker};
 use std::any::Any;
-use std::cell::RefCell;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A G's work, as the engine sees it.
+pub(crate) trait Runnable: Send + Sync {
+    /// Runs the closure and completes the join slot. Called once, on the G.
+    fn run(self: std::sync::Arc<Self>);
+    /// The G will never run: complete the join slot with `why`.
+    fn abandon(self: std::sync::Arc<Self>, why: String);
+}
+
+/// The joiner's view of a task.
+trait JoinSide<T>: Send + Sync {
+    fn state(&self) -> &JoinState<T>;
+}
 
 struct Slot<T> {
     result: Option<std::thread::Result<T>>,
@@ -44,27 +59,46 @@ impl<T> JoinState<T> {
     }
 }
 
-/// Completes the join state exactly once: with the closure's result, or (when dropped unrun)
-/// with an error naming why the G never ran.
-struct Completion<T>(Option<Arc<JoinState<T>>>);
+/// The closure and the join slot of one G, in one allocation.
+struct Task<F, T> {
+    /// Taken once, when the G first runs (protected by its mutex, uncontended).
+    f: Mutex<Option<F>>,
+    join: JoinState<T>,
+}
 
-impl<T> Drop for Completion<T> {
-    fn drop(&mut self) {
-        if let Some(st) = self.0.take() {
-            let why = SPAWN_FAILURE
-                .with(|f| f.borrow_mut().take())
-                .unwrap_or_else(|| "green thread was dropped before it ran".to_string());
-            st.complete(Err(Box::new(why)));
-        }
+impl<F, T> Runnable for Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: std::sync::Arc<Self>) {
+        let f = self.f.lock().take();
+        let r = match f {
+            Some(f) => catch_unwind(AssertUnwindSafe(f)),
+            None => crate::fatal::fatal!("a green thread ran twice"),
+        };
+        // G-local values die with the G, on its stack, before the joiner hears of it.
+        let _ = catch_unwind(crate::drop_g_locals);
+        self.join.complete(r);
+    }
+
+    fn abandon(self: std::sync::Arc<Self>, why: String) {
+        drop(self.f.lock().take());
+        self.join.complete(Err(Box::new(why)));
     }
 }
 
-thread_local! {
-    /// Why the engine is dropping an unrun G's closure (read by `Completion::drop`).
-    static SPAWN_FAILURE: RefCell<Option<String>> = const { RefCell::new(None) };
+impl<F, T> JoinSide<T> for Task<F, T>
+where
+    F: Send,
+    T: Send,
+{
+    fn state(&self) -> &JoinState<T> {
+        &self.join
+    }
 }
 
-/// Called by the engine when a G cannot get its stack: prints why, and drops the G's closure so
+/// Called by the engine when a G cannot get its stack: prints why, and abandons the G's task so
 /// its joiner gets `Err` with the same message.
 pub(crate) fn record_spawn_failure(g: &mut crate::g::GRef, e: io::Error) {
     let name = g.name().map(|n| format!(" '{n}'")).unwrap_or_default();
@@ -73,9 +107,9 @@ pub(crate) fn record_spawn_failure(g: &mut crate::g::GRef, e: io::Error) {
         g.id()
     );
     eprintln!("{msg}");
-    SPAWN_FAILURE.with(|f| *f.borrow_mut() = Some(msg));
-    drop(g.owned().entry.take());
-    SPAWN_FAILURE.with(|f| f.borrow_mut().take());
+    if let Some(entry) = g.owned().entry.take() {
+        entry.abandon(msg);
+    }
 }
 
 /// An owned permission to join a green thread (wait for it to finish and take its result).
@@ -90,7 +124,7 @@ pub(crate) fn record_spawn_failure(g: &mut crate::g::GRef, e: io::Error) {
 /// ```
 #[must_use = "dropping a JoinHandle detaches the green thread; call join() to wait for it"]
 pub struct JoinHandle<T> {
-    state: Arc<JoinState<T>>,
+    task: std::sync::Arc<dyn JoinSide<T>>,
     id: u64,
 }
 
@@ -109,9 +143,9 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
-        if !self.state.finished.load(Ordering::Acquire) {
-            let st = self.state.clone();
-            park(WaitReason::Join, move |u| {
+        let st = self.task.state();
+        if !st.finished.load(Ordering::Acquire) {
+            park(WaitReason::Join, |u| {
                 let mut s = st.slot.lock();
                 if s.result.is_some() {
                     Some(u)
@@ -121,8 +155,7 @@ impl<T> JoinHandle<T> {
                 }
             });
         }
-        self.state
-            .slot
+        st.slot
             .lock()
             .result
             .take()
@@ -141,7 +174,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.state.finished.load(Ordering::Acquire)
+        self.task.state().finished.load(Ordering::Acquire)
     }
 
     /// The G's id (unique for the process's life; the same as `gort::current().id()` inside it).
@@ -245,24 +278,19 @@ impl Builder {
             .unwrap_or(s.cfg.stack_size)
             .max(crate::env::MIN_STACK_SIZE);
         crate::stack::check_capacity(size)?;
-        let state = Arc::new(JoinState {
-            finished: AtomicBool::new(false),
-            slot: Mutex::new(Slot {
-                result: None,
-                waiter: None,
-            }),
-        });
-        let mut done = Completion(Some(state.clone()));
-        let entry = Box::new(move || {
-            let r = catch_unwind(AssertUnwindSafe(f));
-            // G-local values die with the G, on its stack, before the joiner hears of it.
-            let _ = catch_unwind(crate::drop_g_locals);
-            let st = done.0.take().expect("G completed twice");
-            st.complete(r);
+        let task = std::sync::Arc::new(Task {
+            f: Mutex::new(Some(f)),
+            join: JoinState {
+                finished: AtomicBool::new(false),
+                slot: Mutex::new(Slot {
+                    result: None,
+                    waiter: None,
+                }),
+            },
         });
         let name = self.name.map(std::sync::Arc::<str>::from);
-        let id = s.spawn_g(name, size, entry);
-        Ok(JoinHandle { state, id })
+        let id = s.spawn_g(name, size, task.clone());
+        Ok(JoinHandle { task, id })
     }
 }
 

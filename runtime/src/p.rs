@@ -14,7 +14,7 @@
 //! 3. A P on the idle list has an empty local queue and an empty `runnext` (asserted in debug):
 //!    an M gives its P back only after `find_runnable` found nothing in either.
 
-use crate::g::{GRef, GoidBatch, G};
+use crate::g::{GCache, GRef, GoidBatch, G};
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::runq::{LocalQueue, Stealer};
 use crate::stack::StackCache;
@@ -91,6 +91,8 @@ pub(crate) struct PLocal {
     pub(crate) runq: LocalQueue,
     pub(crate) stacks: StackCache,
     pub(crate) goids: GoidBatch,
+    /// Dead G records for reuse.
+    pub(crate) gfree: GCache,
     /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
     pub(crate) schedtick: u64,
 }
@@ -104,6 +106,7 @@ impl PLocal {
                 runq,
                 stacks: StackCache::default(),
                 goids: GoidBatch::default(),
+                gfree: GCache::default(),
                 schedtick: 0,
             },
             PShared {

@@ -648,17 +648,21 @@ impl Sched {
         }
     }
 
-    /// Frees a dead G: its stack back to the P's cache, its record.
+    /// Frees a dead G: its stack back to the P's cache, its record to the P's free list.
     fn gdestroy(&self, mut g: GRef) {
         g.set_status(GStatus::Dead);
-        if let Some(c) = g.owned().coro.take() {
-            let stack = c.into_stack();
-            with_m(|m| {
-                let mut pl = m.p.borrow_mut();
-                crate::stack::free(stack, pl.as_mut().map(|p| &mut p.stacks));
-            });
-        }
-        drop(g);
+        let coro = g.owned().coro.take();
+        g.owned().entry = None;
+        with_m(|m| {
+            let mut pl = m.p.borrow_mut();
+            if let Some(c) = coro {
+                crate::stack::free(c.into_stack(), pl.as_mut().map(|p| &mut p.stacks));
+            }
+            match pl.as_mut() {
+                Some(p) => p.gfree.put(g),
+                None => drop(g),
+            }
+        });
     }
 
     /// Creates a G running `entry` and makes it runnable (Go's `newproc`). From a G it goes into
@@ -667,15 +671,18 @@ impl Sched {
         &'static self,
         name: Option<std::sync::Arc<str>>,
         stack_size: usize,
-        entry: Box<dyn FnOnce() + Send>,
+        entry: crate::g::Entry,
     ) -> u64 {
         self.ngoroutine.fetch_add(1, Ordering::Relaxed);
-        let id = with_m(|m| match m.p.try_borrow_mut() {
-            Ok(mut p) => p.as_mut().map(|p| p.goids.next()),
-            Err(_) => None,
-        })
-        .unwrap_or_else(crate::g::goid_single);
-        let g = GRef::new(id, name, stack_size, entry);
+        let g = with_m(move |m| match m.p.try_borrow_mut() {
+            Ok(mut pl) if pl.is_some() => {
+                let p = pl.as_mut().unwrap();
+                let id = p.goids.next();
+                GRef::alloc(Some(&mut p.gfree), id, name, stack_size, entry)
+            }
+            _ => GRef::alloc(None, crate::g::goid_single(), name, stack_size, entry),
+        });
+        let id = g.id();
         self.ready_g(g, true);
         id
     }
