@@ -1,0 +1,82 @@
+//! Shared helpers for the behavioural tests.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// The environment variable that marks a re-run of the test binary as the child.
+pub const CHILD: &str = "GORT_TEST_CHILD";
+
+/// True in the child process started by [`run_child`].
+pub fn is_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Re-runs this test binary for exactly `test` in a child process with `envs` set (the runtime
+/// reads `GORT_*` once per process, so tests that need their own settings, an exact
+/// `num_goroutine()`, or that crash on purpose run this way — rayon's stack_overflow_crash.rs
+/// pattern). Returns the child's output.
+pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        test,
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ])
+    .env(CHILD, "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("failed to run the child test process")
+}
+
+/// Runs the child and asserts it passed, showing its output otherwise.
+pub fn child_ok(test: &str, envs: &[(&str, &str)]) -> Output {
+    let out = run_child(test, envs);
+    assert!(
+        out.status.success(),
+        "child {test} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Resident set size of this process in bytes (Linux /proc).
+pub fn rss_bytes() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Number of OS threads in this process.
+pub fn threads() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("Threads:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Defines a test whose body runs in a child process with the given environment.
+#[macro_export]
+macro_rules! child_test {
+    ($(#[$m:meta])* fn $name:ident() [$($k:expr => $v:expr),* $(,)?] $body:block) => {
+        $(#[$m])*
+        #[test]
+        fn $name() {
+            if $crate::common::is_child() {
+                $body
+            } else {
+                $crate::common::child_ok(stringify!($name), &[$(($k, $v)),*]);
+            }
+        }
+    };
+}
