@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub use gort_runtime::{
-    current, in_green_thread, maxprocs, num_goroutine, sleep, spawn, yield_now, Builder, Current,
+    block_in_place, blocking, current, in_green_thread, lock_os_thread, maxprocs, num_goroutine,
+    preempt_point, should_yield, sleep, spawn, unlock_os_thread, yield_now, Builder, Current,
     JoinHandle,
 };

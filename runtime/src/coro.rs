@@ -32,6 +32,9 @@ pub(crate) enum Suspend {
     Yield,
     /// `park`: call this function with my `GRef` once I am off the CPU.
     Park(ParkFn),
+    /// I left a blocking call and found no P: put me on the global queue (Go's exitsyscall
+    /// slow path); the M stops.
+    ToGlobal,
 }
 
 /// A park callback living on the suspended G's stack (Go's `gopark` unlockf).

@@ -1,4 +1,5 @@
-//! Runtime configuration from the environment: `GORT_MAXPROCS`, `GORT_STACK_SIZE`, `GORT_DEBUG`.
+//! Runtime configuration from the environment: `GORT_MAXPROCS`, `GORT_STACK_SIZE`,
+//! `GORT_MAXTHREADS`, `GORT_DEBUG`.
 //!
 //! Read once, when the runtime starts. An invalid value never panics: it prints one warning on
 //! stderr naming the variable, the value given and the value used instead, and the runtime goes
@@ -34,9 +35,14 @@ pub struct Config {
     pub maxprocs: usize,
     /// Default stack size for a G, in bytes.
     pub stack_size: usize,
+    /// The most OS threads (Ms) the runtime may run; more is a fatal error (Go's 10,000).
+    pub maxthreads: usize,
     /// Tracing knobs.
     pub debug: Debug,
 }
+
+/// Default `GORT_MAXTHREADS` (Go's `sched.maxmcount`).
+pub const DEFAULT_MAXTHREADS: usize = 10_000;
 
 impl Config {
     /// Reads `GORT_*` from the process environment, warning on stderr about invalid values.
@@ -95,6 +101,21 @@ impl Config {
                 }
             },
         };
+        let maxthreads = match get("GORT_MAXTHREADS") {
+            None => DEFAULT_MAXTHREADS,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    warnings.push(warning(
+                        "GORT_MAXTHREADS",
+                        &v,
+                        "not a positive integer",
+                        DEFAULT_MAXTHREADS,
+                    ));
+                    DEFAULT_MAXTHREADS
+                }
+            },
+        };
         let mut debug = Debug::default();
         if let Some(v) = get("GORT_DEBUG") {
             for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -126,6 +147,7 @@ impl Config {
             Config {
                 maxprocs,
                 stack_size,
+                maxthreads,
                 debug,
             },
             warnings,

@@ -174,6 +174,10 @@ pub struct G {
     wait_reason: AtomicU8,
     /// Atomic: id of the M running this G, or `usize::MAX`; read (Relaxed) by the tracer.
     m: AtomicUsize,
+    /// LockOSThread: the M this G is wired to (M id + 1; 0 = none) and the nesting count.
+    /// Written only by the G itself while it runs; read (Relaxed) by the M that picks it.
+    pub(crate) locked_m: AtomicUsize,
+    pub(crate) lock_count: AtomicUsize,
     /// Only through `&mut GRef` (see [`GRef::owned`]).
     owned: UnsafeCell<GOwned>,
     /// G-local values (`gort::local!`), indexed by key. Touched only by the G itself, on its own
@@ -313,6 +317,8 @@ impl GRef {
             status: AtomicU8::new(GStatus::Idle as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             m: AtomicUsize::new(usize::MAX),
+            locked_m: AtomicUsize::new(0),
+            lock_count: AtomicUsize::new(0),
             locals: UnsafeCell::new(Vec::new()),
             owned: UnsafeCell::new(GOwned {
                 entry: Some(entry),
@@ -333,6 +339,8 @@ impl GRef {
             self.wait_reason
                 .store(WaitReason::None as u8, Ordering::Relaxed);
             self.m.store(usize::MAX, Ordering::Relaxed);
+            self.locked_m.store(0, Ordering::Relaxed);
+            self.lock_count.store(0, Ordering::Relaxed);
             self.status.store(GStatus::Idle as u8, Ordering::Relaxed);
             // SAFETY: we hold the unique `GRef` of a dead G and its shard lock, which every
             // other reader of `name` holds (see `G::name`).
@@ -349,6 +357,11 @@ impl GRef {
         // SAFETY: `&mut self` proves we hold the only `GRef`; nobody else reaches `owned` (the
         // registry readers touch only immutable fields and atomics).
         unsafe { &mut *self.0.as_ref().owned.get() }
+    }
+
+    #[inline]
+    pub(crate) fn set_status_shared(g: &G, s: GStatus) {
+        g.status.store(s as u8, Ordering::Relaxed);
     }
 
     #[inline]

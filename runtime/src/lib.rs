@@ -16,7 +16,9 @@
 //! | `park`   | park / ready                                         | park/ready             |
 //! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
 //! | `timer`  | timers and sleep                                     | Timers                 |
-//! | `sysmon` | the monitor thread                                   | sysmon                 |
+//! | `sysmon` | the monitor thread: retake, slices, timers, traces   | sysmon                 |
+//! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
+//! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
 //!
@@ -29,6 +31,7 @@
 
 #[allow(unsafe_code)]
 mod coro;
+pub(crate) mod deadlock;
 pub mod env;
 mod fatal;
 #[allow(unsafe_code)]
@@ -48,12 +51,16 @@ pub mod signal;
 pub mod stack;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
+pub mod syscall;
 pub mod sysmon;
 pub mod timer;
 pub mod trace;
 
 pub use join::{spawn, Builder, JoinHandle};
 pub use park::{in_green_thread, park, park_deadline, yield_now, Unparker};
+pub use syscall::{
+    block_in_place, blocking, lock_os_thread, preempt_point, should_yield, unlock_os_thread,
+};
 pub use timer::sleep;
 
 use std::sync::OnceLock;

@@ -11,17 +11,29 @@
 //! across a switch. A G that parks on one M may resume on another; `with_m` after the switch sees
 //! the new M.
 
-use crate::g::G;
+use crate::g::{GRef, G};
 use crate::loom::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::{Arc, Condvar, Mutex};
-use crate::p::PLocal;
+use crate::p::{PHandle, RunningP};
 use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
-/// What a sleeping M is woken with: a P, and whether it counts as spinning (the waker already
-/// incremented `nmspinning` for it).
+/// What a sleeping M is woken with: a P, whether it counts as spinning (the waker already
+/// incremented `nmspinning` for it), and, for an M locked to a G (LockOSThread), that G.
 pub(crate) struct Wakeup {
-    pub(crate) p: PLocal,
+    pub(crate) p: PHandle,
     pub(crate) spinning: bool,
+    pub(crate) g: Option<GRef>,
+}
+
+/// What an M holds of a P (thread-local; see `p.rs` for the states).
+pub(crate) enum PSlot {
+    /// No P: the M is parked, in a blocking call whose P was retaken, or about to stop.
+    None,
+    /// Scheduler context: the M owns the P.
+    Owned(PHandle),
+    /// A G runs on this M: the P is shared with that G and sysmon through CASes.
+    InG(RunningP),
 }
 
 /// The part of an M other threads see.
@@ -36,6 +48,10 @@ pub(crate) struct MShared {
     pub(crate) curg: AtomicU64,
     pub(crate) spinning: AtomicBool,
     pub(crate) blocked: AtomicBool,
+    /// Atomic, Relaxed, for traces and LockOSThread: the id of the G locked to this M (0: none).
+    pub(crate) lockedg: AtomicU64,
+    /// Set when the M's thread has exited (idle for long, or its locked G ended).
+    pub(crate) dead: AtomicBool,
 }
 
 impl MShared {
@@ -48,6 +64,29 @@ impl MShared {
             curg: AtomicU64::new(0),
             spinning: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            lockedg: AtomicU64::new(0),
+            dead: AtomicBool::new(false),
+        }
+    }
+
+    /// Like [`MShared::sleep`], but gives up after `timeout` if nobody woke the M; then `None`.
+    /// The caller must then either remove itself from wherever wakers find it, or (if a waker
+    /// already took it from there) call `sleep` to receive the wake-up that is on its way.
+    pub(crate) fn sleep_timeout(&self, timeout: Duration) -> Option<Wakeup> {
+        let deadline = Instant::now() + timeout;
+        self.blocked.store(true, Ordering::Relaxed);
+        let mut note = self.note.lock();
+        loop {
+            if let Some(w) = note.take() {
+                self.blocked.store(false, Ordering::Relaxed);
+                return Some(w);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.blocked.store(false, Ordering::Relaxed);
+                return None;
+            }
+            note = self.cv.wait_for(note, deadline - now);
         }
     }
 
@@ -81,7 +120,11 @@ impl MShared {
 pub(crate) struct MLocal {
     pub(crate) m: RefCell<Option<Arc<MShared>>>,
     /// The P this M holds. Borrowed only briefly, never across a switch or a call into user code.
-    pub(crate) p: RefCell<Option<PLocal>>,
+    pub(crate) p: RefCell<PSlot>,
+    /// The G locked to this M by `lock_os_thread` (0: none).
+    pub(crate) lockedg: Cell<u64>,
+    /// Set when the M must exit after its current G (its locked G ended).
+    pub(crate) exiting: Cell<bool>,
     /// The running G (null between Gs). Valid while the G runs on this M.
     pub(crate) curg: Cell<*const G>,
     pub(crate) spinning: Cell<bool>,
@@ -91,7 +134,9 @@ thread_local! {
     static MLOCAL: MLocal = const {
         MLocal {
             m: RefCell::new(None),
-            p: RefCell::new(None),
+            p: RefCell::new(PSlot::None),
+            lockedg: Cell::new(0),
+            exiting: Cell::new(false),
             curg: Cell::new(std::ptr::null()),
             spinning: Cell::new(false),
         }
@@ -104,9 +149,4 @@ thread_local! {
 pub(crate) fn with_m<R>(f: impl FnOnce(&MLocal) -> R) -> R {
     std::hint::black_box(());
     MLOCAL.with(f)
-}
-
-/// The id of the current M, if this thread is one.
-pub(crate) fn current_m_id() -> Option<usize> {
-    with_m(|m| m.m.borrow().as_ref().map(|m| m.id))
 }

@@ -1,25 +1,41 @@
 //! P: a processor, the right to run Gs. `GORT_MAXPROCS` of them exist for the process's life.
 //!
-//! A P is split in two, so that ownership is a type (rayon's "evidence token" idea):
+//! A P has a shared part ([`PShared`]: `runnext`, the stealer, counters) that any thread may read,
+//! and an owner-only part ([`PLocal`]: the run queue's push/pop end, caches) that only the P's
+//! current owner touches. Who owns a P is one atomic word, `PShared::own` = `tag << 8 | state`,
+//! where `tag` is the owning M's id + 1 (0: nobody). Go uses a status word the same way
+//! (`_Pidle`, `_Prunning`, `_Psyscall`, changed by CAS); the tag rules out ABA (a P retaken from
+//! M1 and given to M2 cannot be mistaken for M1's again).
 //!
-//! * [`PLocal`]: what only the owning M touches (the queue's push/pop end, the stack cache, the G
-//!   id batch, the schedtick counter). Holding the `PLocal` value *is* owning the P; handoff moves
-//!   it to another M (through the idle P list or an M's note), never copies it.
-//! * [`PShared`]: what other threads read or take: `runnext` (thieves may CAS it empty on their
-//!   last round), the stealer, and counters the tracer and sysmon read.
+//! | state       | who owns `PLocal`                   | who may change the state            |
+//! |-------------|-------------------------------------|-------------------------------------|
+//! | `IDLE`      | whoever holds `Sched::lock` (the P is on the idle list) | `pidleget` under the lock |
+//! | `OWNED`     | the M (scheduler code, between Gs)  | the M                               |
+//! | `RUNNING_G` | nobody: the M is inside a G         | the M (`finish`), the G (`g_access`, `enter_syscall`), sysmon (retake from a hog) |
+//! | `G_ACCESS`  | the running G, briefly (ready, spawn) | that G                            |
+//! | `SYSCALL`   | nobody: the G is in a blocking call | the G (`exit_syscall`), sysmon (retake) |
 //!
-//! Invariants:
-//! 1. At most one M holds a given `PLocal` at a time (it is a moved value).
-//! 2. Only the holder *puts* into `runnext`; anyone may *take* from it (swap with null).
-//! 3. A P on the idle list has an empty local queue and an empty `runnext` (asserted in debug):
-//!    an M gives its P back only after `find_runnable` found nothing in either.
+//! Ownership tokens make the rules types (rayon's evidence tokens, tokio's `#[must_use]`
+//! transitions): a [`PHandle`] proves `OWNED` and gives `&PLocal`; a [`RunningP`] (held by the M
+//! while a G runs) gives only CAS-guarded access; every transition that can lose the P returns an
+//! `Option` the caller must look at. All transitions out of a state that a thief (sysmon) may also
+//! leave are CASes on the full word, so exactly one party wins (loom model 5).
+//!
+//! Orderings: a transition that hands `PLocal` to another party is a Release (store or CAS
+//! success); a transition that takes it is an Acquire (CAS success). So every write to `PLocal`
+//! by one owner happens-before every read by the next.
+//!
+//! Other invariants:
+//! 1. Only the owner *puts* into `runnext`; anyone may *take* from it (swap with null).
+//! 2. A P on the idle list has an empty local queue and `runnext` (debug-asserted).
 
 use crate::g::{GCache, GRef, GoidBatch, G};
-use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::runq::{LocalQueue, Stealer};
 use crate::stack::StackCache;
+use std::cell::{Cell, RefCell, UnsafeCell};
 
-/// A P's state, with Go's numbers (scheddetail prints them).
+/// A P's state as the tracer prints it (Go's numbers).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PStatus {
@@ -27,40 +43,101 @@ pub enum PStatus {
     Idle = 0,
     /// Held by an M running Gs or looking for work.
     Running = 1,
-    /// Its M is inside a blocking call; sysmon may retake it (syscall-handoff issue).
+    /// Its G is inside a blocking call; sysmon may retake it.
     Syscall = 2,
 }
 
-/// The part of a P other threads may touch.
+pub(crate) const IDLE: u64 = 0;
+pub(crate) const OWNED: u64 = 1;
+pub(crate) const RUNNING_G: u64 = 2;
+pub(crate) const G_ACCESS: u64 = 3;
+pub(crate) const SYSCALL: u64 = 4;
+
+#[inline]
+fn word(tag: u64, state: u64) -> u64 {
+    tag << 8 | state
+}
+
+/// The tag sysmon (or any non-M retaker) uses while it holds a retaken P.
+pub(crate) const RETAKER_TAG: u64 = u64::MAX >> 8;
+
+/// The part of a P other threads may touch, plus the owner-only part behind the `own` word.
 pub struct PShared {
     pub(crate) id: usize,
+    /// Who owns the P (see the module docs). SeqCst is not needed: Acquire/Release per the table.
+    own: AtomicU64,
     /// The G to run next (Go's runnext), owned through this pointer (see `GRef::into_raw`).
-    /// Put: owner only (swap, AcqRel). Take: anyone (swap with null, AcqRel): the Release half of
-    /// the owner's put publishes the G to the Acquire half of a thief's take.
+    /// Put: owner only (swap, SeqCst: step S1 of the submit recipe in sched.rs). Take: anyone
+    /// (swap with null, AcqRel: pairs with the put's release half).
     pub(crate) runnext: AtomicPtr<G>,
     pub(crate) stealer: Stealer,
-    /// Atomic, Relaxed: a label for the tracer and sysmon.
-    pub(crate) status: AtomicU8,
     /// Atomic, Relaxed: the owner's schedtick, mirrored for sysmon (slice detection) and traces.
     pub(crate) schedtick: AtomicU64,
-    /// Atomic, Relaxed: bumped on each entry into a blocking call (syscall-handoff issue).
+    /// Atomic, Relaxed: bumped on each entry into a blocking call.
     pub(crate) syscalltick: AtomicU64,
-    /// Atomic, Relaxed: id of the M holding the P, or `usize::MAX`.
+    /// Atomic, Relaxed: bumped each time a G switches out on this P (sysmon's hog detector).
+    pub(crate) switches: AtomicU64,
+    /// Atomic, Relaxed: id of the M holding the P, or `usize::MAX` (traces).
     pub(crate) m: AtomicUsize,
-    /// Set by sysmon when the P has run the same runnext chain for a whole time slice (10 ms);
-    /// cleared by the owner, which then lets its local queue go before `runnext` once. Relaxed:
-    /// a hint; missing it for one round only delays fairness by one round.
+    /// Set by sysmon when the P's time slice is over (10 ms without a new slice): the next
+    /// scheduling round lets the local queue go before `runnext`, and `should_yield()` says so.
+    /// Relaxed: a hint.
     pub(crate) preempt: AtomicBool,
+    /// Owner-only state; see `own`.
+    local: UnsafeCell<PLocal>,
+}
+
+// SAFETY: everything but `local` is atomic or immutable; `local` (which holds `!Sync` cells and
+// crossbeam's `!Sync` worker end) is reached only by the party that owns the P according to
+// `own`, through `PHandle::local` or `RunningP::g_access`, and the hand-over between owners is a
+// Release/Acquire pair on `own` (module docs).
+unsafe impl Sync for PShared {}
+
+/// The owner's part of a P.
+pub(crate) struct PLocal {
+    pub(crate) runq: LocalQueue,
+    pub(crate) stacks: RefCell<StackCache>,
+    pub(crate) goids: RefCell<GoidBatch>,
+    pub(crate) gfree: RefCell<GCache>,
+    /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
+    pub(crate) schedtick: Cell<u64>,
 }
 
 impl PShared {
-    /// Current status (snapshot).
-    pub fn status(&self) -> PStatus {
-        match self.status.load(Ordering::Relaxed) {
-            1 => PStatus::Running,
-            2 => PStatus::Syscall,
-            _ => PStatus::Idle,
+    pub(crate) fn new(id: usize) -> PShared {
+        let (runq, stealer) = LocalQueue::new();
+        PShared {
+            id,
+            own: AtomicU64::new(word(0, IDLE)),
+            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            stealer,
+            schedtick: AtomicU64::new(0),
+            syscalltick: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            m: AtomicUsize::new(usize::MAX),
+            preempt: AtomicBool::new(false),
+            local: UnsafeCell::new(PLocal {
+                runq,
+                stacks: RefCell::new(StackCache::default()),
+                goids: RefCell::new(GoidBatch::default()),
+                gfree: RefCell::new(GCache::default()),
+                schedtick: Cell::new(0),
+            }),
         }
+    }
+
+    /// Current status (a snapshot for traces and sysmon).
+    pub fn status(&self) -> PStatus {
+        match self.own.load(Ordering::Relaxed) & 0xff {
+            IDLE => PStatus::Idle,
+            SYSCALL => PStatus::Syscall,
+            _ => PStatus::Running,
+        }
+    }
+
+    /// The raw ownership word (for sysmon's retake and traces).
+    pub(crate) fn own_word(&self) -> u64 {
+        self.own.load(Ordering::Relaxed)
     }
 
     /// Local queue length for traces (runnext not counted, as in Go).
@@ -68,9 +145,10 @@ impl PShared {
         self.stealer.len()
     }
 
-    /// True if the P has a G in runnext or its local queue (a racy snapshot).
+    /// True if the P has a G in runnext or its local queue (a racy snapshot; used by step T3 of
+    /// the stop-spinning recipe after its SeqCst fence).
     pub(crate) fn has_work(&self) -> bool {
-        !self.runnext.load(Ordering::Acquire).is_null() || !self.stealer.is_empty()
+        !self.runnext.load(Ordering::SeqCst).is_null() || !self.stealer.is_empty()
     }
 
     /// Takes the G in runnext, if any. Any thread may call this.
@@ -79,56 +157,230 @@ impl PShared {
             return None;
         }
         let p = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: non-null values in runnext come from `GRef::into_raw` in `PLocal::put_runnext`,
-        // and the swap makes us the only taker of this pointer.
+        // SAFETY: non-null values in runnext come from `GRef::into_raw` in `put_runnext`, and the
+        // swap makes us the only taker of this pointer.
         (!p.is_null()).then(|| unsafe { GRef::from_raw(p) })
     }
-}
 
-/// The owner's part of a P. Holding it is owning the P.
-pub(crate) struct PLocal {
-    pub(crate) id: usize,
-    pub(crate) runq: LocalQueue,
-    pub(crate) stacks: StackCache,
-    pub(crate) goids: GoidBatch,
-    /// Dead G records for reuse.
-    pub(crate) gfree: GCache,
-    /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
-    pub(crate) schedtick: u64,
-}
-
-impl PLocal {
-    pub(crate) fn new(id: usize) -> (PLocal, PShared) {
-        let (runq, stealer) = LocalQueue::new();
-        (
-            PLocal {
-                id,
-                runq,
-                stacks: StackCache::default(),
-                goids: GoidBatch::default(),
-                gfree: GCache::default(),
-                schedtick: 0,
-            },
-            PShared {
-                id,
-                runnext: AtomicPtr::new(std::ptr::null_mut()),
-                stealer,
-                status: AtomicU8::new(PStatus::Idle as u8),
-                schedtick: AtomicU64::new(0),
-                syscalltick: AtomicU64::new(0),
-                m: AtomicUsize::new(usize::MAX),
-                preempt: AtomicBool::new(false),
-            },
-        )
-    }
-
-    /// Puts `g` into runnext; returns the G it displaced, which the caller queues at the tail.
+    /// Retakes the P from `expected` (an M's `RUNNING_G` or `SYSCALL` word, as read by sysmon).
+    /// Exactly one of the retaker and the M's own transition (`RunningP::finish`,
+    /// `exit_syscall`, `g_access`) wins the CAS.
     #[must_use]
-    pub(crate) fn put_runnext(&self, shared: &PShared, g: GRef) -> Option<GRef> {
-        debug_assert_eq!(shared.id, self.id);
-        let old = shared.runnext.swap(g.into_raw(), Ordering::AcqRel);
-        // SAFETY: `old` was put by this P's owner via `into_raw` and the swap removed it from
-        // runnext, so we are its only owner now.
-        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+    pub(crate) fn try_retake(&'static self, expected: u64) -> Option<PHandle> {
+        let st = expected & 0xff;
+        debug_assert!(st == RUNNING_G || st == SYSCALL);
+        self.own
+            .compare_exchange(
+                expected,
+                word(RETAKER_TAG, OWNED),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()
+            .map(|_| PHandle {
+                p: self,
+                tag: RETAKER_TAG,
+            })
     }
+
+    /// Makes the P's initial idle handle. Only `Sched::new`, once per P.
+    pub(crate) fn initial_handle(&'static self) -> PHandle {
+        PHandle { p: self, tag: 0 }
+    }
+}
+
+/// Proof of owning a P in scheduler context (state `OWNED`, or `IDLE` while on the idle list,
+/// where the list's lock is the proof). Not `Clone`: there is one per P.
+pub(crate) struct PHandle {
+    p: &'static PShared,
+    tag: u64,
+}
+
+impl PHandle {
+    #[inline]
+    pub(crate) fn shared(&self) -> &'static PShared {
+        self.p
+    }
+
+    #[inline]
+    pub(crate) fn id(&self) -> usize {
+        self.p.id
+    }
+
+    /// The owner-only part.
+    #[inline]
+    pub(crate) fn local(&self) -> &PLocal {
+        // SAFETY: a `PHandle` exists only for the party that owns the P (`OWNED` with our tag, or
+        // `IDLE` under the idle list's lock), created by a winning transition; it is consumed by
+        // every transition that gives the P away, so nobody else reaches `local` meanwhile.
+        unsafe { &*self.p.local.get() }
+    }
+
+    /// Takes the P for M `m` (after `pidleget`, a wake-up, or a retake).
+    pub(crate) fn adopt(mut self, m: usize) -> PHandle {
+        self.tag = m as u64 + 1;
+        // Release: publishes the previous owner's writes... they were already acquired by us;
+        // this store only relabels. Relaxed would do; Release keeps the table's rule simple.
+        self.p.own.store(word(self.tag, OWNED), Ordering::Release);
+        self.p.m.store(m, Ordering::Relaxed);
+        self
+    }
+
+    /// Puts the P on the idle list's side of the protocol (caller holds `Sched::lock`).
+    pub(crate) fn make_idle(mut self) -> PHandle {
+        debug_assert!(
+            self.local().runq.len() == 0,
+            "idle P with a non-empty run queue"
+        );
+        self.tag = 0;
+        self.p.own.store(word(0, IDLE), Ordering::Release);
+        self.p.m.store(usize::MAX, Ordering::Relaxed);
+        self
+    }
+
+    /// The M is about to resume a G: the P becomes `RUNNING_G` (G code and sysmon may now
+    /// compete for it through CASes).
+    pub(crate) fn start_g(self) -> RunningP {
+        // Release: hands `PLocal` to whoever wins it next (the G's `g_access`, or sysmon).
+        self.p
+            .own
+            .store(word(self.tag, RUNNING_G), Ordering::Release);
+        RunningP {
+            p: self.p,
+            tag: self.tag,
+        }
+    }
+}
+
+fn put_runnext(p: &PShared, g: GRef) -> Option<GRef> {
+    // SeqCst: step S1 of the submit recipe (sched.rs): ordered before the readier's loads of
+    // `npidle`/`nmspinning` in `wakep`.
+    let old = p.runnext.swap(g.into_raw(), Ordering::SeqCst);
+    // SAFETY: `old` was put by an owner of this P via `into_raw` and the swap removed it from
+    // runnext, so we are its only owner now.
+    (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+}
+
+/// What the M holds while one of its Gs runs on the P (state `RUNNING_G`, `G_ACCESS` or
+/// `SYSCALL` with the M's tag, unless someone retook the P).
+pub(crate) struct RunningP {
+    p: &'static PShared,
+    tag: u64,
+}
+
+impl RunningP {
+    #[inline]
+    pub(crate) fn shared(&self) -> &'static PShared {
+        self.p
+    }
+
+    /// True while the P is still this M's (no retake happened). A relaxed snapshot.
+    #[inline]
+    pub(crate) fn still_mine(&self) -> bool {
+        self.p.own.load(Ordering::Relaxed) >> 8 == self.tag
+    }
+
+    /// The G switched out: take the P back for scheduler work. `None` if sysmon retook it
+    /// meanwhile (the M then has no P).
+    #[must_use]
+    pub(crate) fn finish(self) -> Option<PHandle> {
+        self.p
+            .own
+            .compare_exchange(
+                word(self.tag, RUNNING_G),
+                word(self.tag, OWNED),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()
+            .map(|_| PHandle {
+                p: self.p,
+                tag: self.tag,
+            })
+    }
+
+    /// From the running G: borrows the P's local part for `f` (a ready, a spawn), unless the P
+    /// was retaken or is already borrowed (nested), in which case `None`.
+    #[inline]
+    pub(crate) fn g_access<R>(&self, f: impl FnOnce(&PShared, &PLocal) -> R) -> Option<R> {
+        self.p
+            .own
+            .compare_exchange(
+                word(self.tag, RUNNING_G),
+                word(self.tag, G_ACCESS),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()?;
+        // SAFETY: the CAS above moved the P from RUNNING_G to G_ACCESS with our tag; in G_ACCESS
+        // nobody else may touch `local` (sysmon and `finish` expect RUNNING_G), until the store
+        // below.
+        let r = f(self.p, unsafe { &*self.p.local.get() });
+        // Release: publishes this access's writes to the next owner transition (Acquire).
+        self.p
+            .own
+            .store(word(self.tag, RUNNING_G), Ordering::Release);
+        Some(r)
+    }
+
+    /// The running G enters a blocking call (Go's `entersyscall`): the P becomes `SYSCALL`, which
+    /// sysmon may retake. False if the P was already gone.
+    pub(crate) fn enter_syscall(&self) -> bool {
+        self.p.syscalltick.fetch_add(1, Ordering::Relaxed);
+        self.p
+            .own
+            .compare_exchange(
+                word(self.tag, RUNNING_G),
+                word(self.tag, SYSCALL),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// The G left its blocking call (Go's `exitsyscall` fast path): reclaims the P unless sysmon
+    /// retook it. True if the P is ours again.
+    #[must_use]
+    pub(crate) fn exit_syscall(&self) -> bool {
+        self.p
+            .own
+            .compare_exchange(
+                word(self.tag, SYSCALL),
+                word(self.tag, RUNNING_G),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// The G hands the P off at once (Go's `entersyscallblock`): gives up `RUNNING_G` for an
+    /// owned handle the caller passes to another M. `None` if it was already retaken.
+    #[must_use]
+    pub(crate) fn release(&self) -> Option<PHandle> {
+        self.p
+            .own
+            .compare_exchange(
+                word(self.tag, RUNNING_G),
+                word(RETAKER_TAG, OWNED),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()
+            .map(|_| PHandle {
+                p: self.p,
+                tag: RETAKER_TAG,
+            })
+    }
+
+    /// Re-enters the running state with a P obtained elsewhere (exitsyscall's slow path took an
+    /// idle P): converts an owned handle into the running token for the same M.
+    pub(crate) fn from_handle(h: PHandle) -> RunningP {
+        h.start_g()
+    }
+}
+
+/// Puts `g` into the runnext of a P accessed from a running G (through `g_access`).
+#[must_use]
+pub(crate) fn put_runnext_shared(p: &PShared, g: GRef) -> Option<GRef> {
+    put_runnext(p, g)
 }

@@ -72,10 +72,28 @@ impl std::fmt::Debug for Unparker {
 pub struct ThreadSignal {
     set: Mutex<bool>,
     cv: Condvar,
+    /// True while the thread counts in `deadlock::PARKED_THREADS` (see deadlock.rs, "Races"):
+    /// set by the thread before it publishes its `Unparker`, cleared (by swap, so exactly once)
+    /// by the waker before it notifies, or by the thread if it does not wait after all.
+    counted: crate::loom::atomic::AtomicBool,
 }
 
 impl ThreadSignal {
+    fn begin_counted(&self) {
+        use crate::loom::atomic::Ordering::SeqCst;
+        self.counted.store(true, SeqCst);
+        crate::deadlock::PARKED_THREADS.fetch_add(1, SeqCst);
+    }
+
+    fn end_counted(&self) {
+        use crate::loom::atomic::Ordering::SeqCst;
+        if self.counted.swap(false, SeqCst) {
+            crate::deadlock::PARKED_THREADS.fetch_sub(1, SeqCst);
+        }
+    }
+
     fn notify(&self) {
+        self.end_counted();
         let mut s = self.set.lock();
         *s = true;
         drop(s);
@@ -145,9 +163,14 @@ where
         coro::suspend(Suspend::Park(ParkFn::new(&mut cb)));
     } else {
         let sig = thread_signal();
+        sig.begin_counted();
         if register(Unparker::Thread(sig.clone())).is_none() {
+            // This thread may be the last thing that could make progress: check for a deadlock
+            // (it reports only if every thread of the process is blocked on gort).
+            crate::deadlock::check(crate::sched());
             sig.wait(None);
         }
+        sig.end_counted();
     }
 }
 

@@ -42,27 +42,31 @@
 use crate::coro::{Coro, Resumed, Suspend};
 use crate::env::Config;
 use crate::fatal::fatal;
-use crate::g::{GRef, GStatus};
+use crate::g::{GRef, GStatus, G};
 use crate::loom::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use crate::loom::{Arc, Mutex, MutexGuard};
-use crate::m::{with_m, MShared, Wakeup};
-use crate::p::{PLocal, PShared, PStatus};
+use crate::m::{with_m, MShared, PSlot, Wakeup};
+use crate::p::{PHandle, PLocal, PShared, RunningP};
 use crate::runq::{Steal, LOCAL_CAP};
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Every this many schedule rounds a P takes one G from the global queue first (Go's 61: a prime,
 /// so it does not fall into step with periodic workloads).
 const GLOBAL_CHECK_INTERVAL: u64 = 61;
 /// Rounds over all Ps a spinning M makes before giving up (Go: 4).
 const STEAL_TRIES: usize = 4;
+/// An idle M beyond the floor exits after this long without work. Go never retires Ms; a burst
+/// of blocking calls would then leave hundreds of threads behind for good (golang/go#14592).
+/// Picked without data; seconds rather than minutes so a burst's threads are gone soon after.
+pub const M_IDLE_EXIT: Duration = Duration::from_secs(2);
 
 /// What `Sched::lock` protects.
 pub(crate) struct Locked {
     /// The global run queue (FIFO).
     pub(crate) global: VecDeque<GRef>,
     /// Idle Ps, most recently idled last.
-    pub(crate) idle_p: Vec<PLocal>,
+    pub(crate) idle_p: Vec<PHandle>,
     /// Idle Ms, parked on their notes.
     pub(crate) idle_m: Vec<Arc<MShared>>,
 }
@@ -70,11 +74,12 @@ pub(crate) struct Locked {
 /// The scheduler's global state (Go's `schedt` plus `allp`).
 pub struct Sched {
     pub(crate) cfg: Config,
-    pub(crate) ps: Box<[PShared]>,
+    pub(crate) ps: &'static [PShared],
     /// Strides coprime with the P count, for random-order stealing.
     strides: Vec<usize>,
     pub(crate) lock: Mutex<Locked>,
-    /// Length of `Locked::global`; written under `lock`, read without it (a hint; Relaxed).
+    /// Length of `Locked::global`; written under `lock`, read without it (a hint, except in T3
+    /// where it is read after the SeqCst fence).
     pub(crate) nglobal: AtomicUsize,
     /// Idle Ps. Written under `lock`; read SeqCst by `wakep` (submit step S2).
     pub(crate) npidle: AtomicUsize,
@@ -85,32 +90,34 @@ pub struct Sched {
     pub(crate) needspinning: AtomicBool,
     /// Idle Ms (length of `Locked::idle_m`), for traces.
     pub(crate) nmidle: AtomicUsize,
-    /// Ms ever created.
+    /// Ms sleeping while locked to a G that is not running (traces: `nmidlelocked`).
+    pub(crate) nmidlelocked: AtomicUsize,
+    /// Ms ever created (M ids are 1..=mcount).
     pub(crate) mcount: AtomicUsize,
+    /// Ms whose threads have not exited.
+    pub(crate) mlive: AtomicUsize,
     /// Live Gs: incremented at spawn, decremented when a G's closure has returned (before its
     /// joiner is told), so `num_goroutine()` is exact once a join returns.
     pub(crate) ngoroutine: AtomicUsize,
-    /// Every M, newest last (for traces).
+    /// Gs inside `blocking` (for the deadlock check). Relaxed counts; the check re-reads them.
+    pub(crate) nsyscall: AtomicUsize,
+    /// Every M, newest last (for traces and LockOSThread hand-offs).
     pub(crate) allm: Mutex<Vec<Arc<MShared>>>,
     pub(crate) start: Instant,
 }
 
 impl Sched {
-    /// Builds a scheduler with `cfg.maxprocs` idle Ps and no Ms.
+    /// Builds a scheduler with `cfg.maxprocs` idle Ps and no Ms. The Ps are leaked: they live as
+    /// long as the process (as Go's `allp`).
     pub(crate) fn new(cfg: Config) -> Sched {
         let n = cfg.maxprocs;
-        let mut idle = Vec::with_capacity(n);
-        let mut shared = Vec::with_capacity(n);
-        for id in 0..n {
-            let (l, s) = PLocal::new(id);
-            idle.push(l);
-            shared.push(s);
-        }
+        let ps: &'static [PShared] = Box::leak((0..n).map(PShared::new).collect::<Box<[_]>>());
+        let mut idle: Vec<PHandle> = ps.iter().map(|p| p.initial_handle()).collect();
         idle.reverse(); // P0 is handed out first.
         let strides = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
         Sched {
             cfg,
-            ps: shared.into_boxed_slice(),
+            ps,
             strides,
             lock: Mutex::new(Locked {
                 global: VecDeque::new(),
@@ -122,8 +129,11 @@ impl Sched {
             nmspinning: AtomicUsize::new(0),
             needspinning: AtomicBool::new(false),
             nmidle: AtomicUsize::new(0),
+            nmidlelocked: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
+            mlive: AtomicUsize::new(0),
             ngoroutine: AtomicUsize::new(0),
+            nsyscall: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
             start: Instant::now(),
         }
@@ -134,38 +144,33 @@ impl Sched {
         self.ps.len()
     }
 
-    fn pshared(&self, p: &PLocal) -> &PShared {
-        &self.ps[p.id]
-    }
-
     // ---- run queues ----------------------------------------------------------------------
 
     /// Puts a runnable G on P `p` (Go's `runqput`). With `next`, it goes into runnext (and the G
     /// it displaces to the tail); otherwise to the tail. A full local queue spills half of itself
-    /// plus the G to the global queue. Caller: the owner of `p` only.
-    pub(crate) fn runqput(&self, p: &PLocal, g: GRef, next: bool) {
+    /// plus the G to the global queue. Caller: the owner of `p` only (`local` proves it).
+    pub(crate) fn runqput(&self, shared: &PShared, local: &PLocal, g: GRef, next: bool) {
         let g = if next {
-            match p.put_runnext(self.pshared(p), g) {
+            match crate::p::put_runnext_shared(shared, g) {
                 None => return,
                 Some(old) => old,
             }
         } else {
             g
         };
-        if p.runq.len() < LOCAL_CAP {
-            p.runq.push(g);
+        if local.runq.len() < LOCAL_CAP {
+            local.runq.push(g);
         } else {
-            self.runqputslow(p, g);
+            self.runqputslow(local, g);
         }
     }
 
-    /// Moves half of `p`'s local queue and `g` to the global queue in one lock (Go's
-    /// `runqputslow`).
-    fn runqputslow(&self, p: &PLocal, g: GRef) {
-        let n = p.runq.len() / 2;
+    /// Moves half of a local queue and `g` to the global queue in one lock (Go's `runqputslow`).
+    fn runqputslow(&self, local: &PLocal, g: GRef) {
+        let n = local.runq.len() / 2;
         let mut batch = Vec::with_capacity(n + 1);
         for _ in 0..n {
-            match p.runq.pop() {
+            match local.runq.pop() {
                 Some(x) => batch.push(x),
                 None => break,
             }
@@ -178,21 +183,21 @@ impl Sched {
 
     /// Takes the next G from `p`: runnext first (inheriting the time slice), then the queue head.
     /// If sysmon flagged the slice as used up, runnext goes to the back of the queue this once.
-    /// Caller: the owner of `p` only.
-    fn runqget(&self, p: &PLocal) -> Option<(GRef, bool)> {
-        let shared = self.pshared(p);
+    fn runqget(&self, p: &PHandle) -> Option<(GRef, bool)> {
+        let shared = p.shared();
+        let local = p.local();
         if shared.preempt.load(Ordering::Relaxed) {
             shared.preempt.store(false, Ordering::Relaxed);
             if let Some(g) = shared.take_runnext() {
-                p.runq.push(g);
+                local.runq.push(g);
             }
         } else if let Some(g) = shared.take_runnext() {
             return Some((g, true));
         }
-        p.runq.pop().map(|g| (g, false))
+        local.runq.pop().map(|g| (g, false))
     }
 
-    /// Puts Gs on the global queue (from outside any P, or for a P-less M).
+    /// Puts a G on the global queue (from outside any P, or for a P-less M).
     pub(crate) fn global_put(&self, g: GRef) {
         let mut l = self.lock.lock();
         l.global.push_back(g);
@@ -201,7 +206,7 @@ impl Sched {
 
     /// Takes a batch from the global queue into `p` and returns one G (Go's `globrunqget`):
     /// n = min(len, len / nprocs + 1, max if nonzero, LOCAL_CAP / 2). Caller holds `lock`.
-    fn globrunqget(&self, l: &mut Locked, p: &PLocal, max: usize) -> Option<GRef> {
+    fn globrunqget(&self, l: &mut Locked, p: &PHandle, max: usize) -> Option<GRef> {
         let len = l.global.len();
         if len == 0 {
             return None;
@@ -213,7 +218,7 @@ impl Sched {
         let g = l.global.pop_front();
         for _ in 1..n {
             match l.global.pop_front() {
-                Some(x) => p.runq.push(x),
+                Some(x) => p.local().runq.push(x),
                 None => break,
             }
         }
@@ -228,17 +233,11 @@ impl Sched {
     /// the global queue; then wakes an M if a P is idle and nobody spins.
     pub(crate) fn ready_g(&'static self, g: GRef, next: bool) {
         g.set_status(GStatus::Runnable);
-        let rest = with_m(|m| match m.p.try_borrow() {
-            Ok(p) => match p.as_ref() {
-                Some(p) => {
-                    self.runqput(p, g, next);
-                    None
-                }
-                None => Some(g),
-            },
-            Err(_) => Some(g),
-        });
-        match rest {
+        let mut slot = Some(g);
+        let queued =
+            with_current_p(|shared, local| self.runqput(shared, local, slot.take().unwrap(), next))
+                .is_some();
+        match slot {
             None => {
                 // S1 for a tail push: the runnext swap is SeqCst already, a deque push is only
                 // Release, so order it before the loads in S2.
@@ -246,7 +245,10 @@ impl Sched {
                     fence(Ordering::SeqCst);
                 }
             }
-            Some(g) => self.global_put(g),
+            Some(g) => {
+                debug_assert!(!queued);
+                self.global_put(g);
+            }
         }
         self.wakep();
     }
@@ -270,7 +272,7 @@ impl Sched {
         match self.pidleget(&mut l) {
             Some(p) => {
                 drop(l);
-                self.startm(p, true);
+                self.startm(p, true, None);
             }
             None => {
                 // Nobody to run it on right now: ask an M about to release its P to spin
@@ -284,27 +286,22 @@ impl Sched {
 
     // ---- P and M lists -------------------------------------------------------------------
 
-    fn pidleget(&self, l: &mut MutexGuard<'_, Locked>) -> Option<PLocal> {
+    fn pidleget(&self, l: &mut MutexGuard<'_, Locked>) -> Option<PHandle> {
         let p = l.idle_p.pop()?;
         self.npidle.fetch_sub(1, Ordering::SeqCst);
         self.needspinning.store(false, Ordering::SeqCst);
-        let s = self.pshared(&p);
-        s.status.store(PStatus::Running as u8, Ordering::Relaxed);
         Some(p)
     }
 
-    fn pidleput(&self, l: &mut MutexGuard<'_, Locked>, p: PLocal) {
-        let s = self.pshared(&p);
-        debug_assert!(p.runq.len() == 0, "idle P with a non-empty run queue");
-        s.status.store(PStatus::Idle as u8, Ordering::Relaxed);
-        s.m.store(usize::MAX, Ordering::Relaxed);
-        l.idle_p.push(p);
+    fn pidleput(&self, l: &mut MutexGuard<'_, Locked>, p: PHandle) {
+        l.idle_p.push(p.make_idle());
         // T1.
         self.npidle.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Runs `p` on an idle M, or a new one (Go's `startm`).
-    pub(crate) fn startm(&'static self, p: PLocal, spinning: bool) {
+    /// Runs `p` on an idle M, or a new one (Go's `startm`). With `g`, the M is the one locked to
+    /// `g` and must run it (see `startlockedm`); otherwise any idle M will do.
+    pub(crate) fn startm(&'static self, p: PHandle, spinning: bool, g: Option<GRef>) {
         let m = {
             let mut l = self.lock.lock();
             let m = l.idle_m.pop();
@@ -314,12 +311,22 @@ impl Sched {
             m
         };
         match m {
-            Some(m) => m.wake(Wakeup { p, spinning }),
-            None => self.newm(Wakeup { p, spinning }),
+            Some(m) => m.wake(Wakeup { p, spinning, g }),
+            None => self.newm(Wakeup { p, spinning, g }),
         }
     }
 
     fn newm(&'static self, w: Wakeup) {
+        let live = self.mlive.fetch_add(1, Ordering::Relaxed) + 1;
+        if live > self.cfg.maxthreads {
+            fatal!(
+                "program exceeds {}-thread limit (GORT_MAXTHREADS): {} Gs are in blocking calls \
+                 or locked to threads; raise GORT_MAXTHREADS or bound the concurrency of \
+                 blocking work",
+                self.cfg.maxthreads,
+                self.nsyscall.load(Ordering::Relaxed)
+            );
+        }
         let id = self.mcount.fetch_add(1, Ordering::Relaxed) + 1;
         let m = Arc::new(MShared::new(id));
         self.allm.lock().push(m.clone());
@@ -329,30 +336,30 @@ impl Sched {
         }
     }
 
-    fn acquirep(&self, p: PLocal) {
-        with_m(|m| {
-            let ml = m.m.borrow();
-            let ms = ml.as_ref().expect("acquirep on a non-M thread");
-            let s = self.pshared(&p);
-            s.status.store(PStatus::Running as u8, Ordering::Relaxed);
-            s.m.store(ms.id, Ordering::Relaxed);
-            ms.p.store(p.id, Ordering::Relaxed);
-            let prev = m.p.borrow_mut().replace(p);
-            if prev.is_some() {
-                fatal!("acquirep: M{} already holds a P", ms.id);
-            }
-        })
-    }
-
-    fn releasep(&self) -> PLocal {
-        with_m(|m| {
-            if let Some(ms) = m.m.borrow().as_ref() {
-                ms.p.store(usize::MAX, Ordering::Relaxed);
-            }
-            m.p.borrow_mut()
-                .take()
-                .unwrap_or_else(|| fatal!("releasep: M holds no P"))
-        })
+    /// Gives a P away (Go's `handoffp`): to a new or idle M if there is work for it or nobody
+    /// else is looking for work; otherwise to the idle list.
+    pub(crate) fn handoffp(&'static self, p: PHandle) {
+        if p.shared().has_work() || self.nglobal.load(Ordering::Relaxed) > 0 {
+            self.startm(p, false, None);
+            return;
+        }
+        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            self.needspinning.store(false, Ordering::SeqCst);
+            self.startm(p, true, None);
+            return;
+        }
+        let mut l = self.lock.lock();
+        if !l.global.is_empty() {
+            drop(l);
+            self.startm(p, false, None);
+            return;
+        }
+        self.pidleput(&mut l, p);
     }
 
     fn become_spinning(&self) {
@@ -382,104 +389,129 @@ impl Sched {
         }
     }
 
-    /// Parks this M until someone hands it a P (Go's `stopm`).
-    fn stopm(&self) {
-        let m = with_m(|m| m.m.borrow().clone()).unwrap_or_else(|| fatal!("stopm: not an M"));
+    /// Parks this M (which holds no P) until someone hands it one (Go's `stopm`). Returns a G
+    /// to run at once when the M was woken for its locked G, and `Err` when the M has been idle
+    /// for [`M_IDLE_EXIT`] beyond the floor and must exit.
+    fn stopm(&'static self) -> Result<Option<GRef>, ()> {
+        let m = current_m();
         {
             let mut l = self.lock.lock();
             l.idle_m.push(m.clone());
             self.nmidle.fetch_add(1, Ordering::Relaxed);
         }
-        let w = m.sleep();
-        self.acquirep(w.p);
+        crate::deadlock::check(self);
+        let w = match m.sleep_timeout(M_IDLE_EXIT) {
+            Some(w) => w,
+            None => {
+                let mut l = self.lock.lock();
+                let floor = self.nprocs();
+                let pos = l.idle_m.iter().position(|x| Arc::ptr_eq(x, &m));
+                match pos {
+                    Some(i) if l.idle_m.len() > floor => {
+                        l.idle_m.swap_remove(i);
+                        self.nmidle.fetch_sub(1, Ordering::Relaxed);
+                        return Err(());
+                    }
+                    // Within the floor, or a waker already took us off the list and its wake-up
+                    // is on its way: wait for it.
+                    _ => {
+                        drop(l);
+                        m.sleep()
+                    }
+                }
+            }
+        };
+        Ok(self.acquire(w))
+    }
+
+    /// Installs a hand-over (`Wakeup`) on the current M; returns the G it carries, if any.
+    fn acquire(&self, w: Wakeup) -> Option<GRef> {
+        let id = current_m().id;
+        set_p(PSlot::Owned(w.p.adopt(id)));
         if w.spinning {
             // The waker counted us in nmspinning already.
             with_m(|l| l.spinning.set(true));
-            m.spinning.store(true, Ordering::Relaxed);
+            current_m().spinning.store(true, Ordering::Relaxed);
         }
+        w.g
     }
 
     // ---- finding work --------------------------------------------------------------------
 
     /// Steals from other Ps: `STEAL_TRIES` rounds over all Ps in a random order; runnext only
     /// in the last round. Caller: a spinning M holding a P.
-    fn steal_work(&self) -> Option<GRef> {
+    fn steal_work(&self, p: &PHandle) -> Option<GRef> {
         let n = self.nprocs();
         if n == 1 {
             return None;
         }
-        with_m(|m| {
-            let pl = m.p.borrow();
-            let p = pl.as_ref()?;
-            for round in 0..STEAL_TRIES {
-                let last = round == STEAL_TRIES - 1;
-                let r = fastrand();
-                let start = r as usize % n;
-                let stride = self.strides[(r >> 32) as usize % self.strides.len()];
-                let mut retry = false;
-                for i in 0..n {
-                    let v = &self.ps[(start + i * stride) % n];
-                    if v.id == p.id {
-                        continue;
-                    }
-                    match v.stealer.steal_into(&p.runq) {
-                        Steal::Success(g) => return Some(g),
-                        Steal::Retry => retry = true,
-                        Steal::Empty => {}
-                    }
-                    if last && !v.runnext.load(Ordering::Relaxed).is_null() {
-                        // Its owner is probably about to run it (Go sleeps ~3 µs here): give it
-                        // a moment, then take it only if it is still there.
-                        if v.status() == PStatus::Running {
-                            for _ in 0..256 {
-                                crate::loom::spin_loop();
-                            }
-                        }
-                        if let Some(g) = v.take_runnext() {
-                            return Some(g);
-                        }
-                    }
+        for round in 0..STEAL_TRIES {
+            let last = round == STEAL_TRIES - 1;
+            let r = fastrand();
+            let start = r as usize % n;
+            let stride = self.strides[(r >> 32) as usize % self.strides.len()];
+            let mut retry = false;
+            for i in 0..n {
+                let v = &self.ps[(start + i * stride) % n];
+                if v.id == p.id() {
+                    continue;
                 }
-                if !retry && last {
-                    break;
+                match v.stealer.steal_into(&p.local().runq) {
+                    Steal::Success(g) => return Some(g),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+                if last && !v.runnext.load(Ordering::Relaxed).is_null() {
+                    // Its owner is probably about to run it (Go sleeps ~3 µs here): give it a
+                    // moment, then take it only if it is still there.
+                    if v.status() == crate::p::PStatus::Running {
+                        for _ in 0..256 {
+                            crate::loom::spin_loop();
+                        }
+                    }
+                    if let Some(g) = v.take_runnext() {
+                        return Some(g);
+                    }
                 }
             }
-            None
-        })
+            if !retry && last {
+                break;
+            }
+        }
+        None
     }
 
     /// Finds a runnable G for this M (Go's `findRunnable`); parks the M while there is none.
-    /// Returns the G and whether it inherits the current time slice. On return the M holds a P.
-    pub(crate) fn find_runnable(&'static self) -> (GRef, bool) {
+    /// Returns the G and whether it inherits the current time slice. Called with a P; returns
+    /// with one. `Err` when the M must exit (idle too long).
+    fn find_runnable(&'static self) -> Result<(GRef, bool), ()> {
         'top: loop {
+            let p = take_owned_p();
             // 1-3: every 61st round the global queue first; then runnext and the local queue.
-            let local = with_m(|m| {
-                let pl = m.p.borrow();
-                let p = pl
-                    .as_ref()
-                    .unwrap_or_else(|| fatal!("find_runnable without a P"));
-                if p.schedtick % GLOBAL_CHECK_INTERVAL == 0
-                    && self.nglobal.load(Ordering::Relaxed) > 0
-                {
-                    let mut l = self.lock.lock();
-                    if let Some(g) = self.globrunqget(&mut l, p, 1) {
-                        return Some((g, false));
-                    }
+            if p.local()
+                .schedtick
+                .get()
+                .is_multiple_of(GLOBAL_CHECK_INTERVAL)
+                && self.nglobal.load(Ordering::Relaxed) > 0
+            {
+                let mut l = self.lock.lock();
+                if let Some(g) = self.globrunqget(&mut l, &p, 1) {
+                    drop(l);
+                    set_p(PSlot::Owned(p));
+                    return Ok((g, false));
                 }
-                self.runqget(p)
-            });
-            if let Some(r) = local {
-                return r;
+            }
+            if let Some(r) = self.runqget(&p) {
+                set_p(PSlot::Owned(p));
+                return Ok(r);
             }
             // 4: the global queue, in a batch.
             if self.nglobal.load(Ordering::Relaxed) > 0 {
-                let g = with_m(|m| {
-                    let pl = m.p.borrow();
-                    let mut l = self.lock.lock();
-                    self.globrunqget(&mut l, pl.as_ref().unwrap(), 0)
-                });
-                if let Some(g) = g {
-                    return (g, false);
+                let mut l = self.lock.lock();
+                if let Some(g) = self.globrunqget(&mut l, &p, 0) {
+                    drop(l);
+                    set_p(PSlot::Owned(p));
+                    return Ok((g, false));
                 }
             }
             // 5: (netpoll, non-blocking: the netpoller issue.)
@@ -490,36 +522,32 @@ impl Sched {
                 if !spinning {
                     self.become_spinning();
                 }
-                if let Some(g) = self.steal_work() {
-                    return (g, false);
+                if let Some(g) = self.steal_work(&p) {
+                    set_p(PSlot::Owned(p));
+                    return Ok((g, false));
                 }
             }
             // 7: nothing found: give the P back (T1) unless the global queue has work.
             let mut l = self.lock.lock();
-            if !l.global.is_empty() {
-                let g = with_m(|m| self.globrunqget(&mut l, m.p.borrow().as_ref().unwrap(), 0));
-                if let Some(g) = g {
-                    return (g, false);
-                }
+            if let Some(g) = self.globrunqget(&mut l, &p, 0) {
+                drop(l);
+                set_p(PSlot::Owned(p));
+                return Ok((g, false));
             }
             let spinning = with_m(|m| m.spinning.get());
             if !spinning && self.needspinning.load(Ordering::SeqCst) {
                 // The delicate dance: a readier found no idle P; look again as a spinner.
                 drop(l);
+                set_p(PSlot::Owned(p));
                 self.become_spinning();
                 continue 'top;
             }
-            let p = self.releasep();
             self.pidleput(&mut l, p);
             drop(l);
             if spinning {
                 // T2.
-                with_m(|m| {
-                    m.spinning.set(false);
-                    if let Some(ms) = m.m.borrow().as_ref() {
-                        ms.spinning.store(false, Ordering::Relaxed);
-                    }
-                });
+                with_m(|m| m.spinning.set(false));
+                current_m().spinning.store(false, Ordering::Relaxed);
                 self.nmspinning.fetch_sub(1, Ordering::SeqCst);
                 fence(Ordering::SeqCst);
                 // T3: re-check the global queue and every P.
@@ -527,77 +555,98 @@ impl Sched {
                     let mut l = self.lock.lock();
                     if let Some(p) = self.pidleget(&mut l) {
                         drop(l);
-                        self.acquirep(p);
+                        set_p(PSlot::Owned(p.adopt(current_m().id)));
                         self.become_spinning();
                         continue 'top;
                     }
                 }
             }
             // 8: (block in netpoll until the next timer: the netpoller issue.) Park the M.
-            self.stopm();
+            if let Some(g) = self.stopm()? {
+                // Only a locked M is woken with a G, and this M is not locked.
+                fatal!(
+                    "M{} woken with G{} it is not locked to",
+                    current_m().id,
+                    g.id()
+                );
+            }
         }
     }
 
     // ---- running Gs ----------------------------------------------------------------------
 
     /// Runs `g` on this M until it yields, parks or finishes (Go's `execute` + the tail of
-    /// `gopark`/`goexit`).
+    /// `gopark`/`goexit`). Called with a P; may return without one (the P was retaken from a
+    /// blocking call or a hog, or handed to the M `g` is locked to).
     fn execute(&'static self, mut g: GRef, mut inherit: bool) {
-        let m_id = crate::m::current_m_id();
+        let me = current_m();
         loop {
+            let p = take_owned_p();
+            // A G locked to another M runs only there (Go's startlockedm).
+            let locked = g.locked_m.load(Ordering::Relaxed);
+            if locked != 0 && locked != me.id + 1 {
+                self.startlockedm(p, g, locked - 1);
+                return;
+            }
             if !inherit {
-                with_m(|m| {
-                    if let Some(p) = m.p.borrow_mut().as_mut() {
-                        p.schedtick += 1;
-                        self.ps[p.id]
-                            .schedtick
-                            .store(p.schedtick, Ordering::Relaxed);
-                    }
-                });
+                let t = p.local().schedtick.get() + 1;
+                p.local().schedtick.set(t);
+                p.shared().schedtick.store(t, Ordering::Relaxed);
             }
             g.set_status(GStatus::Running);
-            g.set_m(m_id);
-            if g.owned().coro.is_none() && !self.bind_stack(&mut g) {
-                // The G could not get a stack: it never runs; its closure (dropped) tells the
-                // joiner why. See `bind_stack`.
+            g.set_m(Some(me.id));
+            if g.owned().coro.is_none() && !self.bind_stack(&mut g, &p) {
+                // The G could not get a stack: it never runs; its task tells the joiner why.
+                set_p(PSlot::Owned(p));
                 self.gdestroy(g);
                 return;
             }
-            let gp: *const crate::g::G = &*g;
-            with_m(|m| {
-                m.curg.set(gp);
-                if let Some(ms) = m.m.borrow().as_ref() {
-                    ms.curg.store(g.id(), Ordering::Relaxed);
-                }
-            });
+            let gp: *const G = &*g;
+            with_m(|m| m.curg.set(gp));
+            me.curg.store(g.id(), Ordering::Relaxed);
+            let shared = p.shared();
+            set_p(PSlot::InG(p.start_g()));
             let r = g.owned().coro.as_mut().unwrap().resume();
-            with_m(|m| {
-                m.curg.set(std::ptr::null());
-                if let Some(ms) = m.m.borrow().as_ref() {
-                    ms.curg.store(0, Ordering::Relaxed);
-                }
-            });
+            shared.switches.fetch_add(1, Ordering::Relaxed);
+            with_m(|m| m.curg.set(std::ptr::null()));
+            me.curg.store(0, Ordering::Relaxed);
             g.set_m(None);
+            // Take the P back, unless sysmon retook it meanwhile.
+            let p = match take_slot() {
+                PSlot::InG(r) => r.finish(),
+                PSlot::Owned(h) => Some(h),
+                PSlot::None => None,
+            };
+            let has_p = p.is_some();
+            if let Some(p) = p {
+                set_p(PSlot::Owned(p));
+            }
+            let locked_here = with_m(|m| m.lockedg.get()) == g.id();
             match r {
                 Resumed::Finished => {
                     self.gdestroy(g);
+                    if locked_here {
+                        // Go: a G that exits while locked terminates its thread.
+                        with_m(|m| m.lockedg.set(0));
+                        me.lockedg.store(0, Ordering::Relaxed);
+                        with_m(|m| m.exiting.set(true));
+                    }
                     return;
                 }
                 Resumed::Suspended(Suspend::Yield) => {
+                    // Go's Gosched: the G goes to the global queue, so any P may pick it up
+                    // (on the local tail it could wait behind Gs that block their Ms).
                     g.set_status(GStatus::Runnable);
-                    let rest = with_m(|m| {
-                        let pl = m.p.borrow();
-                        match pl.as_ref() {
-                            Some(p) => {
-                                self.runqput(p, g, false);
-                                None
-                            }
-                            None => Some(g),
-                        }
-                    });
-                    if let Some(g) = rest {
-                        self.global_put(g);
+                    self.global_put(g);
+                    if locked_here || !has_p {
+                        self.wakep();
                     }
+                    return;
+                }
+                Resumed::Suspended(Suspend::ToGlobal) => {
+                    g.set_status(GStatus::Runnable);
+                    self.global_put(g);
+                    self.wakep();
                     return;
                 }
                 Resumed::Suspended(Suspend::Park(f)) => {
@@ -610,6 +659,12 @@ impl Sched {
                             // The park was cancelled: run the G on, in the same slice.
                             g = back;
                             inherit = true;
+                            if !has_p {
+                                g.set_status(GStatus::Runnable);
+                                self.global_put(g);
+                                self.wakep();
+                                return;
+                            }
                         }
                     }
                 }
@@ -617,15 +672,29 @@ impl Sched {
         }
     }
 
-    /// Gives a G its stack on first run. On failure (the stack allocator's error: out of memory,
-    /// or the mapping budget exhausted) the G is destroyed without running; its closure's drop
-    /// guard tells the joiner, and the message says what to do.
-    fn bind_stack(&self, g: &mut GRef) -> bool {
-        let size = g.stack_size();
-        let r = with_m(|m| {
-            let mut pl = m.p.borrow_mut();
-            crate::stack::alloc(size, pl.as_mut().map(|p| &mut p.stacks))
+    /// Hands `p` and the runnable `g` to the M `g` is locked to (Go's `startlockedm`); the
+    /// calling M is left without a P.
+    fn startlockedm(&'static self, p: PHandle, g: GRef, m_id: usize) {
+        let m = self
+            .allm
+            .lock()
+            .iter()
+            .find(|m| m.id == m_id)
+            .cloned()
+            .unwrap_or_else(|| fatal!("G{} is locked to M{m_id}, which does not exist", g.id()));
+        m.wake(Wakeup {
+            p,
+            spinning: false,
+            g: Some(g),
         });
+    }
+
+    /// Gives a G its stack on first run. On failure (the stack allocator's error: out of memory,
+    /// or the mapping budget exhausted) the G is destroyed without running; its task tells the
+    /// joiner, and the message says what to do.
+    fn bind_stack(&self, g: &mut GRef, p: &PHandle) -> bool {
+        let size = g.stack_size();
+        let r = crate::stack::alloc(size, Some(&mut p.local().stacks.borrow_mut()));
         match r {
             Ok(stack) => {
                 let entry = g.owned().entry.take().expect("G without an entry");
@@ -648,21 +717,26 @@ impl Sched {
         }
     }
 
-    /// Frees a dead G: its stack back to the P's cache, its record to the P's free list.
+    /// Frees a dead G: its stack back to the P's cache, its record to the P's free list (or the
+    /// global pools when this M has no P).
     fn gdestroy(&self, mut g: GRef) {
         g.set_status(GStatus::Dead);
         let coro = g.owned().coro.take();
         g.owned().entry = None;
-        with_m(|m| {
-            let mut pl = m.p.borrow_mut();
-            if let Some(c) = coro {
-                crate::stack::free(c.into_stack(), pl.as_mut().map(|p| &mut p.stacks));
-            }
-            match pl.as_mut() {
-                Some(p) => p.gfree.put(g),
-                None => drop(g),
+        let mut slot = Some(g);
+        let mut coro = coro;
+        with_owned_p_opt(|p| {
+            if let Some(p) = p {
+                if let Some(c) = coro.take() {
+                    crate::stack::free(c.into_stack(), Some(&mut p.local().stacks.borrow_mut()));
+                }
+                p.local().gfree.borrow_mut().put(slot.take().unwrap());
             }
         });
+        if let Some(c) = coro {
+            crate::stack::free(c.into_stack(), None);
+        }
+        drop(slot);
     }
 
     /// Creates a G running `entry` and makes it runnable (Go's `newproc`). From a G it goes into
@@ -674,35 +748,279 @@ impl Sched {
         entry: crate::g::Entry,
     ) -> u64 {
         self.ngoroutine.fetch_add(1, Ordering::Relaxed);
-        let g = with_m(move |m| match m.p.try_borrow_mut() {
-            Ok(mut pl) if pl.is_some() => {
-                let p = pl.as_mut().unwrap();
-                let id = p.goids.next();
-                GRef::alloc(Some(&mut p.gfree), id, name, stack_size, entry)
-            }
-            _ => GRef::alloc(None, crate::g::goid_single(), name, stack_size, entry),
+        let mut args = Some((name, entry));
+        let g = with_current_p(|_, local| {
+            let (name, entry) = args.take().unwrap();
+            let id = local.goids.borrow_mut().next();
+            GRef::alloc(
+                Some(&mut local.gfree.borrow_mut()),
+                id,
+                name,
+                stack_size,
+                entry,
+            )
+        })
+        .unwrap_or_else(|| {
+            let (name, entry) = args.take().unwrap();
+            GRef::alloc(None, crate::g::goid_single(), name, stack_size, entry)
         });
         let id = g.id();
         self.ready_g(g, true);
         id
     }
+
+    // ---- blocking calls (Go's entersyscall / exitsyscall) --------------------------------
+
+    /// Marks the running G as in a blocking call: its P may be retaken by sysmon and run by
+    /// another M while the call blocks. Returns false on a plain thread.
+    pub(crate) fn entersyscall(&self) -> bool {
+        if !crate::coro::on_g_stack() {
+            return false;
+        }
+        with_m(|m| {
+            if let PSlot::InG(r) = &*m.p.borrow() {
+                r.enter_syscall();
+            }
+            let g = m.curg.get();
+            if !g.is_null() {
+                set_curg_status(g, GStatus::Syscall);
+            }
+        });
+        self.nsyscall.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Like `entersyscall`, but hands the P off at once (Go's `entersyscallblock`), for calls
+    /// known to block for long.
+    pub(crate) fn entersyscallblock(&'static self) -> bool {
+        if !crate::coro::on_g_stack() {
+            return false;
+        }
+        let released = with_m(|m| {
+            let r = match &*m.p.borrow() {
+                PSlot::InG(r) => r.release(),
+                _ => None,
+            };
+            let g = m.curg.get();
+            if !g.is_null() {
+                set_curg_status(g, GStatus::Syscall);
+            }
+            r
+        });
+        self.nsyscall.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = released {
+            self.handoffp(p);
+        }
+        true
+    }
+
+    /// The G left its blocking call: take its P back if nobody retook it (fast path), else any
+    /// idle P, else queue the G globally and stop the M until there is a P for it (slow path).
+    pub(crate) fn exitsyscall(&'static self) {
+        self.nsyscall.fetch_sub(1, Ordering::Relaxed);
+        let fast = with_m(|m| {
+            let ok = match &*m.p.borrow() {
+                PSlot::InG(r) => r.exit_syscall(),
+                _ => false,
+            };
+            let g = m.curg.get();
+            if !g.is_null() {
+                set_curg_status(g, GStatus::Running);
+            }
+            ok
+        });
+        if fast {
+            return;
+        }
+        // Slow path: our P is gone (its token is stale).
+        set_p(PSlot::None);
+        let p = {
+            let mut l = self.lock.lock();
+            self.pidleget(&mut l)
+        };
+        if let Some(p) = p {
+            set_p(PSlot::InG(RunningP::from_handle(p.adopt(current_m().id))));
+            return;
+        }
+        crate::coro::suspend(Suspend::ToGlobal);
+    }
 }
 
-/// An M's life: take the P it was started with, then find and run Gs forever.
+// ---- thread-local P access -------------------------------------------------------------------
+
+/// Takes whatever this M holds of a P out of its slot.
+fn take_slot() -> PSlot {
+    with_m(|m| std::mem::replace(&mut *m.p.borrow_mut(), PSlot::None))
+}
+
+fn set_p(s: PSlot) {
+    with_m(|m| *m.p.borrow_mut() = s);
+}
+
+/// Takes the owned P out of the M's slot (scheduler context); fatal if the M has none.
+fn take_owned_p() -> PHandle {
+    with_m(
+        |m| match std::mem::replace(&mut *m.p.borrow_mut(), PSlot::None) {
+            PSlot::Owned(h) => h,
+            _ => fatal!("scheduler code ran without an owned P"),
+        },
+    )
+}
+
+fn has_owned_p() -> bool {
+    with_m(|m| matches!(&*m.p.borrow(), PSlot::Owned(_)))
+}
+
+fn with_owned_p_opt<R>(f: impl FnOnce(Option<&PHandle>) -> R) -> R {
+    with_m(|m| match &*m.p.borrow() {
+        PSlot::Owned(h) => f(Some(h)),
+        _ => f(None),
+    })
+}
+
+/// Runs `f` on the P this thread holds, from scheduler code (owned) or from a running G (a CAS
+/// borrow). `None` on a plain thread, an M without a P, or when the P was retaken.
+pub(crate) fn with_current_p<R>(f: impl FnOnce(&PShared, &PLocal) -> R) -> Option<R> {
+    with_m(|m| match m.p.try_borrow() {
+        Ok(slot) => match &*slot {
+            PSlot::Owned(h) => Some(f(h.shared(), h.local())),
+            PSlot::InG(r) => r.g_access(f),
+            PSlot::None => None,
+        },
+        Err(_) => None,
+    })
+}
+
+/// For `should_yield`: has sysmon ended the running G's slice (or taken its P)?
+pub(crate) fn current_p_preempted() -> bool {
+    with_m(|m| match &*m.p.borrow() {
+        PSlot::InG(r) => {
+            let p = r.shared();
+            p.preempt.load(Ordering::Relaxed) || !r.still_mine()
+        }
+        PSlot::Owned(h) => h.shared().preempt.load(Ordering::Relaxed),
+        PSlot::None => true,
+    })
+}
+
+pub(crate) fn current_m() -> Arc<MShared> {
+    with_m(|m| m.m.borrow().clone()).unwrap_or_else(|| fatal!("not an M"))
+}
+
+fn set_curg_status(g: *const G, s: GStatus) {
+    // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
+    GRef::set_status_shared(unsafe { &*g }, s);
+}
+
+/// An M's life: take the P it was started with, then find and run Gs until it must exit.
 fn m_main(s: &'static Sched, m: Arc<MShared>, w: Wakeup) {
     if let Err(e) = crate::signal::init_thread() {
-        eprintln!("gort: M{}: no alternate signal stack ({e}): a stack overflow will not be reported by name", m.id);
+        eprintln!(
+            "gort: M{}: no alternate signal stack ({e}): a stack overflow will not be reported by name",
+            m.id
+        );
     }
     with_m(|l| *l.m.borrow_mut() = Some(m.clone()));
-    s.acquirep(w.p);
-    if w.spinning {
-        with_m(|l| l.spinning.set(true));
-        m.spinning.store(true, Ordering::Relaxed);
-    }
+    let mut first = s.acquire(w);
     loop {
-        let (g, inherit) = s.find_runnable();
-        s.reset_spinning();
-        s.execute(g, inherit);
+        if with_m(|l| l.exiting.get()) {
+            break;
+        }
+        if let Some(g) = first.take() {
+            s.execute(g, true);
+            continue;
+        }
+        // An M locked to a G runs only that G: give the P away and wait for the G.
+        if with_m(|l| l.lockedg.get()) != 0 {
+            match s.stoplockedm() {
+                Some(g) => s.execute(g, true),
+                None => fatal!("locked M{} woken without its G", m.id),
+            }
+            continue;
+        }
+        if !has_owned_p() {
+            match s.stopm() {
+                Ok(Some(g)) => {
+                    s.execute(g, true);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(()) => break,
+            }
+        }
+        match s.find_runnable() {
+            Ok((g, inherit)) => {
+                s.reset_spinning();
+                s.execute(g, inherit);
+            }
+            Err(()) => break,
+        }
+    }
+    // Exiting: give back whatever P we hold.
+    if let PSlot::Owned(p) = take_slot() {
+        s.handoffp(p);
+    }
+    m.dead.store(true, Ordering::Relaxed);
+    s.mlive.fetch_sub(1, Ordering::Relaxed);
+}
+
+impl Sched {
+    /// The M is locked to a G that is not running: hand its P to another M and sleep until the
+    /// G is handed back (Go's `stoplockedm`). Returns the G.
+    fn stoplockedm(&'static self) -> Option<GRef> {
+        if let PSlot::Owned(p) = take_slot() {
+            self.handoffp(p);
+        }
+        let m = current_m();
+        self.nmidlelocked.fetch_add(1, Ordering::Relaxed);
+        crate::deadlock::check(self);
+        let w = m.sleep();
+        self.nmidlelocked.fetch_sub(1, Ordering::Relaxed);
+        self.acquire(w)
+    }
+
+    /// Wires the running G to its M (Go's `LockOSThread`); nested calls count.
+    pub(crate) fn lock_os_thread(&self) {
+        if !crate::coro::on_g_stack() {
+            return;
+        }
+        with_m(|m| {
+            let g = m.curg.get();
+            // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
+            let g = unsafe { &*g };
+            if g.lock_count.fetch_add(1, Ordering::Relaxed) == 0 {
+                let me = m.m.borrow().as_ref().map(|x| x.id).unwrap();
+                g.locked_m.store(me + 1, Ordering::Relaxed);
+                m.lockedg.set(g.id());
+                if let Some(ms) = m.m.borrow().as_ref() {
+                    ms.lockedg.store(g.id(), Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    /// Undoes one `lock_os_thread`; the last one unwires the G.
+    pub(crate) fn unlock_os_thread(&self) {
+        if !crate::coro::on_g_stack() {
+            return;
+        }
+        with_m(|m| {
+            let g = m.curg.get();
+            // SAFETY: as in `lock_os_thread`.
+            let g = unsafe { &*g };
+            let c = g.lock_count.load(Ordering::Relaxed);
+            if c == 0 {
+                return;
+            }
+            g.lock_count.store(c - 1, Ordering::Relaxed);
+            if c == 1 {
+                g.locked_m.store(0, Ordering::Relaxed);
+                m.lockedg.set(0);
+                if let Some(ms) = m.m.borrow().as_ref() {
+                    ms.lockedg.store(0, Ordering::Relaxed);
+                }
+            }
+        });
     }
 }
 

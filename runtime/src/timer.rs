@@ -25,6 +25,9 @@ type Callback = Box<dyn FnOnce() + Send>;
 struct Timers {
     map: BTreeMap<TimerId, Callback>,
     seq: u64,
+    /// Callbacks taken out of the map and not yet finished (the deadlock check counts them as
+    /// pending: a firing timer may still ready a G).
+    firing: usize,
     /// When the firing thread (sysmon) plans to wake next; an earlier `add` notifies it.
     sleeping_until: Option<Instant>,
 }
@@ -32,6 +35,7 @@ struct Timers {
 static TIMERS: Mutex<Timers> = Mutex::new(Timers {
     map: BTreeMap::new(),
     seq: 0,
+    firing: 0,
     sleeping_until: None,
 });
 static WAKE: Condvar = Condvar::new();
@@ -59,9 +63,10 @@ pub fn cancel(id: TimerId) -> bool {
     TIMERS.lock().map.remove(&id).is_some()
 }
 
-/// Number of pending timers.
+/// Number of pending timers, counting those whose callbacks are running right now.
 pub fn pending() -> usize {
-    TIMERS.lock().map.len()
+    let t = TIMERS.lock();
+    t.map.len() + t.firing
 }
 
 /// Runs every timer due at `now`; returns the next deadline, if any.
@@ -75,10 +80,15 @@ pub(crate) fn run_due(now: Instant) -> Option<Instant> {
             }
             due.push(entry.remove());
         }
+        t.firing += due.len();
         t.map.keys().next().map(|k| k.0)
     };
+    let n = due.len();
     for f in due {
         f();
+    }
+    if n > 0 {
+        TIMERS.lock().firing -= n;
     }
     next
 }

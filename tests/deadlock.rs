@@ -1,0 +1,139 @@
+//! Deadlock detection (Go's "all goroutines are asleep - deadlock!"), end to end.
+//!
+//! A custom harness (`harness = false`): each scenario must run as the *main thread* of its own
+//! process, because the check counts every thread of the process (see runtime/src/deadlock.rs),
+//! and libtest's worker threads would rightly prevent any report. `main` re-runs this binary once
+//! per scenario and checks its exit status and stderr.
+
+use gort_runtime::g::WaitReason;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Parks the calling G forever, as if on a channel nobody else holds (its Unparker is dropped on
+/// the floor inside a leaked box, so nothing can ever wake it).
+fn park_forever() {
+    gort_runtime::park(WaitReason::ChanReceive, |u| {
+        std::mem::forget(u);
+        None
+    });
+}
+
+fn scenario(name: &str) {
+    match name {
+        // The main thread joins a G that waits on something nobody else holds: a deadlock.
+        "deadlock" => {
+            let h = gort::Builder::new()
+                .name("stuck")
+                .spawn(park_forever)
+                .unwrap();
+            let _ = h.join();
+            unreachable!("join returned");
+        }
+        // Looks stuck, but a timer will wake it.
+        "sleeping" => {
+            gort::spawn(|| gort::sleep(Duration::from_millis(100)))
+                .join()
+                .unwrap();
+        }
+        // Looks stuck, but the G is in a blocking call.
+        "blocking" => {
+            gort::spawn(|| gort::blocking(|| std::thread::sleep(Duration::from_millis(100))))
+                .join()
+                .unwrap();
+        }
+        // A plain thread (not blocked on gort) will wake the parked G later: never reported.
+        "plain_thread_wakes" => {
+            let slot: Arc<Mutex<Option<gort_runtime::Unparker>>> = Arc::new(Mutex::new(None));
+            let s2 = slot.clone();
+            let h = gort::spawn(move || {
+                gort_runtime::park(WaitReason::ChanReceive, |u| {
+                    *s2.lock().unwrap() = Some(u);
+                    None
+                });
+                7
+            });
+            let waker = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                loop {
+                    if let Some(u) = slot.lock().unwrap().take() {
+                        u.unpark();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+            assert_eq!(h.join().unwrap(), 7);
+            waker.join().unwrap();
+        }
+        // Many Gs all parked for good while main waits on one of them.
+        "many_stuck" => {
+            let hs: Vec<_> = (0..100).map(|_| gort::spawn(park_forever)).collect();
+            for h in hs {
+                let _ = h.join();
+            }
+        }
+        _ => panic!("unknown scenario {name}"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--scenario") {
+        scenario(&args[i + 1]);
+        return;
+    }
+    // Under `cargo test -- <filter>` libtest flags arrive here; they are ignored.
+    let exe = std::env::current_exe().unwrap();
+    let cases: [(&str, Option<i32>, &[&str]); 5] = [
+        (
+            "deadlock",
+            Some(2),
+            &[
+                "fatal error: all goroutines are asleep - deadlock!",
+                "goroutine ",
+                "'stuck' [chan receive]",
+            ],
+        ),
+        ("sleeping", Some(0), &[]),
+        ("blocking", Some(0), &[]),
+        ("plain_thread_wakes", Some(0), &[]),
+        (
+            "many_stuck",
+            Some(2),
+            &["all goroutines are asleep", "100 green thread(s) parked"],
+        ),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for (name, code, needles) in cases {
+        let out = Command::new(&exe)
+            .args(["--scenario", name])
+            .output()
+            .expect("run scenario");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut ok = out.status.code() == code;
+        for n in needles {
+            ok &= stderr.contains(n);
+        }
+        if code == Some(0) {
+            ok &= !stderr.contains("deadlock");
+        }
+        if ok {
+            passed += 1;
+            println!("test deadlock::{name} ... ok");
+        } else {
+            failed += 1;
+            println!(
+                "test deadlock::{name} ... FAILED (status {:?}, want {code:?})\n{stderr}",
+                out.status
+            );
+        }
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
