@@ -62,164 +62,149 @@ impl Workload {
     }
 }
 
-macro_rules! w {
-    ($name:expr, $prog:expr, $kind:expr, $one:expr, $unit:expr, $hb:expr, $what:expr,
-     $full:expr, $quick:expr, $tf:expr, $tq:expr) => {
-        Workload {
-            name: $name,
-            prog: $prog,
-            kind: $kind,
-            one_worker: $one,
-            unit: $unit,
-            higher_better: $hb,
-            what: $what,
-            full: $full,
-            quick: $quick,
-            thread_full: $tf,
-            thread_quick: $tq,
-        }
-    };
-}
+/// Defaults of a table entry (a plain, lower-is-better workload).
+const BASE: Workload = Workload {
+    name: "",
+    prog: "",
+    kind: Kind::Plain,
+    one_worker: false,
+    unit: "",
+    higher_better: false,
+    what: "",
+    full: &[],
+    quick: &[],
+    thread_full: None,
+    thread_quick: None,
+};
 
 /// The workloads, in table order. Sizes are the programs' arguments.
-pub const WORKLOADS: &[Workload] =
-    &[
-        w!(
-            "spawn_join",
-            "spawn_join",
-            Kind::Plain,
-            false,
-            "ns/task",
-            false,
-            "spawn N tiny tasks, then join them all (args: N)",
-            &[1_000_000],
-            &[100_000],
-            Some(&[20_000]),
-            Some(&[2_000])
-        ),
-        w!(
-            "yield_switch",
-            "yield_switch",
-            Kind::Plain,
-            true,
-            "ns/switch",
-            false,
-            "two tasks yielding to each other on ONE worker (args: switches)",
-            &[1_000_000],
-            &[100_000],
-            Some(&[200_000]),
-            Some(&[20_000])
-        ),
-        w!(
-            "chan_pingpong_1w",
-            "chan_pingpong",
-            Kind::Plain,
-            true,
-            "ns/roundtrip",
-            false,
-            "unbuffered channel ping-pong on ONE worker (args: round trips)",
-            &[1_000_000],
-            &[100_000],
-            Some(&[50_000]),
-            Some(&[5_000])
-        ),
-        w!(
-            "chan_pingpong",
-            "chan_pingpong",
-            Kind::Plain,
-            false,
-            "ns/roundtrip",
-            false,
-            "unbuffered channel ping-pong on all workers (args: round trips)",
-            &[1_000_000],
-            &[100_000],
-            Some(&[50_000]),
-            Some(&[5_000])
-        ),
-        w!(
-            "ring",
-            "ring",
-            Kind::Plain,
-            false,
-            "ns/hop",
-            false,
-            "a token passed round a ring of tasks (args: tasks, hops)",
-            &[10_000, 1_000_000],
-            &[1_000, 100_000],
-            Some(&[10_000, 100_000]),
-            Some(&[1_000, 10_000])
-        ),
-        w!(
-            "idle_memory",
-            "idle_memory",
-            Kind::Plain,
-            false,
-            "bytes/task",
-            false,
-            "RSS growth per task parked on a channel receive (args: tasks)",
-            &[100_000],
-            &[10_000],
-            Some(&[10_000]),
-            Some(&[2_000])
-        ),
-        w!("fanout_compute", "fanout_compute", Kind::Plain, false, "wall/ideal", false,
-       "tasks of calibrated CPU work; wall time / (total CPU / workers) (args: tasks, ms each)",
-       &[1_000, 1], &[200, 1], None, None),
-        w!(
-            "blocking_syscall",
-            "blocking_syscall",
-            Kind::Plain,
-            false,
-            "ms",
-            false,
-            "latency of a task doing 1,000 yields while N tasks sit in a blocking nanosleep(2) \
-        (args: N, ms, yields)",
-            &[100, 50, 1_000],
-            &[50, 50, 1_000],
-            None,
-            None
-        ),
-        w!(
-            "tcp_echo",
-            "tcp_echo_server",
-            Kind::TcpEcho,
-            false,
-            "rt/s",
-            true,
-            "64-byte echo round trips from our Go client in another process (args: connections, \
-        round trips each)",
-            &[1_000, 100],
-            &[100, 20],
-            None,
-            None
-        ),
-        w!(
-            "http_hello",
-            "http_server",
-            Kind::Http,
-            false,
-            "req/s",
-            true,
-            "wrk -t1 -c256 against a minimal keep-alive HTTP/1.1 responder (args: seconds)",
-            &[5],
-            &[1],
-            None,
-            None
-        ),
-        w!(
-            "mutex_contended",
-            "mutex_contended",
-            Kind::Plain,
-            false,
-            "ns/op",
-            false,
-            "tasks incrementing one counter under the peer's mutex (args: tasks, increments each)",
-            &[1_000, 1_000],
-            &[100, 1_000],
-            Some(&[10, 100_000]),
-            Some(&[10, 10_000])
-        ),
-    ];
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "spawn_join",
+        prog: "spawn_join",
+        unit: "ns/task",
+        what: "spawn N tiny tasks, then join them all (args: N)",
+        full: &[1_000_000],
+        quick: &[100_000],
+        // A million live OS threads is impossible; spawned/joined per 1,000.
+        thread_full: Some(&[20_000]),
+        thread_quick: Some(&[2_000]),
+        ..BASE
+    },
+    Workload {
+        name: "yield_switch",
+        prog: "yield_switch",
+        one_worker: true,
+        unit: "ns/switch",
+        what: "two tasks yielding to each other on ONE worker (args: switches)",
+        full: &[1_000_000],
+        quick: &[100_000],
+        thread_full: Some(&[200_000]),
+        thread_quick: Some(&[20_000]),
+        ..BASE
+    },
+    Workload {
+        name: "chan_pingpong_1w",
+        prog: "chan_pingpong",
+        one_worker: true,
+        unit: "ns/roundtrip",
+        what: "unbuffered channel ping-pong on ONE worker (args: round trips)",
+        full: &[1_000_000],
+        quick: &[100_000],
+        thread_full: Some(&[50_000]),
+        thread_quick: Some(&[5_000]),
+        ..BASE
+    },
+    Workload {
+        name: "chan_pingpong",
+        prog: "chan_pingpong",
+        unit: "ns/roundtrip",
+        what: "unbuffered channel ping-pong on all workers (args: round trips)",
+        full: &[1_000_000],
+        quick: &[100_000],
+        thread_full: Some(&[50_000]),
+        thread_quick: Some(&[5_000]),
+        ..BASE
+    },
+    Workload {
+        name: "ring",
+        prog: "ring",
+        unit: "ns/hop",
+        what: "a token passed round a ring of tasks (args: tasks, hops)",
+        full: &[10_000, 1_000_000],
+        quick: &[1_000, 100_000],
+        thread_full: Some(&[10_000, 100_000]),
+        thread_quick: Some(&[1_000, 10_000]),
+        ..BASE
+    },
+    Workload {
+        name: "idle_memory",
+        prog: "idle_memory",
+        unit: "bytes/task",
+        what: "RSS growth per task parked on a channel receive (args: tasks)",
+        full: &[100_000],
+        quick: &[10_000],
+        thread_full: Some(&[10_000]),
+        thread_quick: Some(&[2_000]),
+        ..BASE
+    },
+    Workload {
+        name: "fanout_compute",
+        prog: "fanout_compute",
+        unit: "wall/ideal",
+        what: "tasks of calibrated CPU work; wall time / (total CPU / workers) \
+               (args: tasks, ms each)",
+        full: &[1_000, 1],
+        quick: &[200, 1],
+        ..BASE
+    },
+    Workload {
+        name: "blocking_syscall",
+        prog: "blocking_syscall",
+        unit: "ms",
+        what: "latency of a task doing 1,000 yields while N tasks sit in a blocking \
+               nanosleep(2) (args: N, ms, yields)",
+        full: &[100, 50, 1_000],
+        quick: &[50, 50, 1_000],
+        ..BASE
+    },
+    Workload {
+        name: "tcp_echo",
+        prog: "tcp_echo_server",
+        kind: Kind::TcpEcho,
+        unit: "rt/s",
+        higher_better: true,
+        what: "64-byte echo round trips from our Go client in another process \
+               (args: connections, round trips each)",
+        full: &[1_000, 100],
+        quick: &[100, 20],
+        ..BASE
+    },
+    Workload {
+        name: "http_hello",
+        prog: "http_server",
+        kind: Kind::Http,
+        unit: "req/s",
+        higher_better: true,
+        what: "wrk -t1 -c256 against a minimal keep-alive HTTP/1.1 responder (args: seconds)",
+        full: &[5],
+        quick: &[1],
+        ..BASE
+    },
+    Workload {
+        name: "mutex_contended",
+        prog: "mutex_contended",
+        unit: "ns/op",
+        what: "tasks incrementing one counter under the peer's mutex \
+               (args: tasks, increments each)",
+        full: &[1_000, 1_000],
+        quick: &[100, 1_000],
+        // Fewer OS threads, same kind of contention.
+        thread_full: Some(&[10, 100_000]),
+        thread_quick: Some(&[10, 10_000]),
+        ..BASE
+    },
+];
 
 /// Peers, in column order; `gort` first.
 pub const PEERS: &[&str] = &["gort", "go", "may", "tokio", "thread"];
@@ -299,6 +284,9 @@ fn parse_opts() -> Opts {
             usage();
         }
     }
+    // Runs (and the report) follow PEERS' order.
+    o.peers.sort_by_key(|p| PEERS.iter().position(|x| x == p));
+    o.peers.dedup();
     o
 }
 

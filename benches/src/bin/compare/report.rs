@@ -4,6 +4,7 @@ use crate::setup::{locked_version, version_of};
 use crate::{Opts, WorkloadResult, PEERS};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,6 +46,9 @@ impl RunInfo {
             command += " -- ";
             command += &opts.args.join(" ");
         }
+        // Tools the run did not need are still named if installed.
+        let go = go.cloned().or_else(|| crate::proc::which("go"));
+        let wrk = wrk.cloned().or_else(|| crate::proc::which("wrk"));
         let go_v = go.map_or("not available".into(), |g| sh(g, &["version"]));
         let wrk_v = wrk.map_or("not available".into(), |w| {
             sh(w, &["-v"]).split(" [").next().unwrap_or("?").to_string()
@@ -77,6 +81,14 @@ pub fn median(v: &[f64]) -> f64 {
     } else {
         (s[n / 2 - 1] + s[n / 2]) / 2.0
     }
+}
+
+/// Text made safe for one Markdown table cell or list line.
+fn cell(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "/")
 }
 
 fn fmt(v: f64) -> String {
@@ -139,14 +151,15 @@ pub fn write(
         md,
         "- Workers: {} (GOMAXPROCS / GORT_MAXPROCS / may `set_workers` / tokio \
          `worker_threads` / threads pinned to the first N CPUs), 1 where the workload says \
-         ONE worker; rounds: {}, interleaved (gort go may tokio thread, gort go …); per-run \
-         timeout {} s",
+         ONE worker; rounds: {}, interleaved ({} {} …); per-run timeout {} s",
         opts.workers,
         opts.rounds,
+        opts.peers.join(" "),
+        opts.peers.first().map_or("", |p| p.as_str()),
         opts.timeout.as_secs()
     );
     for n in &info.notes {
-        let _ = writeln!(md, "- Note: {n}");
+        let _ = writeln!(md, "- Note: {}", cell(n));
     }
     if chart_ok {
         let _ = writeln!(md, "\n![relative cost, {baseline} = 1.0](benchmarks.svg)\n");
@@ -188,7 +201,7 @@ pub fn write(
         let workers = if w.one_worker { 1 } else { opts.workers };
         let _ = writeln!(md, "{}. Sizes: {size_txt}. Workers: {workers}.\n", w.what);
         if let Some(s) = &r.skipped {
-            let _ = writeln!(md, "Skipped: {s}.");
+            let _ = writeln!(md, "Skipped: {}.", cell(s));
             continue;
         }
         let _ = writeln!(md, "| peer | median | min | max | gort/peer |");
@@ -197,7 +210,7 @@ pub fn write(
         for row in &r.rows {
             let v = values(&row.values);
             if v.is_empty() {
-                let note = row.note.clone().unwrap_or_else(|| "no data".into());
+                let note = cell(row.note.as_deref().unwrap_or("no data"));
                 let _ = writeln!(md, "| {} | {note} | | | |", row.peer);
                 continue;
             }
@@ -275,7 +288,7 @@ fn chart(path: &Path, results: &[WorkloadResult]) -> Result<String, String> {
     let hi = all.iter().copied().fold(1.0f64, f64::max) * 2.0;
     let n = groups.len().max(1);
 
-    let root = SVGBackend::new(path, (160 + 110 * n as u32, 560)).into_drawing_area();
+    let root = SVGBackend::new(path, ((300 + 110 * n as u32).max(900), 560)).into_drawing_area();
     draw(&root, &groups, baseline, lo, hi, n).map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
     Ok(baseline.to_string())
@@ -301,28 +314,29 @@ fn draw(
         .margin_right(110)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..n).into_segmented(), (lo..hi).log_scale())?;
-    let names: Vec<&str> = groups.iter().map(|g| g.0).collect();
+        .build_cartesian_2d(0f64..n as f64, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(i) => names.get(*i).copied().unwrap_or("").to_string(),
-            _ => String::new(),
-        })
-        .x_label_style(("sans-serif", 12))
+        .x_labels(0)
         .y_desc(format!(
             "relative cost vs {baseline} (log scale; < 1 = better than {baseline})"
         ))
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| fmt(*v))
         .draw()?;
 
-    // Bars are drawn in pixels: segment i spans [Exact(i), Exact(i+1)).
-    let px = |i: usize, y: f64| chart.backend_coord(&(SegmentValue::Exact(i), y));
-    for (i, (_, bars)) in groups.iter().enumerate() {
-        let (x0, _) = px(i, 1.0);
-        let (x1, _) = px(i + 1, 1.0);
+    // Bars and labels are drawn in pixels: workload i spans x in [i, i + 1).
+    let px = |i: usize, y: f64| chart.backend_coord(&(i as f64, y));
+    let label =
+        TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, (name, bars)) in groups.iter().enumerate() {
+        let (x0, ybase) = px(i, lo);
+        let (x1, _) = px(i + 1, lo);
+        root.draw(&Text::new(
+            name.to_string(),
+            ((x0 + x1) / 2, ybase + 8),
+            label.clone(),
+        ))?;
         let width = (x1 - x0) as f64 * 0.8 / PEERS.len() as f64;
         let start = x0 as f64 + (x1 - x0) as f64 * 0.1;
         for &(peer, v) in bars {
