@@ -1,0 +1,3 @@
+module gortbench/peers
+
+go 1.21

@@ -1,0 +1,413 @@
+// Go peer of the gort benchmark suite: `gopeer <workload> <size args>`.
+// Prints one line `RESULT workload=... value=... unit=...` (or LISTENING for
+// the server workloads, which run until killed). Workers: GOMAXPROCS, set by
+// the runner. Also holds the TCP echo client used against every peer's server.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// httpResponse is the fixed http_hello response (same bytes in every peer).
+var httpResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!")
+
+const echoMsg = 64
+
+func report(workload string, value float64, unit string) {
+	fmt.Printf("RESULT workload=%s value=%.3f unit=%s\n", workload, value, unit)
+}
+
+func arg(i int) int {
+	if len(os.Args) <= i+1 {
+		panic(fmt.Sprintf("missing argument #%d in %v", i, os.Args[1:]))
+	}
+	v, err := strconv.Atoi(os.Args[i+1])
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func rssBytes() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		panic(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, err := strconv.ParseUint(strings.Fields(line)[1], 10, 64)
+			if err != nil {
+				panic(err)
+			}
+			return kb * 1024
+		}
+	}
+	panic("no VmRSS")
+}
+
+func raiseNofile() {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
+		r.Cur = r.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+}
+
+var sink uint64
+
+// spin is the fixed integer loop of fanout_compute (xorshift64, identical to
+// the Rust programs' common::spin).
+//
+//go:noinline
+func spin(iters int) uint64 {
+	x := uint64(0x9E3779B97F4A7C15)
+	for i := 0; i < iters; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+// calibrateItersPerMs: iterations of spin taking 1 ms on this goroutine
+// (double until one run >= 20 ms, then the fastest of three runs).
+func calibrateItersPerMs() int {
+	n := 1 << 12
+	for {
+		t := time.Now()
+		sink += spin(n)
+		if time.Since(t) >= 20*time.Millisecond {
+			break
+		}
+		n *= 2
+	}
+	best := time.Duration(1 << 62)
+	for i := 0; i < 3; i++ {
+		t := time.Now()
+		sink += spin(n)
+		if d := time.Since(t); d < best {
+			best = d
+		}
+	}
+	v := int(float64(n) / (best.Seconds() * 1e3))
+	if v < 1 {
+		v = 1
+	}
+	return v
+}
+
+func main() {
+	raiseNofile()
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: gopeer <workload> <args>")
+		os.Exit(2)
+	}
+	switch w := os.Args[1]; w {
+	case "spawn_join":
+		spawnJoin(arg(1))
+	case "yield_switch":
+		yieldSwitch(arg(1))
+	case "chan_pingpong":
+		chanPingpong(arg(1))
+	case "ring":
+		ring(arg(1), arg(2))
+	case "idle_memory":
+		idleMemory(arg(1))
+	case "fanout_compute":
+		fanoutCompute(arg(1), arg(2))
+	case "blocking_syscall":
+		blockingSyscall(arg(1), arg(2), arg(3))
+	case "tcp_echo_server":
+		serve(handleEcho)
+	case "http_server":
+		serve(handleHTTP)
+	case "mutex_contended":
+		mutexContended(arg(1), arg(2))
+	case "tcp_echo_client":
+		tcpEchoClient(os.Args[2], arg(2), arg(3))
+	default:
+		fmt.Printf("RESULT workload=%s unsupported=1\n", w)
+	}
+}
+
+func spawnJoin(n int) {
+	out := make([]int, n)
+	var wg sync.WaitGroup
+	t := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			out[i] = i
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(t)
+	if out[n-1] != n-1 {
+		panic("spawn_join: lost result")
+	}
+	report("spawn_join", float64(el.Nanoseconds())/float64(n), "ns/task")
+}
+
+func yieldSwitch(n int) {
+	perTask := n / 2
+	var wg sync.WaitGroup
+	t := time.Now()
+	wg.Add(2)
+	for k := 0; k < 2; k++ {
+		go func() {
+			for i := 0; i < perTask; i++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	report("yield_switch", float64(time.Since(t).Nanoseconds())/float64(2*perTask), "ns/switch")
+}
+
+func chanPingpong(n int) {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	t := time.Now()
+	for i := 0; i < n; i++ {
+		ping <- i
+		if <-pong != i {
+			panic("chan_pingpong: wrong value")
+		}
+	}
+	el := time.Since(t)
+	close(ping)
+	report("chan_pingpong", float64(el.Nanoseconds())/float64(n), "ns/roundtrip")
+}
+
+func ring(tasks, hops int) {
+	chs := make([]chan int, tasks)
+	for i := range chs {
+		chs[i] = make(chan int)
+	}
+	done := make(chan struct{})
+	for i := 0; i < tasks; i++ {
+		go func(in, next chan int) {
+			for left := range in {
+				if left == 0 {
+					done <- struct{}{}
+					return
+				}
+				next <- left - 1
+			}
+		}(chs[i], chs[(i+1)%tasks])
+	}
+	t := time.Now()
+	chs[0] <- hops
+	<-done
+	report("ring", float64(time.Since(t).Nanoseconds())/float64(hops), "ns/hop")
+}
+
+func idleMemory(n int) {
+	gate := make(chan struct{})
+	var parked atomic.Int64
+	var wg sync.WaitGroup
+	runtime.GC()
+	time.Sleep(20 * time.Millisecond)
+	before := rssBytes()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			parked.Add(1)
+			<-gate
+			wg.Done()
+		}()
+	}
+	for parked.Load() < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	runtime.GC()
+	time.Sleep(20 * time.Millisecond)
+	after := rssBytes()
+	var diff uint64
+	if after > before {
+		diff = after - before
+	}
+	report("idle_memory", float64(diff)/float64(n), "bytes/task")
+	close(gate)
+	wg.Wait()
+}
+
+func fanoutCompute(tasks, ms int) {
+	iters := calibrateItersPerMs() * ms
+	var wg sync.WaitGroup
+	var acc atomic.Uint64
+	t := time.Now()
+	wg.Add(tasks)
+	for i := 0; i < tasks; i++ {
+		go func() {
+			acc.Add(spin(iters))
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	ideal := float64(tasks*ms) / 1e3 / float64(runtime.GOMAXPROCS(0))
+	sink += acc.Load()
+	report("fanout_compute", time.Since(t).Seconds()/ideal, "wall/ideal")
+}
+
+func blockingSyscall(tasks, ms, yields int) {
+	// A real blocking nanosleep(2) (not time.Sleep): the runtime must hand
+	// the P off while the thread sleeps.
+	var wg sync.WaitGroup
+	wg.Add(tasks)
+	for i := 0; i < tasks; i++ {
+		go func() {
+			ts := syscall.NsecToTimespec(int64(ms) * int64(time.Millisecond))
+			_ = syscall.Nanosleep(&ts, nil)
+			wg.Done()
+		}()
+	}
+	t := time.Now()
+	lat := make(chan time.Duration)
+	go func() {
+		for i := 0; i < yields; i++ {
+			runtime.Gosched()
+		}
+		lat <- time.Since(t)
+	}()
+	l := <-lat
+	wg.Wait()
+	report("blocking_syscall", l.Seconds()*1e3, "ms")
+}
+
+func serve(handle func(net.Conn)) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("LISTENING port=%d\n", l.Addr().(*net.TCPAddr).Port)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			panic(err)
+		}
+		go handle(c)
+	}
+}
+
+func handleEcho(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := c.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func handleHTTP(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	var pending, out []byte
+	sep := []byte("\r\n\r\n")
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		pending = append(pending, buf[:n]...)
+		out = out[:0]
+		for {
+			i := bytes.Index(pending, sep)
+			if i < 0 {
+				break
+			}
+			pending = pending[i+4:]
+			out = append(out, httpResponse...)
+		}
+		pending = append([]byte(nil), pending...)
+		if len(out) > 0 {
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func mutexContended(tasks, iters int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	counter := 0
+	t := time.Now()
+	wg.Add(tasks)
+	for i := 0; i < tasks; i++ {
+		go func() {
+			for k := 0; k < iters; k++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t)
+	if counter != tasks*iters {
+		panic("mutex_contended: lost increments")
+	}
+	report("mutex_contended", float64(el.Nanoseconds())/float64(tasks*iters), "ns/op")
+}
+
+// tcpEchoClient opens `conns` connections (sequentially, so no server's
+// listen backlog overflows), then runs `rounds` 64-byte round trips on each,
+// all connections concurrently; reports round trips per second.
+func tcpEchoClient(addr string, conns, rounds int) {
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			panic(fmt.Sprintf("dial %d: %v", i, err))
+		}
+		cs[i] = c
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	wg.Add(conns)
+	for _, c := range cs {
+		go func(c net.Conn) {
+			defer wg.Done()
+			msg := bytes.Repeat([]byte{'x'}, echoMsg)
+			got := make([]byte, echoMsg)
+			<-start
+			for r := 0; r < rounds; r++ {
+				if _, err := c.Write(msg); err != nil {
+					panic(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					panic(err)
+				}
+			}
+			c.Close()
+		}(c)
+	}
+	t := time.Now()
+	close(start)
+	wg.Wait()
+	report("tcp_echo", float64(conns*rounds)/time.Since(t).Seconds(), "rt/s")
+}
