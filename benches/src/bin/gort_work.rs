@@ -120,15 +120,26 @@ fn idle_memory(_n: usize) {
     unsupported("idle_memory");
 }
 
-/// 7. TODO(gort-api: sysmon hand-off or gort::blocking). `tasks` tasks each
-/// call `blocking_nanosleep(Duration::from_millis(ms))` (a raw nanosleep(2)
-/// that really blocks the thread; if gort needs it, wrap it in
-/// `gort::blocking(|| ..)` and say so in benches/README.md); take
-/// `t = Instant::now()` after spawning them, spawn one task doing `yields`
-/// `gort::yield_now()` and returning `t.elapsed()`;
-/// `report("blocking_syscall", latency_ms, "ms")`, then join the sleepers.
-fn blocking_syscall(_tasks: u64, _ms: u64, _yields: u64) {
-    unsupported("blocking_syscall");
+/// 7. `tasks` tasks each make a raw nanosleep(2) of `ms` (a call that really blocks the
+/// thread), wrapped in `gort::blocking` as gort's API asks (Go's runtime wraps its syscalls
+/// itself); one task does `yields` yields; its latency from before it was spawned is reported.
+fn blocking_syscall(tasks: u64, ms: u64, yields: u64) {
+    let d = std::time::Duration::from_millis(ms);
+    let sleepers: Vec<_> = (0..tasks)
+        .map(|_| gort::spawn(move || gort::blocking(|| blocking_nanosleep(d))))
+        .collect();
+    let t = Instant::now();
+    let quick = gort::spawn(move || {
+        for _ in 0..yields {
+            gort::yield_now();
+        }
+        t.elapsed()
+    });
+    let latency = quick.join().unwrap();
+    for h in sleepers {
+        h.join().unwrap();
+    }
+    report("blocking_syscall", latency.as_secs_f64() * 1e3, "ms");
 }
 
 /// 8. TODO(gort-api: net::TcpListener). Bind 127.0.0.1:0, call
