@@ -47,7 +47,11 @@ pub fn format(s: &Sched, detail: bool) -> String {
         out.push_str("]\n");
         return out;
     }
-    out.push_str(" gcwaiting=false nmidlelocked=0 stopwait=0 sysmonwait=false\n");
+    let _ = writeln!(
+        out,
+        " gcwaiting=false nmidlelocked={} stopwait=0 sysmonwait=false",
+        s.nmidlelocked.load(Ordering::Relaxed)
+    );
     for p in s.ps.iter() {
         let m = p.m.load(Ordering::Relaxed);
         let m = if m == usize::MAX {
@@ -67,7 +71,7 @@ pub fn format(s: &Sched, detail: bool) -> String {
         );
     }
     let ms = s.allm.lock().clone();
-    for m in ms.iter().rev() {
+    for m in ms.iter().rev().filter(|m| !m.dead.load(Ordering::Relaxed)) {
         let p = m.p.load(Ordering::Relaxed);
         let p = if p == usize::MAX {
             "-1".to_string()
@@ -82,23 +86,43 @@ pub fn format(s: &Sched, detail: bool) -> String {
         };
         let _ = writeln!(
             out,
-            "  M{}: p={p} curg={g} mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning={} blocked={} lockedg=nil",
+            "  M{}: p={p} curg={g} mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning={} blocked={} lockedg={}",
             m.id,
             m.spinning.load(Ordering::Relaxed),
             m.blocked.load(Ordering::Relaxed),
+            match m.lockedg.load(Ordering::Relaxed) {
+                0 => "nil".to_string(),
+                g => g.to_string(),
+            },
         );
     }
     crate::g::for_each_g(|g| {
+        if g.status() == crate::g::GStatus::Dead {
+            return; // cached dead records: counted below, not listed one by one
+        }
         let m = g.m_id().map_or("nil".to_string(), |m| m.to_string());
+        let lockedm = match g.locked_m.load(Ordering::Relaxed) {
+            0 => "nil".to_string(),
+            m => (m - 1).to_string(),
+        };
         let name = g.name().map(|n| format!(" name={n:?}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  G{}: status={}({}) m={m} lockedm=nil{name}",
+            "  G{}: status={}({}) m={m} lockedm={lockedm}{name}",
             g.id(),
             g.status() as u8,
             g.wait_reason().as_str(),
         );
     });
+    // Not in Go's format (Go has no stack slabs): one line for the stack pool, and the count of
+    // dead G records kept for reuse.
+    let _ = writeln!(
+        out,
+        "  {} deadg={} timers={}",
+        crate::stack::stats(),
+        crate::g::registry_count().saturating_sub(s.ngoroutine.load(Ordering::Relaxed)),
+        crate::timer::pending()
+    );
     out
 }
 
