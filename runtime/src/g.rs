@@ -154,6 +154,9 @@ pub(crate) struct GOwned {
     pub(crate) entry: Option<Entry>,
     /// The coroutine, from the first run until the G is dead.
     pub(crate) coro: Option<Coro>,
+    /// The G holds a stack reservation (mprotect budget, see `stack::check_capacity`) until its
+    /// stack is bound.
+    pub(crate) stack_reserved: bool,
 }
 
 /// A green thread's record. See the module docs for who may touch what.
@@ -323,6 +326,7 @@ impl GRef {
             owned: UnsafeCell::new(GOwned {
                 entry: Some(entry),
                 coro: None,
+                stack_reserved: false,
             }),
         });
         let g = GRef(NonNull::from(Box::leak(g)));

@@ -277,7 +277,7 @@ impl Builder {
             .stack_size
             .unwrap_or(s.cfg.stack_size)
             .max(crate::env::MIN_STACK_SIZE);
-        crate::stack::check_capacity(size)?;
+        let reserved = crate::stack::check_capacity(size)?;
         let task = std::sync::Arc::new(Task {
             f: Mutex::new(Some(f)),
             join: JoinState {
@@ -289,7 +289,7 @@ impl Builder {
             },
         });
         let name = self.name.map(std::sync::Arc::<str>::from);
-        let id = s.spawn_g(name, size, task.clone());
+        let id = s.spawn_g(name, size, reserved, task.clone());
         Ok(JoinHandle { task, id })
     }
 }

@@ -695,6 +695,9 @@ impl Sched {
     fn bind_stack(&self, g: &mut GRef, p: &PHandle) -> bool {
         let size = g.stack_size();
         let r = crate::stack::alloc(size, Some(&mut p.local().stacks.borrow_mut()));
+        if std::mem::take(&mut g.owned().stack_reserved) {
+            crate::stack::unreserve();
+        }
         match r {
             Ok(stack) => {
                 let entry = g.owned().entry.take().expect("G without an entry");
@@ -745,6 +748,7 @@ impl Sched {
         &'static self,
         name: Option<std::sync::Arc<str>>,
         stack_size: usize,
+        stack_reserved: bool,
         entry: crate::g::Entry,
     ) -> u64 {
         self.ngoroutine.fetch_add(1, Ordering::Relaxed);
@@ -764,6 +768,8 @@ impl Sched {
             let (name, entry) = args.take().unwrap();
             GRef::alloc(None, crate::g::goid_single(), name, stack_size, entry)
         });
+        let mut g = g;
+        g.owned().stack_reserved = stack_reserved;
         let id = g.id();
         self.ready_g(g, true);
         id

@@ -945,17 +945,31 @@ pub mod testing {
     pub use crate::sys::{map_count, resident_pages};
 }
 
+/// Gs spawned in mprotect mode whose stacks are not bound yet (they count against the budget).
+static RESERVED: AtomicUsize = AtomicUsize::new(0);
+
 /// The spawn-time check (`Builder::spawn`): errors when the pool is at its `mprotect` budget, so
-/// that a spawn past it fails at once with the clear message instead of later, when the G
-/// first runs. Stacks are bound lazily, so this sees only Gs that have run: a burst of spawns
-/// that have not run yet can pass it, and such a G then fails at its first run with the same
-/// message delivered through its `JoinHandle` (see docs/design.md, "Stacks").
-pub fn check_capacity(size: usize) -> io::Result<()> {
-    let usable = class_of(size)?;
+/// that a spawn past it fails at once with the clear message instead of later, when the G first
+/// runs. Stacks are bound lazily, so in mprotect mode each spawn *reserves* one stack until the G
+/// binds it ([`unreserve`]); the check counts live plus reserved stacks. In madvise mode there is
+/// no budget and nothing is counted. Returns whether a reservation was taken.
+pub fn check_capacity(size: usize) -> io::Result<bool> {
+    class_of(size)?;
     let pool = global();
-    if pool.guard_mode() == GuardMode::Mprotect && pool.live() >= pool.budget() {
-        let _ = usable;
+    if pool.guard_mode() != GuardMode::Mprotect {
+        return Ok(false);
+    }
+    // Relaxed: an admission counter; a few spawns racing past the exact budget find the limit
+    // at bind time instead, with the same message.
+    let reserved = RESERVED.fetch_add(1, Ordering::Relaxed);
+    if pool.live() + reserved >= pool.budget() {
+        RESERVED.fetch_sub(1, Ordering::Relaxed);
         return Err(pool.budget_error());
     }
-    Ok(())
+    Ok(true)
+}
+
+/// Releases a reservation taken by [`check_capacity`] (the G bound its stack, or failed to).
+pub fn unreserve() {
+    RESERVED.fetch_sub(1, Ordering::Relaxed);
 }
