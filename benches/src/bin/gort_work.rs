@@ -99,20 +99,20 @@ fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
 // peers, see may_work.rs) and keep the RESULT line's workload name and unit.
 // ---------------------------------------------------------------------------
 
-/// 3. TODO(gort-api: chan::bounded(0)). Unbuffered ping-pong, n round trips;
+/// Workload 3, waiting for gort API `chan::bounded(0)`: Unbuffered ping-pong, n round trips;
 /// `report("chan_pingpong", ns_per_round_trip, "ns/roundtrip")`.
 fn chan_pingpong(_n: u64) {
     unsupported("chan_pingpong");
 }
 
-/// 4. TODO(gort-api: chan::bounded). `tasks` tasks in a ring of channels,
+/// Workload 4, waiting for gort API `chan::bounded`: `tasks` tasks in a ring of channels,
 /// the token carries the hops left; the task that sees 0 signals done;
 /// `report("ring", ns_per_hop, "ns/hop")`.
 fn ring(_tasks: usize, _hops: u64) {
     unsupported("ring");
 }
 
-/// 5. TODO(gort-api: chan). RSS before, spawn n tasks that each bump an
+/// Workload 5, waiting for gort API `chan`: RSS before, spawn n tasks that each bump an
 /// AtomicUsize then block on one shared channel's `recv`, wait until all are
 /// counted, sleep 20 ms, RSS after; `report("idle_memory", (after - before)
 /// / n, "bytes/task")`, then release them (send n values or drop the Sender).
@@ -120,7 +120,7 @@ fn idle_memory(_n: usize) {
     unsupported("idle_memory");
 }
 
-/// 7. `tasks` tasks each make a raw nanosleep(2) of `ms` (a call that really blocks the
+/// Workload 7: `tasks` tasks each make a raw nanosleep(2) of `ms` (a call that really blocks the
 /// thread), wrapped in `gort::blocking` as gort's API asks (Go's runtime wraps its syscalls
 /// itself); one task does `yields` yields; its latency from before it was spawned is reported.
 fn blocking_syscall(tasks: u64, ms: u64, yields: u64) {
@@ -142,21 +142,21 @@ fn blocking_syscall(tasks: u64, ms: u64, yields: u64) {
     report("blocking_syscall", latency.as_secs_f64() * 1e3, "ms");
 }
 
-/// 8. TODO(gort-api: net::TcpListener). Bind 127.0.0.1:0, call
+/// Workload 8, waiting for gort API `net::TcpListener`: Bind 127.0.0.1:0, call
 /// `listening(port)`, then accept forever, one task per connection echoing
 /// whatever it reads (4 KiB buffer, set_nodelay). The runner kills it.
 fn tcp_echo_server() {
     unsupported("tcp_echo_server");
 }
 
-/// 9. TODO(gort-api: net::TcpListener). Like `tcp_echo_server`, but each
+/// Workload 9, waiting for gort API `net::TcpListener`: Like `tcp_echo_server`, but each
 /// connection accumulates input and, for every request found by
 /// `take_http_requests`, writes `HTTP_RESPONSE` (keep-alive).
 fn http_server() {
     unsupported("http_server");
 }
 
-/// 10. TODO(gort-api: sync::Mutex). `tasks` tasks each lock an
+/// Workload 10, waiting for gort API `sync::Mutex`: `tasks` tasks each lock an
 /// `Arc<gort::sync::Mutex<u64>>` and increment `iters` times; assert the
 /// total; `report("mutex_contended", ns_per_increment, "ns/op")`.
 fn mutex_contended(_tasks: u64, _iters: u64) {
