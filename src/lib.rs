@@ -30,3 +30,30 @@ pub use gort_runtime::{
     current, in_green_thread, maxprocs, num_goroutine, sleep, spawn, yield_now, Builder, Current,
     JoinHandle,
 };
+
+/// Channels (Go's `chan`): bounded, unbuffered (`bounded(0)`), unbounded; MPMC; close; select.
+///
+/// ```
+/// let (tx, rx) = gort::chan::bounded(0);
+/// gort::spawn(move || tx.send("ping").unwrap());
+/// assert_eq!(rx.recv(), Ok("ping"));
+/// ```
+pub mod chan {
+    pub use gort_runtime::chan::{
+        bounded, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+        SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+    };
+}
+
+/// Timer channels (Go's `time.After`, `time.Tick`).
+///
+/// ```
+/// let t = gort::time::after(std::time::Duration::from_millis(1));
+/// assert!(t.recv().is_ok());
+/// ```
+pub mod time {
+    pub use gort_runtime::chan::{after, tick};
+}
+
+pub use gort_runtime::local::LocalKey;
+pub use gort_runtime::{local, select};

@@ -19,6 +19,9 @@
 //! | `sysmon` | the monitor thread                                   | sysmon                 |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
+//! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
+//! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, Semaphore, Barrier | docs/channels.md |
+//! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
 //!
 //! Unsafe code lives only in the modules marked `[unsafe]` above and in `g` (the owning `GRef`
 //! pointer) and `p` (runnext's raw pointer hand-over); the crate denies it elsewhere.
@@ -28,12 +31,16 @@
 #![warn(missing_docs)]
 
 #[allow(unsafe_code)]
+pub mod chan;
+#[allow(unsafe_code)]
 mod coro;
 pub mod env;
 mod fatal;
 #[allow(unsafe_code)]
 pub mod g;
 pub mod join;
+#[allow(unsafe_code)]
+pub mod local;
 pub(crate) mod loom;
 pub(crate) mod m;
 #[allow(unsafe_code)]
@@ -46,6 +53,8 @@ pub mod sched;
 pub mod signal;
 #[allow(unsafe_code)]
 pub mod stack;
+#[allow(unsafe_code)]
+pub mod sync;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 pub mod sysmon;

@@ -1,0 +1,1 @@
+//! Blocking synchronisation for green threads (and plain threads): placeholder.
