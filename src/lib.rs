@@ -57,3 +57,20 @@ pub mod time {
 
 pub use gort_runtime::local::LocalKey;
 pub use gort_runtime::{local, select};
+
+/// Blocking synchronisation that parks the G, not the M (Go's `sync`): Mutex (with Go's
+/// starvation mode), RwLock, Condvar, WaitGroup, Once, OnceLock, Semaphore, Barrier.
+///
+/// ```
+/// let wg = std::sync::Arc::new(gort::sync::WaitGroup::new());
+/// wg.add(1);
+/// let w = wg.clone();
+/// gort::spawn(move || w.done());
+/// wg.wait();
+/// ```
+pub mod sync {
+    pub use gort_runtime::sync::{
+        Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
+        RwLockReadGuard, RwLockWriteGuard, Semaphore, WaitGroup,
+    };
+}

@@ -344,6 +344,8 @@ fn select_loop_memory_flat() {
     let (tx1, rx1) = bounded::<u64>(0);
     let (_tx2, rx2) = bounded::<u64>(0); // never ready: its registration is always the loser
     let (tx3, rx3) = bounded::<u64>(16);
+    // Keep the channels open after the producer ends (a closed arm would be ready).
+    let (_k1, _k3) = (tx1.clone(), tx3.clone());
     let prod = gort::spawn(move || {
         for i in 0..N {
             if i % 2 == 0 {
