@@ -7,9 +7,12 @@
 //! first use and dropped when the G ends. On a plain thread the value lives in a thread-local
 //! table instead (may's `coroutine_local!` does the same) and is dropped at thread exit.
 
-use crate::loom::atomic::{AtomicUsize, Ordering};
+// Deliberately std, not the loom shim: `LocalKey::new` must be `const` (keys are `static`s),
+// which loom's atomics are not, and the index counter is a plain id allocator outside every
+// modelled protocol.
 use std::any::Any;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(1);
 

@@ -61,11 +61,19 @@ pub trait SelectArm {
     fn reason(&self) -> WaitReason;
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
+/// Under loom the order is fixed (identity): a model must be deterministic per execution.
+#[cfg(loom)]
+fn fastrand(_n: usize) -> usize {
+    0
+}
+
 /// A small per-thread xorshift generator (fairness, not cryptography).
+#[cfg(not(loom))]
 fn fastrand(n: usize) -> usize {
     RNG.with(|r| {
         let mut x = r.get();

@@ -240,8 +240,8 @@ impl<T> OnceLock<T> {
 
 impl<T> Drop for OnceLock<T> {
     fn drop(&mut self) {
-        if *self.done.get_mut() {
-            // SAFETY: initialised, and we have `&mut self`.
+        if self.done.load(Ordering::Acquire) {
+            // SAFETY: initialised (done is set), and we have `&mut self`.
             unsafe { self.value.get_mut().assume_init_drop() };
         }
     }

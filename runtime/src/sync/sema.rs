@@ -12,9 +12,9 @@
 //! 3. Woken: if `handed` is set the releaser gave us its permit directly; else retry from 1.
 //!
 //! Release:
-//! 1. `count += 1` (SeqCst), then load `nwait` (SeqCst). The two SeqCst pairs (acquire: nwait
-//!    increment, then count load; release: count increment, then nwait load) are the classic
-//!    store-buffer pattern: at least one side sees the other, so no waiter sleeps on a permit.
+//! 1. `count += 1`, then take `q`'s lock (always: see `release` for why not Go's lock-free
+//!    `nwait == 0` check). The lock orders us against the registrar's re-check: no waiter sleeps
+//!    on an available permit.
 //! 2. If `nwait > 0`: under `q`'s lock pop the first waiter, `nwait -= 1`; with `handoff`, take
 //!    the permit on its behalf and set its `handed` (Release; it reads after the unpark).
 //! 3. Unlock, then unpark it. With `handoff`, also yield so that it runs at once (Go's
@@ -118,9 +118,11 @@ impl Sema {
     pub(crate) fn release(&self, handoff: bool) {
         // SeqCst: step 1 (module docs).
         self.count.fetch_add(1, Ordering::SeqCst);
-        if self.nwait.load(Ordering::SeqCst) == 0 {
-            return;
-        }
+        // Always through the lock, not Go's lock-free `nwait == 0` early return: that relies on
+        // the SeqCst store-buffer argument, which loom does not model (it treats SeqCst as
+        // AcqRel and reported a lost wake-up). Through the lock, either our `lock` follows the
+        // registrar's unlock (we see its waiter) or precedes its lock (it sees our permit).
+        // Callers (Mutex, RwLock, WaitGroup) release only when they know of waiters.
         let mut q = self.q.lock();
         if self.nwait.load(Ordering::SeqCst) == 0 {
             return;
