@@ -31,3 +31,47 @@ pub use gort_runtime::{
     preempt_point, should_yield, sleep, spawn, unlock_os_thread, yield_now, Builder, Current,
     JoinHandle,
 };
+
+/// Channels (Go's `chan`): bounded, unbuffered (`bounded(0)`), unbounded; MPMC; close; select.
+///
+/// ```
+/// let (tx, rx) = gort::chan::bounded(0);
+/// gort::spawn(move || tx.send("ping").unwrap());
+/// assert_eq!(rx.recv(), Ok("ping"));
+/// ```
+pub mod chan {
+    pub use gort_runtime::chan::{
+        bounded, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+        SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+    };
+}
+
+/// Timer channels (Go's `time.After`, `time.Tick`).
+///
+/// ```
+/// let t = gort::time::after(std::time::Duration::from_millis(1));
+/// assert!(t.recv().is_ok());
+/// ```
+pub mod time {
+    pub use gort_runtime::chan::{after, tick};
+}
+
+pub use gort_runtime::local::LocalKey;
+pub use gort_runtime::{local, select};
+
+/// Blocking synchronisation that parks the G, not the M (Go's `sync`): Mutex (with Go's
+/// starvation mode), RwLock, Condvar, WaitGroup, Once, OnceLock, Semaphore, Barrier.
+///
+/// ```
+/// let wg = std::sync::Arc::new(gort::sync::WaitGroup::new());
+/// wg.add(1);
+/// let w = wg.clone();
+/// gort::spawn(move || w.done());
+/// wg.wait();
+/// ```
+pub mod sync {
+    pub use gort_runtime::sync::{
+        Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
+        RwLockReadGuard, RwLockWriteGuard, Semaphore, WaitGroup,
+    };
+}

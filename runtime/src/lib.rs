@@ -21,6 +21,9 @@
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
+//! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
+//! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, Semaphore, Barrier | docs/channels.md |
+//! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
 //!
 //! Unsafe code lives only in the modules marked `[unsafe]` above and in `g` (the owning `GRef`
 //! pointer) and `p` (runnext's raw pointer hand-over); the crate denies it elsewhere.
@@ -30,6 +33,8 @@
 #![warn(missing_docs)]
 
 #[allow(unsafe_code)]
+pub mod chan;
+#[allow(unsafe_code)]
 mod coro;
 pub(crate) mod deadlock;
 pub mod env;
@@ -37,6 +42,8 @@ mod fatal;
 #[allow(unsafe_code)]
 pub mod g;
 pub mod join;
+#[allow(unsafe_code)]
+pub mod local;
 pub(crate) mod loom;
 pub(crate) mod m;
 #[allow(unsafe_code)]
@@ -49,6 +56,8 @@ pub mod sched;
 pub mod signal;
 #[allow(unsafe_code)]
 pub mod stack;
+#[allow(unsafe_code)]
+pub mod sync;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 pub mod syscall;

@@ -1,0 +1,164 @@
+//! `WaitGroup`: Go's `sync.WaitGroup`.
+//!
+//! `state` packs the counter (high 32 bits, signed) and the number of waiters (low 32 bits);
+//! `sema` is where waiters park.
+//!
+//! 1. `add(d)`: `state += d << 32` (SeqCst). A negative counter panics. If the counter reached
+//!    zero with waiters, reset `state` to 0 and release the sema once per waiter.
+//! 2. `wait()`: if the counter is zero return; else CAS `waiters += 1` and park on the sema.
+//!
+//! As in Go, `add` with a positive delta must happen before `wait` when the counter is zero
+//! (reusing a group while waiters are still leaving is a misuse, detected on a best-effort basis).
+
+use super::sema::Sema;
+use crate::g::WaitReason;
+use crate::loom::atomic::{AtomicU64, Ordering};
+use std::fmt;
+
+/// Waits for a collection of Gs to finish (Go's `sync.WaitGroup`).
+///
+/// # Examples
+///
+/// ```
+/// use gort::sync::WaitGroup;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let wg = Arc::new(WaitGroup::new());
+/// let n = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..100 {
+///     wg.add(1);
+///     let (wg, n) = (wg.clone(), n.clone());
+///     gort::spawn(move || {
+///         n.fetch_add(1, Ordering::Relaxed);
+///         wg.done();
+///     });
+/// }
+/// wg.wait();
+/// assert_eq!(n.load(Ordering::Relaxed), 100);
+/// ```
+pub struct WaitGroup {
+    state: AtomicU64,
+    sema: Sema,
+}
+
+impl WaitGroup {
+    super::cfn! {
+        /// A group with a zero counter (`const`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let wg = gort::sync::WaitGroup::new();
+        /// wg.wait(); // zero: returns at once
+        /// ```
+        pub fn new() -> WaitGroup {
+            WaitGroup {
+                state: AtomicU64::new(0),
+                sema: Sema::new(0),
+            }
+        }
+    }
+
+    /// Adds `delta` (may be negative) to the counter (step 1).
+    ///
+    /// # Panics
+    /// If the counter becomes negative.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = gort::sync::WaitGroup::new();
+    /// wg.add(2);
+    /// wg.add(-2);
+    /// wg.wait();
+    /// ```
+    pub fn add(&self, delta: i32) {
+        let d = (delta as i64 as u64) << 32;
+        let state = self.state.fetch_add(d, Ordering::SeqCst).wrapping_add(d);
+        let v = (state >> 32) as i32;
+        let w = state as u32;
+        if v < 0 {
+            panic!("gort::sync::WaitGroup: negative counter ({v})");
+        }
+        if w != 0 && delta > 0 && v == delta {
+            panic!("gort::sync::WaitGroup: add called concurrently with wait");
+        }
+        if v > 0 || w == 0 {
+            return;
+        }
+        // Counter is 0 and there are waiters: nobody can change `state` now except misuse.
+        if self.state.load(Ordering::SeqCst) != state {
+            panic!("gort::sync::WaitGroup: add called concurrently with wait");
+        }
+        self.state.store(0, Ordering::SeqCst);
+        for _ in 0..w {
+            self.sema.release(false);
+        }
+    }
+
+    /// Decrements the counter (`add(-1)`).
+    ///
+    /// # Panics
+    /// If the counter becomes negative.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = gort::sync::WaitGroup::new();
+    /// wg.add(1);
+    /// wg.done();
+    /// wg.wait();
+    /// ```
+    pub fn done(&self) {
+        self.add(-1);
+    }
+
+    /// Parks until the counter is zero (step 2).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let wg = Arc::new(gort::sync::WaitGroup::new());
+    /// wg.add(1);
+    /// let w2 = wg.clone();
+    /// gort::spawn(move || w2.done());
+    /// wg.wait();
+    /// ```
+    pub fn wait(&self) {
+        let mut state = self.state.load(Ordering::SeqCst);
+        loop {
+            if (state >> 32) as i32 == 0 {
+                return;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    self.sema.acquire(false, WaitReason::WaitGroupWait);
+                    return;
+                }
+                Err(x) => state = x,
+            }
+        }
+    }
+}
+
+impl Default for WaitGroup {
+    fn default() -> Self {
+        WaitGroup::new()
+    }
+}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.load(Ordering::Relaxed);
+        f.debug_struct("WaitGroup")
+            .field("counter", &((s >> 32) as i32))
+            .field("waiters", &(s as u32))
+            .finish()
+    }
+}
