@@ -62,9 +62,9 @@ mod imp {
         std::thread::Builder::new().name(name).spawn(f).map(drop)
     }
 
-    #[inline]
-    pub(crate) fn spin_loop() {
-        std::hint::spin_loop();
+    /// Go's `usleep(3)` in the steal path.
+    pub(crate) fn short_sleep() {
+        std::thread::sleep(std::time::Duration::from_micros(3));
     }
 }
 
@@ -126,7 +126,7 @@ mod imp {
         Ok(())
     }
 
-    pub(crate) fn spin_loop() {
+    pub(crate) fn short_sleep() {
         loom::thread::yield_now();
     }
 }

@@ -162,6 +162,26 @@ impl PShared {
         (!p.is_null()).then(|| unsafe { GRef::from_raw(p) })
     }
 
+    /// A thief's take of runnext (Go's last steal round): takes the G only if runnext still holds
+    /// `seen`, the pointer the thief saw before pausing, so that a G the owner ran meanwhile and
+    /// replaced (the partner of a ping-pong) is not stolen.
+    pub(crate) fn steal_runnext(&self, seen: *mut G) -> Option<GRef> {
+        if seen.is_null() {
+            return None;
+        }
+        self.runnext
+            .compare_exchange(
+                seen,
+                std::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .ok()
+            // SAFETY: the CAS removed `seen` from runnext, where only `GRef::into_raw` pointers
+            // are put, so we own it now.
+            .map(|p| unsafe { GRef::from_raw(p) })
+    }
+
     /// Retakes the P from `expected` (an M's `RUNNING_G` or `SYSCALL` word, as read by sysmon).
     /// Exactly one of the retaker and the M's own transition (`RunningP::finish`,
     /// `exit_syscall`, `g_access`) wins the CAS.

@@ -461,15 +461,16 @@ impl Sched {
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
-                if last && !v.runnext.load(Ordering::Relaxed).is_null() {
-                    // Its owner is probably about to run it (Go sleeps ~3 µs here): give it a
-                    // moment, then take it only if it is still there.
+                let seen = v.runnext.load(Ordering::Acquire);
+                if last && !seen.is_null() {
+                    // Its owner is probably about to run it (the G it runs readied it and is
+                    // about to block): back off as Go does (usleep(3), which on Linux sleeps for
+                    // the timer slack, ~50 µs), then take it only if it is still the same G, so
+                    // a ping-pong pair is not split across Ps.
                     if v.status() == crate::p::PStatus::Running {
-                        for _ in 0..256 {
-                            crate::loom::spin_loop();
-                        }
+                        crate::loom::short_sleep();
                     }
-                    if let Some(g) = v.take_runnext() {
+                    if let Some(g) = v.steal_runnext(seen) {
                         return Some(g);
                     }
                 }

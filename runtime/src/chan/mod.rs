@@ -269,6 +269,12 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
     /// ```
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
+        // Fast path: a parked receiver or room in the buffer (no select machinery).
+        let v = match self.c.try_send(v) {
+            TrySend::Sent => return Ok(()),
+            TrySend::Closed(v) => return Err(SendError(v)),
+            TrySend::Full(v) => v,
+        };
         let arm = SendArm::new(self, v);
         __select(&[&arm], __Mode::Block);
         arm.into_result()
@@ -407,6 +413,12 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Err(gort::chan::RecvError)); // the sender is gone
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
+        // Fast path: a buffered value or a parked sender (no select machinery).
+        match self.c.try_recv() {
+            TryRecv::Got(v) => return Ok(v),
+            TryRecv::Closed => return Err(RecvError),
+            TryRecv::Empty => {}
+        }
         let arm = RecvArm::new(self);
         __select(&[&arm], __Mode::Block);
         arm.into_result()
