@@ -103,7 +103,6 @@ pub struct Sched {
     pub(crate) nsyscall: AtomicUsize,
     /// Every M, newest last (for traces and LockOSThread hand-offs).
     pub(crate) allm: Mutex<Vec<Arc<MShared>>>,
-    pub(crate) start: Instant,
 }
 
 impl Sched {
@@ -135,7 +134,6 @@ impl Sched {
             ngoroutine: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
-            start: Instant::now(),
         }
     }
 

@@ -6,7 +6,7 @@
 //! SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=5 spinningthreads=0 needspinning=0 idlethreads=2 runqueue=0 [ 3 0 ] schedticks=[ 18 23 ]
 //! ```
 //!
-//! Fields, in Go's order: time since the runtime started; Ps; idle Ps; OS threads (Ms plus
+//! Fields, in Go's order: milliseconds since the first trace line (so it starts at `0ms`); Ps; idle Ps; OS threads (Ms plus
 //! sysmon); spinning Ms; whether a spinner is wanted; idle Ms; global queue length; each P's local
 //! queue length (runnext not counted); each P's schedtick. With `scheddetail=1` the header stops
 //! after `runqueue=`, adds Go's `gcwaiting=false nmidlelocked=0 stopwait=0 sysmonwait=false`
@@ -22,7 +22,9 @@ use std::fmt::Write as _;
 /// Formats one trace (summary, or summary plus detail) as Go would print it.
 pub fn format(s: &Sched, detail: bool) -> String {
     let mut out = String::new();
-    let ms = s.start.elapsed().as_millis();
+    // Go prints milliseconds since the first trace line, so the first line is always `SCHED 0ms`.
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let ms = FIRST.get_or_init(std::time::Instant::now).elapsed().as_millis();
     let threads = s.mcount.load(Ordering::Relaxed) + 1;
     let _ = write!(
         out,
