@@ -49,7 +49,7 @@ use crate::m::{with_m, MShared, PSlot, Wakeup};
 use crate::p::{PHandle, PLocal, PShared, RunningP};
 use crate::runq::{Steal, LOCAL_CAP};
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every this many schedule rounds a P takes one G from the global queue first (Go's 61: a prime,
 /// so it does not fall into step with periodic workloads).
