@@ -24,7 +24,10 @@ pub fn format(s: &Sched, detail: bool) -> String {
     let mut out = String::new();
     // Go prints milliseconds since the first trace line, so the first line is always `SCHED 0ms`.
     static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let ms = FIRST.get_or_init(std::time::Instant::now).elapsed().as_millis();
+    let ms = FIRST
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis();
     let threads = s.mcount.load(Ordering::Relaxed) + 1;
     let _ = write!(
         out,

@@ -99,25 +99,96 @@ fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
 // peers, see may_work.rs) and keep the RESULT line's workload name and unit.
 // ---------------------------------------------------------------------------
 
-/// Workload 3, waiting for gort API `chan::bounded(0)`: Unbuffered ping-pong, n round trips;
-/// `report("chan_pingpong", ns_per_round_trip, "ns/roundtrip")`.
-fn chan_pingpong(_n: u64) {
-    unsupported("chan_pingpong");
+/// Workload 3: unbuffered ping-pong between this task and an echo task, `n` round trips.
+fn chan_pingpong(n: u64) {
+    let (ping_tx, ping_rx) = gort::chan::bounded::<u64>(0);
+    let (pong_tx, pong_rx) = gort::chan::bounded::<u64>(0);
+    let echo = gort::spawn(move || {
+        for v in ping_rx {
+            if pong_tx.send(v).is_err() {
+                break;
+            }
+        }
+    });
+    let t = Instant::now();
+    for i in 0..n {
+        ping_tx.send(i).unwrap();
+        assert_eq!(pong_rx.recv().unwrap(), i);
+    }
+    let el = t.elapsed();
+    drop(ping_tx);
+    echo.join().unwrap();
+    report(
+        "chan_pingpong",
+        el.as_nanos() as f64 / n as f64,
+        "ns/roundtrip",
+    );
 }
 
-/// Workload 4, waiting for gort API `chan::bounded`: `tasks` tasks in a ring of channels,
-/// the token carries the hops left; the task that sees 0 signals done;
-/// `report("ring", ns_per_hop, "ns/hop")`.
-fn ring(_tasks: usize, _hops: u64) {
-    unsupported("ring");
+/// Workload 4: `tasks` tasks in a ring of unbuffered channels; the token carries the hops
+/// left; the task that sees 0 signals done.
+fn ring(tasks: usize, hops: u64) {
+    let (done_tx, done_rx) = gort::chan::bounded::<()>(1);
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..tasks).map(|_| gort::chan::bounded::<u64>(0)).unzip();
+    for (i, rx) in rxs.into_iter().enumerate() {
+        let next = txs[(i + 1) % tasks].clone();
+        let done = done_tx.clone();
+        drop(gort::spawn(move || {
+            while let Ok(left) = rx.recv() {
+                if left == 0 {
+                    let _ = done.send(());
+                    return;
+                }
+                if next.send(left - 1).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    let t = Instant::now();
+    txs[0].send(hops).unwrap();
+    done_rx.recv().unwrap();
+    report(
+        "ring",
+        t.elapsed().as_nanos() as f64 / hops as f64,
+        "ns/hop",
+    );
 }
 
-/// Workload 5, waiting for gort API `chan`: RSS before, spawn n tasks that each bump an
-/// AtomicUsize then block on one shared channel's `recv`, wait until all are
-/// counted, sleep 20 ms, RSS after; `report("idle_memory", (after - before)
-/// / n, "bytes/task")`, then release them (send n values or drop the Sender).
-fn idle_memory(_n: usize) {
-    unsupported("idle_memory");
+/// Workload 5: RSS per task with `n` tasks parked on one shared channel's `recv`.
+fn idle_memory(n: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (tx, rx) = gort::chan::unbounded::<()>();
+    let parked = Arc::new(AtomicUsize::new(0));
+    gort::sleep(std::time::Duration::from_millis(20));
+    let before = rss_bytes();
+    let hs: Vec<_> = (0..n)
+        .map(|_| {
+            let rx = rx.clone();
+            let parked = parked.clone();
+            gort::spawn(move || {
+                parked.fetch_add(1, Ordering::Relaxed);
+                let _ = rx.recv();
+            })
+        })
+        .collect();
+    while parked.load(Ordering::Relaxed) < n {
+        gort::sleep(std::time::Duration::from_millis(1));
+    }
+    gort::sleep(std::time::Duration::from_millis(20));
+    let after = rss_bytes();
+    report(
+        "idle_memory",
+        after.saturating_sub(before) as f64 / n as f64,
+        "bytes/task",
+    );
+    for _ in 0..n {
+        tx.send(()).unwrap();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
 }
 
 /// Workload 7: `tasks` tasks each make a raw nanosleep(2) of `ms` (a call that really blocks the
@@ -156,9 +227,29 @@ fn http_server() {
     unsupported("http_server");
 }
 
-/// Workload 10, waiting for gort API `sync::Mutex`: `tasks` tasks each lock an
-/// `Arc<gort::sync::Mutex<u64>>` and increment `iters` times; assert the
-/// total; `report("mutex_contended", ns_per_increment, "ns/op")`.
-fn mutex_contended(_tasks: u64, _iters: u64) {
-    unsupported("mutex_contended");
+/// Workload 10: `tasks` tasks each increment one counter `iters` times under a
+/// `gort::sync::Mutex`.
+fn mutex_contended(tasks: u64, iters: u64) {
+    let m = std::sync::Arc::new(gort::sync::Mutex::new(0u64));
+    let t = Instant::now();
+    let hs: Vec<_> = (0..tasks)
+        .map(|_| {
+            let m = m.clone();
+            gort::spawn(move || {
+                for _ in 0..iters {
+                    *m.lock() += 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let el = t.elapsed();
+    assert_eq!(*m.lock(), tasks * iters);
+    report(
+        "mutex_contended",
+        el.as_nanos() as f64 / (tasks * iters) as f64,
+        "ns/op",
+    );
 }
