@@ -81,3 +81,67 @@ fn overflow_with_many_parked() {
         "{stderr}"
     );
 }
+
+fn maps_lines() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+fn rss_trimmed() -> usize {
+    // SAFETY: malloc_trim only returns free heap memory to the OS.
+    unsafe { libc::malloc_trim(0) };
+    common::rss_bytes()
+}
+
+// 1,000,000 Gs parked at once on unbuffered channel receives, with 2 Ps: all start,
+// num_goroutine() counts them, /proc/self/maps stays at a few hundred lines (no mapping per
+// stack), then all are released and joined with the right values, and RSS returns near its
+// baseline.
+child_test!(fn a_million_parked_gs() ["GORT_MAXPROCS" => "2"] {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const N: usize = 1_000_000;
+    let baseline = rss_trimmed();
+    let maps_before = maps_lines();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut senders = Vec::with_capacity(N);
+    let mut handles = Vec::with_capacity(N);
+    for _ in 0..N {
+        let (tx, rx) = gort::chan::bounded::<u64>(0);
+        let started = started.clone();
+        handles.push(gort::spawn(move || {
+            started.fetch_add(1, Ordering::Relaxed);
+            rx.recv().unwrap() * 2
+        }));
+        senders.push(tx);
+    }
+    while started.load(Ordering::Relaxed) < N {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(gort::num_goroutine(), N);
+    let maps_parked = maps_lines();
+    let rss_parked = common::rss_bytes();
+    eprintln!(
+        "1M parked: maps {maps_before} -> {maps_parked} lines, RSS {} MiB -> {} MiB ({} bytes per G)",
+        baseline >> 20,
+        rss_parked >> 20,
+        (rss_parked - baseline) / N
+    );
+    assert!(maps_parked < maps_before + 300, "{maps_before} -> {maps_parked} mappings");
+    for (i, tx) in senders.into_iter().enumerate() {
+        tx.send(i as u64).unwrap();
+    }
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), 2 * i as u64);
+    }
+    assert_eq!(gort::num_goroutine(), 0);
+    // Give the stack pool's warm window and trimming their say, then measure.
+    std::thread::sleep(Duration::from_millis(100));
+    let after = rss_trimmed();
+    eprintln!("RSS after: {} MiB (baseline {} MiB)", after >> 20, baseline >> 20);
+    assert!(
+        after < baseline + (64 << 20),
+        "RSS did not return near its baseline: {baseline} -> {after} bytes"
+    );
+});
