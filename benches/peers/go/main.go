@@ -124,6 +124,8 @@ func main() {
 		ring(arg(1), arg(2))
 	case "idle_memory":
 		idleMemory(arg(1))
+	case "park_own":
+		parkOwn(arg(1), arg(2))
 	case "fanout_compute":
 		fanoutCompute(arg(1), arg(2))
 	case "blocking_syscall":
@@ -410,4 +412,44 @@ func tcpEchoClient(addr string, conns, rounds int) {
 	close(start)
 	wg.Wait()
 	report("tcp_echo", float64(conns*rounds)/time.Since(t).Seconds(), "rt/s")
+}
+
+// parkOwn: n goroutines, each parked on its own unbuffered channel (created before the
+// measurement, so their cost is excluded). mode 0 reports RSS growth per goroutine, mode 1 the
+// time to spawn all of them and see them all started (about to park), per goroutine.
+func parkOwn(n, mode int) {
+	chans := make([]chan int, n)
+	for i := range chans {
+		chans[i] = make(chan int)
+	}
+	runtime.GC()
+	time.Sleep(20 * time.Millisecond)
+	before := rssBytes()
+	var started int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	t := time.Now()
+	for i := 0; i < n; i++ {
+		c := chans[i]
+		go func() {
+			atomic.AddInt64(&started, 1)
+			<-c
+			wg.Done()
+		}()
+	}
+	for atomic.LoadInt64(&started) < int64(n) {
+		runtime.Gosched()
+	}
+	el := time.Since(t)
+	time.Sleep(20 * time.Millisecond)
+	after := rssBytes()
+	if mode == 0 {
+		report("park_own_memory", float64(after-before)/float64(n), "bytes/task")
+	} else {
+		report("park_own_time", float64(el.Nanoseconds())/float64(n), "ns/task")
+	}
+	for _, c := range chans {
+		c <- 1
+	}
+	wg.Wait()
 }

@@ -25,6 +25,7 @@ fn main() {
         "chan_pingpong" => chan_pingpong(arg(1)),
         "ring" => ring(arg(1) as usize, arg(2)),
         "idle_memory" => idle_memory(arg(1) as usize),
+        "park_own" => park_own(arg(1) as usize, arg(2)),
         "fanout_compute" => fanout_compute(arg(1), arg(2), iters_per_ms.unwrap()),
         "blocking_syscall" => blocking_syscall(arg(1), arg(2), arg(3)),
         "tcp_echo_server" => tcp_echo_server(),
@@ -252,4 +253,48 @@ fn mutex_contended(tasks: u64, iters: u64) {
         el.as_nanos() as f64 / (tasks * iters) as f64,
         "ns/op",
     );
+}
+
+/// `n` tasks, each parked on its own unbuffered channel (created before the measurement, so
+/// their cost is excluded). Mode 0 reports RSS growth per task, mode 1 the time to spawn all of
+/// them and see them all started (about to park), per task.
+fn park_own(n: usize, mode: u64) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let chans: Vec<_> = (0..n).map(|_| gort::chan::bounded::<u64>(0)).collect();
+    gort::sleep(std::time::Duration::from_millis(20));
+    let before = rss_bytes();
+    let started = Arc::new(AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut senders = Vec::with_capacity(n);
+    let mut hs = Vec::with_capacity(n);
+    for (tx, rx) in chans {
+        let started = started.clone();
+        hs.push(gort::spawn(move || {
+            started.fetch_add(1, Ordering::Relaxed);
+            let _ = rx.recv();
+        }));
+        senders.push(tx);
+    }
+    while started.load(Ordering::Relaxed) < n {
+        gort::yield_now();
+    }
+    let el = t.elapsed();
+    gort::sleep(std::time::Duration::from_millis(20));
+    let after = rss_bytes();
+    if mode == 0 {
+        report(
+            "park_own_memory",
+            after.saturating_sub(before) as f64 / n as f64,
+            "bytes/task",
+        );
+    } else {
+        report("park_own_time", el.as_nanos() as f64 / n as f64, "ns/task");
+    }
+    for tx in senders {
+        tx.send(1).unwrap();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
 }

@@ -149,6 +149,26 @@ pub const WORKLOADS: &[Workload] = &[
         ..BASE
     },
     Workload {
+        name: "park_own_memory",
+        prog: "park_own",
+        unit: "bytes/task",
+        what: "RSS growth per task, each parked on its own unbuffered channel, channels \
+               excluded (args: tasks, 0); Go and gort only",
+        full: &[1_000_000, 0],
+        quick: &[100_000, 0],
+        ..BASE
+    },
+    Workload {
+        name: "park_own_time",
+        prog: "park_own",
+        unit: "ns/task",
+        what: "time to spawn the tasks and see them all started, each then parking on its \
+               own unbuffered channel (args: tasks, 1); Go and gort only",
+        full: &[1_000_000, 1],
+        quick: &[100_000, 1],
+        ..BASE
+    },
+    Workload {
         name: "fanout_compute",
         prog: "fanout_compute",
         unit: "wall/ideal",
