@@ -397,7 +397,6 @@ impl Sched {
             l.idle_m.push(m.clone());
             self.nmidle.fetch_add(1, Ordering::Relaxed);
         }
-        crate::deadlock::check(self);
         let w = match m.sleep_timeout(M_IDLE_EXIT) {
             Some(w) => w,
             None => {
@@ -978,7 +977,6 @@ impl Sched {
         }
         let m = current_m();
         self.nmidlelocked.fetch_add(1, Ordering::Relaxed);
-        crate::deadlock::check(self);
         let w = m.sleep();
         self.nmidlelocked.fetch_sub(1, Ordering::Relaxed);
         self.acquire(w)
