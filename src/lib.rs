@@ -75,3 +75,8 @@ pub mod sync {
         RwLockReadGuard, RwLockWriteGuard, Semaphore, WaitGroup,
     };
 }
+
+/// The README's examples, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
