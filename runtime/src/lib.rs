@@ -15,7 +15,9 @@
 //! | `sched`  | findRunnable, wakep, the parking protocol            | Spinning and parking   |
 //! | `park`   | park / ready                                         | park/ready             |
 //! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
-//! | `timer`  | timers and sleep                                     | Timers                 |
+//! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
+//! | `netpoll`| the netpoller: contract, poll descriptors, mio poller [unsafe] | Netpoller    |
+//! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets [unsafe: setsockopt] | Netpoller |
 //! | `sysmon` | the monitor thread                                   | sysmon                 |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
@@ -36,6 +38,10 @@ pub mod g;
 pub mod join;
 pub(crate) mod loom;
 pub(crate) mod m;
+#[allow(unsafe_code)]
+pub mod net;
+#[allow(unsafe_code)]
+pub mod netpoll;
 #[allow(unsafe_code)]
 pub mod p;
 pub mod park;

@@ -267,6 +267,12 @@ impl Sched {
             return;
         }
         let mut l = self.lock.lock();
+        if l.idle_m.is_empty() && crate::netpoll::break_poller() {
+            // No idle M, but one is blocked in the netpoller: it takes the idle P itself.
+            drop(l);
+            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
         match self.pidleget(&mut l) {
             Some(p) => {
                 drop(l);
@@ -452,6 +458,10 @@ impl Sched {
     /// Returns the G and whether it inherits the current time slice. On return the M holds a P.
     pub(crate) fn find_runnable(&'static self) -> (GRef, bool) {
         'top: loop {
+            // 0: this P's due timers (Go's checkTimers); the Gs they ready land in runnext.
+            if let Some(pid) = with_m(|m| m.p.borrow().as_ref().map(|p| p.id)) {
+                crate::timer::check_local(pid);
+            }
             // 1-3: every 61st round the global queue first; then runnext and the local queue.
             let local = with_m(|m| {
                 let pl = m.p.borrow();
@@ -482,13 +492,20 @@ impl Sched {
                     return (g, false);
                 }
             }
-            // 5: (netpoll, non-blocking: the netpoller issue.)
+            // 5: a non-blocking netpoll, if Gs wait on sockets and no M is blocked in it.
+            if let Some(g) = crate::netpoll::poll_ready() {
+                return (g, false);
+            }
             // 6: steal, if we are a spinner or may become one.
             let spinning = with_m(|m| m.spinning.get());
             let busy = self.nprocs() - self.npidle.load(Ordering::SeqCst);
             if spinning || 2 * self.nmspinning.load(Ordering::SeqCst) < busy {
                 if !spinning {
                     self.become_spinning();
+                }
+                // Timers of every P (those of idle Ps have no M to run them).
+                if crate::timer::check_all() > 0 {
+                    continue 'top;
                 }
                 if let Some(g) = self.steal_work() {
                     return (g, false);
@@ -533,7 +550,12 @@ impl Sched {
                     }
                 }
             }
-            // 8: (block in netpoll until the next timer: the netpoller issue.) Park the M.
+            // 8: block in the netpoller until the nearest timer (one M at a time), else park.
+            match crate::netpoll::block(self) {
+                crate::netpoll::Polled::Run(g) => return (g, false),
+                crate::netpoll::Polled::Again => continue 'top,
+                crate::netpoll::Polled::Stop => {}
+            }
             self.stopm();
         }
     }
@@ -678,6 +700,65 @@ impl Sched {
         let g = GRef::new(id, name, stack_size, entry);
         self.ready_g(g, true);
         id
+    }
+}
+
+// ---- netpoller glue (netpoll/mod.rs) -------------------------------------------------------
+
+impl Sched {
+    /// Takes an idle P for this P-less M (the M back from a blocking poll). False if none.
+    pub(crate) fn try_acquire_idle_p(&self) -> bool {
+        let p = {
+            let mut l = self.lock.lock();
+            self.pidleget(&mut l)
+        };
+        match p {
+            Some(p) => {
+                self.acquirep(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes a batch of Gs runnable at once (Go's `injectglist`): as many as there are idle Ps
+    /// go to the global queue with an M started for each such P; the rest go to this M's P's
+    /// local queue (all to the global queue on a P-less M).
+    pub(crate) fn injectglist(&'static self, mut gs: Vec<GRef>) {
+        for g in &gs {
+            g.set_status(GStatus::Runnable);
+        }
+        let has_p = with_m(|m| m.p.try_borrow().map(|p| p.is_some()).unwrap_or(false));
+        let nglobal = if has_p {
+            gs.len().min(self.npidle.load(Ordering::SeqCst))
+        } else {
+            gs.len()
+        };
+        if nglobal > 0 {
+            let mut l = self.lock.lock();
+            l.global.extend(gs.drain(gs.len() - nglobal..));
+            self.nglobal.store(l.global.len(), Ordering::Relaxed);
+        }
+        if !gs.is_empty() {
+            with_m(|m| {
+                let pl = m.p.borrow();
+                let p = pl.as_ref().unwrap();
+                for g in gs {
+                    self.runqput(p, g, false);
+                }
+            });
+            fence(Ordering::SeqCst);
+        }
+        for _ in 0..nglobal {
+            let p = {
+                let mut l = self.lock.lock();
+                self.pidleget(&mut l)
+            };
+            match p {
+                Some(p) => self.startm(p, false),
+                None => break,
+            }
+        }
     }
 }
 
