@@ -26,6 +26,50 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Sockets that park the calling green thread instead of its OS thread (Go's `net`):
+/// [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
+/// [`UdpSocket`](net::UdpSocket), and on Unix [`UnixListener`](net::UnixListener) and
+/// [`UnixStream`](net::UnixStream). From a plain OS thread they behave like std's blocking
+/// sockets. Timeouts end a wait with `io::ErrorKind::TimedOut`; `close(&self)` wakes every G
+/// parked on a socket with `NotConnected`.
+///
+/// ```
+/// use gort::net::{TcpListener, TcpStream};
+/// use std::io::{Read, Write};
+/// let l = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = l.local_addr().unwrap();
+/// gort::spawn(move || {
+///     for s in l.incoming() {
+///         let mut s = s.unwrap();
+///         gort::spawn(move || {
+///             let mut b = [0; 1024];
+///             while let Ok(n @ 1..) = s.read(&mut b) {
+///                 s.write_all(&b[..n]).unwrap();
+///             }
+///         });
+///     }
+/// });
+/// let mut c = TcpStream::connect(addr).unwrap();
+/// c.write_all(b"echo").unwrap();
+/// let mut b = [0; 4];
+/// c.read_exact(&mut b).unwrap();
+/// assert_eq!(&b, b"echo");
+/// ```
+pub mod net {
+    pub use gort_runtime::net::{Incoming, TcpListener, TcpStream, UdpSocket};
+    #[cfg(unix)]
+    pub use gort_runtime::net::{UnixIncoming, UnixListener, UnixStream};
+}
+
+/// Parks the calling green thread until `deadline` (a plain thread sleeps).
+///
+/// ```
+/// let when = std::time::Instant::now() + std::time::Duration::from_millis(2);
+/// gort::spawn(move || gort::sleep_until(when)).join().unwrap();
+/// assert!(std::time::Instant::now() >= when);
+/// ```
+pub use gort_runtime::timer::sleep_until;
+
 pub use gort_runtime::{
     block_in_place, blocking, current, in_green_thread, lock_os_thread, maxprocs, num_goroutine,
     preempt_point, should_yield, sleep, spawn, unlock_os_thread, yield_now, Builder, Current,

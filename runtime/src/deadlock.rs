@@ -36,9 +36,6 @@ use std::fmt::Write as _;
 /// Plain threads blocked in `park` without a deadline (see rule 5).
 pub(crate) static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Gs parked on sockets; the netpoller keeps it (rule 4).
-pub(crate) static NETPOLL_WAITERS: AtomicUsize = AtomicUsize::new(0);
-
 /// Runs the check; on a deadlock prints the dump and exits with status 2.
 pub(crate) fn check(s: &Sched) {
     // Cheap conditions first: this runs whenever an M goes idle.
@@ -49,7 +46,7 @@ pub(crate) fn check(s: &Sched) {
         || s.ngoroutine.load(Ordering::SeqCst) == 0
         || s.nsyscall.load(Ordering::SeqCst) != 0
         || s.nglobal.load(Ordering::SeqCst) != 0
-        || NETPOLL_WAITERS.load(Ordering::SeqCst) != 0
+        || crate::netpoll::waiters() != 0
         || crate::timer::pending() != 0
         || s.ps.iter().any(|p| p.has_work())
     {

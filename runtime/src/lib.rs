@@ -15,10 +15,12 @@
 //! | `sched`  | findRunnable, wakep, the parking protocol            | Spinning and parking   |
 //! | `park`   | park / ready                                         | park/ready             |
 //! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
-//! | `timer`  | timers and sleep                                     | Timers                 |
+//! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
 //! | `sysmon` | the monitor thread: retake, slices, timers, traces   | sysmon                 |
 //! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
+//! | `netpoll`| the netpoller: contract, poll descriptors, mio poller [unsafe] | Netpoller    |
+//! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets [unsafe: setsockopt] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
 //! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
@@ -46,6 +48,10 @@ pub mod join;
 pub mod local;
 pub(crate) mod loom;
 pub(crate) mod m;
+#[allow(unsafe_code)]
+pub mod net;
+#[allow(unsafe_code)]
+pub mod netpoll;
 #[allow(unsafe_code)]
 pub mod p;
 pub mod park;

@@ -50,6 +50,7 @@ mod imp {
         pub(crate) fn notify_one(&self) {
             self.0.notify_one();
         }
+        #[allow(dead_code)] // no user at the moment in non-loom builds
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
         }

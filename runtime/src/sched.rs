@@ -267,6 +267,12 @@ impl Sched {
             return;
         }
         let mut l = self.lock.lock();
+        if l.idle_m.is_empty() && crate::netpoll::break_poller() {
+            // No idle M, but one is blocked in the netpoller: it takes the idle P itself.
+            drop(l);
+            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
         match self.pidleget(&mut l) {
             Some(p) => {
                 drop(l);
@@ -484,6 +490,10 @@ impl Sched {
     /// with one. `Err` when the M must exit (idle too long).
     fn find_runnable(&'static self) -> Result<(GRef, bool), ()> {
         'top: loop {
+            // 0: this P's due timers (Go's checkTimers); the Gs they ready land in runnext.
+            if let Some(pid) = with_owned_p_opt(|p| p.map(|p| p.id())) {
+                crate::timer::check_local(pid);
+            }
             let p = take_owned_p();
             // 1-3: every 61st round the global queue first; then runnext and the local queue.
             if p.local()
@@ -512,7 +522,11 @@ impl Sched {
                     return Ok((g, false));
                 }
             }
-            // 5: (netpoll, non-blocking: the netpoller issue.)
+            // 5: a non-blocking netpoll, if Gs wait on sockets and no M is blocked in it.
+            set_p(PSlot::Owned(p));
+            if let Some(g) = crate::netpoll::poll_ready() {
+                return Ok((g, false));
+            }
             // 6: steal, if we are a spinner or may become one.
             let spinning = with_m(|m| m.spinning.get());
             let busy = self.nprocs() - self.npidle.load(Ordering::SeqCst);
@@ -520,12 +534,19 @@ impl Sched {
                 if !spinning {
                     self.become_spinning();
                 }
-                if let Some(g) = self.steal_work(&p) {
-                    set_p(PSlot::Owned(p));
+                // Timers of every P (those of idle Ps have no M to run them).
+                if crate::timer::check_all() > 0 {
+                    continue 'top;
+                }
+                let p = take_owned_p();
+                let stolen = self.steal_work(&p);
+                set_p(PSlot::Owned(p));
+                if let Some(g) = stolen {
                     return Ok((g, false));
                 }
             }
             // 7: nothing found: give the P back (T1) unless the global queue has work.
+            let p = take_owned_p();
             let mut l = self.lock.lock();
             if let Some(g) = self.globrunqget(&mut l, &p, 0) {
                 drop(l);
@@ -559,7 +580,12 @@ impl Sched {
                     }
                 }
             }
-            // 8: (block in netpoll until the next timer: the netpoller issue.) Park the M.
+            // 8: block in the netpoller until the nearest timer (one M at a time), else park.
+            match crate::netpoll::block(self) {
+                crate::netpoll::Polled::Run(g) => return Ok((g, false)),
+                crate::netpoll::Polled::Again => continue 'top,
+                crate::netpoll::Polled::Stop => {}
+            }
             if let Some(g) = self.stopm()? {
                 // Only a locked M is woken with a G, and this M is not locked.
                 fatal!(
@@ -895,6 +921,18 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&PShared, &PLocal) -> R) -> Optio
     })
 }
 
+/// The id of the P this thread's M holds (owned or shared with its running G), if any.
+pub(crate) fn current_p_id() -> Option<usize> {
+    with_m(|m| match m.p.try_borrow() {
+        Ok(slot) => match &*slot {
+            PSlot::Owned(h) => Some(h.id()),
+            PSlot::InG(r) => Some(r.shared().id),
+            PSlot::None => None,
+        },
+        Err(_) => None,
+    })
+}
+
 /// For `should_yield`: has sysmon ended the running G's slice (or taken its P)?
 pub(crate) fn current_p_preempted() -> bool {
     with_m(|m| match &*m.p.borrow() {
@@ -914,6 +952,69 @@ pub(crate) fn current_m() -> Arc<MShared> {
 fn set_curg_status(g: *const G, s: GStatus) {
     // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
     GRef::set_status_shared(unsafe { &*g }, s);
+}
+
+// ---- netpoller glue (netpoll/mod.rs) -------------------------------------------------------
+
+impl Sched {
+    /// Takes an idle P for this P-less M (the M back from a blocking poll). False if none.
+    pub(crate) fn try_acquire_idle_p(&self) -> bool {
+        let p = {
+            let mut l = self.lock.lock();
+            self.pidleget(&mut l)
+        };
+        match p {
+            Some(p) => {
+                set_p(PSlot::Owned(p.adopt(current_m().id)));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes a batch of Gs runnable at once (Go's `injectglist`): as many as there are idle Ps
+    /// go to the global queue with an M started for each such P; the rest go to this M's P's
+    /// local queue (all to the global queue on a P-less M).
+    pub(crate) fn injectglist(&'static self, mut gs: Vec<GRef>) {
+        for g in &gs {
+            g.set_status(GStatus::Runnable);
+        }
+        let has_p = with_owned_p_opt(|p| p.is_some());
+        let nglobal = if has_p {
+            gs.len().min(self.npidle.load(Ordering::SeqCst))
+        } else {
+            gs.len()
+        };
+        if nglobal > 0 {
+            let mut l = self.lock.lock();
+            l.global.extend(gs.drain(gs.len() - nglobal..));
+            self.nglobal.store(l.global.len(), Ordering::Relaxed);
+        }
+        if !gs.is_empty() {
+            let mut rest = Some(gs);
+            with_current_p(|shared, local| {
+                for g in rest.take().unwrap() {
+                    self.runqput(shared, local, g, false);
+                }
+            });
+            if let Some(gs) = rest {
+                let mut l = self.lock.lock();
+                l.global.extend(gs);
+                self.nglobal.store(l.global.len(), Ordering::Relaxed);
+            }
+            fence(Ordering::SeqCst);
+        }
+        for _ in 0..nglobal {
+            let p = {
+                let mut l = self.lock.lock();
+                self.pidleget(&mut l)
+            };
+            match p {
+                Some(p) => self.startm(p, false, None),
+                None => break,
+            }
+        }
+    }
 }
 
 /// An M's life: take the P it was started with, then find and run Gs until it must exit.

@@ -68,6 +68,7 @@ fn run(s: &'static Sched) {
     loop {
         let now = Instant::now();
         let next_timer = crate::timer::run_due(now);
+        crate::netpoll::sysmon_poll();
         if let Some(t) = next_trace {
             if now >= t {
                 crate::trace::print(s, s.cfg.debug.scheddetail);

@@ -1,133 +1,515 @@
-//! Timers: one process-wide ordered map of deadlines, fired by sysmon.
+//! Timers: per-P heaps (Go 1.14+'s design), run by the Ps themselves, by the M blocked in the
+//! netpoller, and by sysmon as a backstop.
 //!
-//! This is the first, simple version (the netpoller issue replaces it with per-P heaps run by
-//! the Ps and an M blocked in netpoll with the nearest deadline as its timeout). Its contract,
-//! which the replacement keeps:
+//! # Structure, and why
+//!
+//! There is one *shard* per P: a binary min-heap of `(when, seq, slot)` keys beside a slab that
+//! holds the actions, under the shard's own mutex, plus an atomic copy of the shard's earliest
+//! deadline (`Shard::next`) that anyone may read without the lock. A timer added by a G goes into
+//! the shard of the P its M holds, so the common case (a G sleeping, or arming a socket deadline,
+//! and its P running it later) touches one uncontended lock that stays in that P's cache. Callers
+//! that are not Ms (plain threads, sysmon) spread over the shards by a per-thread index.
+//!
+//! Rejected: (1) the first version's single global `BTreeMap` under one lock: every sleep on
+//! every P contends on it (measured in docs/netpoll.md, "Timers"); (2) a hierarchical wheel
+//! (tokio's): O(1) insert, but it needs a driver ticking at 1 ms even when the earliest timer is
+//! far away, and cascading makes "the earliest deadline of all Ps" (what the poller sleeps until)
+//! a search; a heap answers it with one load per shard.
+//!
+//! # Contract (kept from the first version; the channels code relies on it)
 //!
 //! * [`add`] registers a callback to run once at or after `when`, on a runtime thread (never on
-//!   the caller's stack); it returns an id.
+//!   the caller's stack); it returns an id. [`add_unpark`] is the allocation-free variant used by
+//!   [`sleep`]: its "callback" is an [`Unparker`].
 //! * [`cancel`] removes a timer that has not fired yet and says whether it did. It does not wait
 //!   for a callback that is already running: callbacks own what they touch (`'static + Send`).
 //! * Callbacks must be short and must not block: they typically `unpark` a G.
+//! * [`pending`] counts the timers that have neither finished firing nor been cancelled (a
+//!   timer whose action is running still counts: the deadlock check relies on it).
 //!
-//! Protected by `TIMERS`' lock: the map. Callbacks run after the lock is released.
+//! # Who runs timers (promptness)
+//!
+//! 1. An M holding P *p*, at the top of every `find_runnable` round, runs *p*'s due timers
+//!    ([`check_local`]; one atomic load when none is due). Gs they ready go to *p*'s runnext.
+//! 2. A spinning M, before stealing, runs the due timers of every shard ([`check_all`]): this is
+//!    how timers of a P that went idle (its M gone) fire while other Ms are busy.
+//! 3. The M that blocks in the netpoller sleeps until the earliest deadline of all shards
+//!    ([`next_deadline`]) and, on waking, runs them. An [`add`] earlier than that poller's timeout
+//!    breaks the poll (`netpoll::timer_added`); with nobody in the poller it calls `wakep`, so an
+//!    idle M comes to wait for the timer.
+//! 4. sysmon runs timers overdue by more than [`BACKSTOP_SLACK`] (a P stuck in a long G).
+//!
+//! # Invariants
+//!
+//! * `Shard::next` equals the `when` of the heap's top *live* entry (stale entries of cancelled
+//!   timers are popped eagerly from the top), or `u64::MAX`; it is written only under the
+//!   shard's lock, with SeqCst, and read SeqCst by the poller (netpoll/mod.rs, step P3 pairs with
+//!   the store here).
+//! * A slab slot is live iff its `action` is `Some`; a `TimerId` names a slot *and* its `seq`, so
+//!   an id outlives its slot's reuse harmlessly.
+//! * Actions run after the shard's lock is released, so a callback may add or cancel timers.
+//!
+//! Lock order: a poll descriptor's lock < a shard's lock (netpoll arms deadlines under the pd's
+//! lock). Nothing is held while an action runs.
 
-use crate::loom::{Condvar, Mutex};
-use std::collections::BTreeMap;
+use crate::loom::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::loom::Mutex;
+use crate::park::Unparker;
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Identifies a pending timer (its deadline and a sequence number, so ids are unique).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TimerId(Instant, u64);
+/// sysmon fires a timer itself only once it is this late (the Ms and the poller fire them on
+/// time; sysmon is for a P held by a long-running G).
+pub const BACKSTOP_SLACK: Duration = Duration::from_millis(1);
+
+/// Identifies a pending timer: its shard, its slab slot, and a sequence number that makes the id
+/// unique for the life of the process.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let id = gort_runtime::timer::add(Instant::now() + Duration::from_secs(60), Box::new(|| {}));
+/// assert!(gort_runtime::timer::cancel(id));
+/// assert!(!gort_runtime::timer::cancel(id)); // already gone
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId {
+    shard: u32,
+    slot: u32,
+    seq: u64,
+}
 
 type Callback = Box<dyn FnOnce() + Send>;
 
-struct Timers {
-    map: BTreeMap<TimerId, Callback>,
-    seq: u64,
-    /// Callbacks taken out of the map and not yet finished (the deadlock check counts them as
-    /// pending: a firing timer may still ready a G).
-    firing: usize,
-    /// When the firing thread (sysmon) plans to wake next; an earlier `add` notifies it.
-    sleeping_until: Option<Instant>,
+/// What a timer does when it fires.
+enum Action {
+    Call(Callback),
+    Unpark(Unparker),
 }
 
-static TIMERS: Mutex<Timers> = Mutex::new(Timers {
-    map: BTreeMap::new(),
-    seq: 0,
-    firing: 0,
-    sleeping_until: None,
-});
-static WAKE: Condvar = Condvar::new();
-
-/// Registers `f` to run once at or after `when`.
-pub fn add(when: Instant, f: Callback) -> TimerId {
-    crate::sched();
-    let mut t = TIMERS.lock();
-    t.seq += 1;
-    let id = TimerId(when, t.seq);
-    t.map.insert(id, f);
-    let earlier = match t.sleeping_until {
-        Some(s) => when < s,
-        None => false,
-    };
-    drop(t);
-    if earlier {
-        WAKE.notify_all();
+impl Action {
+    fn run(self) {
+        match self {
+            Action::Call(f) => f(),
+            Action::Unpark(u) => u.unpark(),
+        }
     }
-    id
 }
 
-/// Removes a pending timer; true if it had not fired.
-pub fn cancel(id: TimerId) -> bool {
-    TIMERS.lock().map.remove(&id).is_some()
+struct Entry {
+    seq: u64,
+    action: Option<Action>,
 }
 
-/// Number of pending timers, counting those whose callbacks are running right now.
-pub fn pending() -> usize {
-    let t = TIMERS.lock();
-    t.map.len() + t.firing
+#[derive(Default)]
+struct Heap {
+    /// Min-heap of (when in ns since `BASE`, seq, slot).
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slab: Vec<Entry>,
+    free: Vec<u32>,
+    live: usize,
+    seq: u64,
 }
 
-/// Runs every timer due at `now`; returns the next deadline, if any.
-pub(crate) fn run_due(now: Instant) -> Option<Instant> {
-    let mut due = Vec::new();
-    let next = {
-        let mut t = TIMERS.lock();
-        while let Some(entry) = t.map.first_entry() {
-            if entry.key().0 > now {
+impl Heap {
+    fn is_live(&self, seq: u64, slot: u32) -> bool {
+        let e = &self.slab[slot as usize];
+        e.seq == seq && e.action.is_some()
+    }
+
+    /// Pops stale (cancelled) entries off the top; returns the top live deadline.
+    fn clean_top(&mut self) -> u64 {
+        while let Some(&Reverse((when, seq, slot))) = self.heap.peek() {
+            if self.is_live(seq, slot) {
+                return when;
+            }
+            self.heap.pop();
+        }
+        u64::MAX
+    }
+
+    fn take(&mut self, slot: u32) -> Option<Action> {
+        let a = self.slab[slot as usize].action.take();
+        if a.is_some() {
+            self.live -= 1;
+            self.free.push(slot);
+        }
+        a
+    }
+}
+
+/// One P's timers.
+struct Shard {
+    heap: Mutex<Heap>,
+    /// Earliest live deadline (ns since `BASE`), `u64::MAX` if none. See the invariants.
+    next: AtomicU64,
+}
+
+struct Timers {
+    base: Instant,
+    shards: Box<[Shard]>,
+    /// Live timers in all shards (Relaxed: a count for `pending` and the deadlock detector).
+    live: AtomicUsize,
+}
+
+static TIMERS: OnceLock<Timers> = OnceLock::new();
+
+fn timers() -> &'static Timers {
+    TIMERS.get_or_init(|| {
+        let n = crate::sched().nprocs();
+        Timers {
+            base: Instant::now(),
+            shards: (0..n)
+                .map(|_| Shard {
+                    heap: Mutex::new(Heap::default()),
+                    next: AtomicU64::new(u64::MAX),
+                })
+                .collect(),
+            live: AtomicUsize::new(0),
+        }
+    })
+}
+
+impl Timers {
+    fn ns(&self, t: Instant) -> u64 {
+        // Saturating: `u64` ns covers 584 years past start; earlier instants are "now".
+        let d = t.saturating_duration_since(self.base);
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn instant(&self, ns: u64) -> Instant {
+        self.base + Duration::from_nanos(ns)
+    }
+
+    /// The shard for a new timer: the caller's P's, else a per-thread pick.
+    fn home_shard(&self) -> usize {
+        thread_local! {
+            static PICK: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        // std's atomic: a process-global static, no part of a loom model (see netpoll/mod.rs).
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let pid = crate::sched::current_p_id();
+        if let Some(p) = pid {
+            return p % self.shards.len();
+        }
+        PICK.with(|c| {
+            if c.get() == usize::MAX {
+                c.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            c.get() % self.shards.len()
+        })
+    }
+
+    fn add(&self, when: Instant, action: Action) -> TimerId {
+        let when = self.ns(when);
+        let si = self.home_shard();
+        let shard = &self.shards[si];
+        let mut h = shard.heap.lock();
+        h.seq += 1;
+        let seq = h.seq;
+        let slot = match h.free.pop() {
+            Some(s) => {
+                h.slab[s as usize] = Entry {
+                    seq,
+                    action: Some(action),
+                };
+                s
+            }
+            None => {
+                h.slab.push(Entry {
+                    seq,
+                    action: Some(action),
+                });
+                (h.slab.len() - 1) as u32
+            }
+        };
+        h.live += 1;
+        h.heap.push(Reverse((when, seq, slot)));
+        // Compact if cancelled entries dominate (they are otherwise dropped when they surface).
+        if h.heap.len() > 64 && h.heap.len() > 2 * h.live {
+            let mut v = std::mem::take(&mut h.heap).into_vec();
+            v.retain(|Reverse((_, s, sl))| h.is_live(*s, *sl));
+            h.heap = BinaryHeap::from(v);
+        }
+        let next = h.clean_top();
+        // Pairs with the poller's SeqCst loads in `next_deadline` (netpoll step P3).
+        shard.next.store(next, Ordering::SeqCst);
+        drop(h);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        crate::netpoll::timer_added(when);
+        TimerId {
+            shard: si as u32,
+            slot,
+            seq,
+        }
+    }
+
+    fn cancel(&self, id: TimerId) -> bool {
+        let Some(shard) = self.shards.get(id.shard as usize) else {
+            return false;
+        };
+        let mut h = shard.heap.lock();
+        if (id.slot as usize) >= h.slab.len() || !h.is_live(id.seq, id.slot) {
+            return false;
+        }
+        let a = h.take(id.slot);
+        let next = h.clean_top();
+        shard.next.store(next, Ordering::SeqCst);
+        drop(h);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        drop(a); // outside the lock: a callback's captures may be anything
+        true
+    }
+
+    /// Runs shard `si`'s timers due at `now_ns` (at most a batch per lock); returns how many ran.
+    fn run_shard(&self, si: usize, now_ns: u64) -> usize {
+        let shard = &self.shards[si];
+        if shard.next.load(Ordering::SeqCst) > now_ns {
+            return 0;
+        }
+        thread_local! {
+            static BATCH: RefCell<Vec<Action>> = const { RefCell::new(Vec::new()) };
+        }
+        let mut batch = BATCH
+            .with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)))
+            .unwrap_or_default();
+        let mut ran = 0;
+        loop {
+            {
+                let mut h = shard.heap.lock();
+                while batch.len() < 128 {
+                    match h.heap.peek() {
+                        Some(&Reverse((when, seq, slot))) if when <= now_ns => {
+                            h.heap.pop();
+                            if h.is_live(seq, slot) {
+                                if let Some(a) = h.take(slot) {
+                                    batch.push(a);
+                                }
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                let next = h.clean_top();
+                shard.next.store(next, Ordering::SeqCst);
+            }
+            if batch.is_empty() {
                 break;
             }
-            due.push(entry.remove());
+            let n = batch.len();
+            ran += n;
+            for a in batch.drain(..) {
+                a.run();
+            }
+            // After the actions ran, not before: `pending()` must count a firing timer until its
+            // action has readied what it readies (the deadlock check relies on it; SeqCst pairs
+            // with its loads).
+            self.live.fetch_sub(n, Ordering::SeqCst);
+            if n < 128 {
+                break;
+            }
         }
-        t.firing += due.len();
-        t.map.keys().next().map(|k| k.0)
-    };
-    let n = due.len();
-    for f in due {
-        f();
+        BATCH.with(|b| {
+            if let Ok(mut b) = b.try_borrow_mut() {
+                if b.capacity() < batch.capacity() {
+                    *b = batch;
+                }
+            }
+        });
+        ran
     }
-    if n > 0 {
-        TIMERS.lock().firing -= n;
+
+    fn next_ns(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.next.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(u64::MAX)
     }
-    next
 }
 
-/// Sleeps the firing thread until `until` or until an earlier timer is added.
-pub(crate) fn wait_until(until: Instant) {
-    let mut t = TIMERS.lock();
-    if let Some(first) = t.map.keys().next().copied() {
-        if first.0 <= until {
-            if first.0 <= Instant::now() {
-                return;
-            }
-            t.sleeping_until = Some(first.0);
-            let d = first.0.saturating_duration_since(Instant::now());
-            let t = WAKE.wait_for(t, d);
-            let mut t = t;
-            t.sleeping_until = None;
-            return;
+/// Registers `f` to run once at or after `when`, on a runtime thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::{Duration, Instant};
+/// let (tx, rx) = mpsc::channel();
+/// gort_runtime::timer::add(Instant::now() + Duration::from_millis(5), Box::new(move || {
+///     tx.send(()).unwrap();
+/// }));
+/// rx.recv().unwrap();
+/// ```
+pub fn add(when: Instant, f: Box<dyn FnOnce() + Send>) -> TimerId {
+    timers().add(when, Action::Call(f))
+}
+
+/// Registers `u` to be unparked at or after `when`: [`add`] without the allocation (what
+/// [`sleep`] uses).
+///
+/// # Examples
+///
+/// ```
+/// use gort_runtime::{g::WaitReason, park::park, timer};
+/// use std::time::{Duration, Instant};
+/// let t = Instant::now();
+/// gort_runtime::spawn(move || {
+///     park(WaitReason::Sleep, |u| {
+///         timer::add_unpark(Instant::now() + Duration::from_millis(2), u);
+///         None
+///     })
+/// })
+/// .join()
+/// .unwrap();
+/// assert!(t.elapsed() >= Duration::from_millis(2));
+/// ```
+pub fn add_unpark(when: Instant, u: Unparker) -> TimerId {
+    timers().add(when, Action::Unpark(u))
+}
+
+/// Removes a pending timer; true if it had not fired (its callback will never run).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let id = gort_runtime::timer::add(Instant::now() + Duration::from_secs(9), Box::new(|| {}));
+/// assert!(gort_runtime::timer::cancel(id));
+/// ```
+pub fn cancel(id: TimerId) -> bool {
+    timers().cancel(id)
+}
+
+/// Number of pending timers (added, neither fired nor cancelled).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let id = gort_runtime::timer::add(Instant::now() + Duration::from_secs(9), Box::new(|| {}));
+/// assert!(gort_runtime::timer::pending() >= 1);
+/// gort_runtime::timer::cancel(id);
+/// ```
+pub fn pending() -> usize {
+    match TIMERS.get() {
+        Some(t) => t.live.load(Ordering::SeqCst),
+        None => 0,
+    }
+}
+
+/// Step 0 of `find_runnable` (Go's `checkTimers`): runs the due timers of P `pid`. One atomic
+/// load when nothing is due. Returns how many ran.
+pub(crate) fn check_local(pid: usize) -> usize {
+    let Some(t) = TIMERS.get() else { return 0 };
+    let si = pid % t.shards.len();
+    let next = t.shards[si].next.load(Ordering::SeqCst);
+    if next == u64::MAX {
+        return 0;
+    }
+    let now = t.ns(Instant::now());
+    if next > now {
+        return 0;
+    }
+    t.run_shard(si, now)
+}
+
+/// Runs the due timers of every shard (a spinning M's "steal timers", and the poller after a
+/// poll). Returns how many ran.
+pub(crate) fn check_all() -> usize {
+    let Some(t) = TIMERS.get() else { return 0 };
+    if t.next_ns() == u64::MAX {
+        return 0;
+    }
+    let now = t.ns(Instant::now());
+    (0..t.shards.len()).map(|si| t.run_shard(si, now)).sum()
+}
+
+/// The earliest deadline over all shards, if any timer is pending (the poller's timeout).
+pub(crate) fn next_deadline() -> Option<Instant> {
+    let t = TIMERS.get()?;
+    let n = t.next_ns();
+    (n != u64::MAX).then(|| t.instant(n))
+}
+
+/// Converts an instant to the timers' clock (ns since their base), for `netpoll`'s atomics.
+pub(crate) fn to_ns(when: Instant) -> u64 {
+    timers().ns(when)
+}
+
+/// sysmon's backstop: runs timers overdue by more than [`BACKSTOP_SLACK`]; returns the next
+/// deadline (plus the slack: the time sysmon should look again), if any.
+pub(crate) fn run_due(now: Instant) -> Option<Instant> {
+    let t = TIMERS.get()?;
+    let late = t.ns(now).saturating_sub(BACKSTOP_SLACK.as_nanos() as u64);
+    for si in 0..t.shards.len() {
+        if t.shards[si].next.load(Ordering::SeqCst) <= late {
+            t.run_shard(si, late);
         }
     }
-    t.sleeping_until = Some(until);
+    let n = t.next_ns();
+    (n != u64::MAX).then(|| t.instant(n) + BACKSTOP_SLACK)
+}
+
+/// Sleeps the calling (sysmon) thread until `until`.
+pub(crate) fn wait_until(until: Instant) {
     let d = until.saturating_duration_since(Instant::now());
-    let mut t = WAKE.wait_for(t, d.max(Duration::from_micros(1)));
-    t.sleeping_until = None;
+    std::thread::sleep(d.max(Duration::from_micros(20)));
 }
 
 /// Parks the current G for `d` (Go's `time.Sleep`); on a plain thread, `std::thread::sleep`.
+/// Thousands of sleeping Gs cost no threads: each is one timer-heap entry.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let t = Instant::now();
+/// let hs: Vec<_> = (0..1000)
+///     .map(|_| gort_runtime::spawn(|| gort_runtime::sleep(Duration::from_millis(10))))
+///     .collect();
+/// hs.into_iter().for_each(|h| h.join().unwrap());
+/// assert!(t.elapsed() >= Duration::from_millis(10));
+/// ```
 pub fn sleep(d: Duration) {
     if d.is_zero() {
         crate::park::yield_now();
         return;
     }
-    let when = Instant::now() + d;
     if crate::park::in_green_thread() {
-        crate::park::park(crate::g::WaitReason::Sleep, move |u| {
-            add(when, Box::new(move || u.unpark()));
-            None
-        });
+        sleep_until(Instant::now() + d);
     } else {
         std::thread::sleep(d);
+    }
+}
+
+/// Parks the current G until `deadline` (returns at once if it has passed); on a plain thread,
+/// sleeps the thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let when = Instant::now() + Duration::from_millis(3);
+/// gort_runtime::spawn(move || gort_runtime::timer::sleep_until(when)).join().unwrap();
+/// assert!(Instant::now() >= when);
+/// ```
+pub fn sleep_until(deadline: Instant) {
+    if !crate::park::in_green_thread() {
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        return;
+    }
+    loop {
+        if Instant::now() >= deadline {
+            return;
+        }
+        crate::park::park(crate::g::WaitReason::Sleep, move |u| {
+            add_unpark(deadline, u);
+            None
+        });
     }
 }

@@ -1,0 +1,180 @@
+//! Sockets that park the G, not the M: `TcpListener`, `TcpStream`, `UdpSocket`, and on Unix
+//! `UnixListener`, `UnixStream` (Go's `net` package over the netpoller).
+//!
+//! Each type wraps the std socket, put in non-blocking mode and registered with the netpoller
+//! (netpoll/mod.rs). Every operation first tries the syscall; on `WouldBlock` the calling G parks
+//! on the socket's poll descriptor until readiness, its timeout, or a close, then retries
+//! (Go's `fd.Read` loop). From a plain OS thread the same calls block the thread in poll(2), so
+//! the types behave like std's blocking sockets there.
+//!
+//! # Differences from std, on purpose
+//!
+//! * A timeout (`set_read_timeout`, `set_write_timeout`, `connect_timeout`) ends the wait with
+//!   `io::ErrorKind::TimedOut` on every platform (std returns `WouldBlock` on Unix for
+//!   `SO_RCVTIMEO` and `TimedOut` on Windows). The socket stays usable.
+//! * `close(&self)` (Go's `Conn.Close` from another G) deregisters the socket and wakes every G
+//!   parked on it with `io::ErrorKind::NotConnected` ("use of closed network connection");
+//!   later operations fail the same way. The fd itself is closed when the value is dropped.
+//! * Host names given to `connect`/`bind` are resolved with std's `ToSocketAddrs`, which blocks
+//!   the calling M for the duration of the DNS lookup (use an IP address in hot paths).
+//! * `accept` returns resource errors (`EMFILE`, `ENFILE`, `ENOBUFS`) to the caller; the
+//!   pending connection stays in the backlog, and the listener keeps working once descriptors
+//!   are free. A loop that retries at once would spin: back off (Go's http server sleeps 5 ms
+//!   doubling to 1 s), for example with `gort::sleep`.
+//!
+//! # Invariants
+//!
+//! * The fd is registered from construction until `close`/drop/`into_std`, and deregistered
+//!   before it is closed (field order: the registration is dropped before the std socket).
+//! * `nonblocking` is the user's `set_nonblocking` flag; the fd itself is always non-blocking
+//!   while wrapped, and gets its blocking mode back in `into_std`.
+
+mod tcp;
+mod udp;
+#[cfg(unix)]
+mod unix;
+
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+#[cfg(unix)]
+pub use unix::{UnixIncoming, UnixListener, UnixStream};
+
+use crate::netpoll::{self, pd::Dir, Pd};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A std socket registered with the netpoller. Dropping it deregisters (before the socket's
+/// own drop closes the fd).
+pub(crate) struct Io<S: AsRawFd> {
+    pd: &'static Pd,
+    fd: RawFd,
+    /// The user's `set_nonblocking` (Relaxed: a per-call flag with no data to publish).
+    nonblocking: AtomicBool,
+    /// Read and write timeouts in ns; 0 = none (Relaxed, as above).
+    timeouts: [AtomicU64; 2],
+    sock: Option<S>,
+}
+
+impl<S: AsRawFd> Io<S> {
+    /// Registers `sock`, which must already be non-blocking.
+    pub(crate) fn new(sock: S) -> io::Result<Io<S>> {
+        let fd = sock.as_raw_fd();
+        let pd = netpoll::open(fd)?;
+        Ok(Io {
+            pd,
+            fd,
+            nonblocking: AtomicBool::new(false),
+            timeouts: [AtomicU64::new(0), AtomicU64::new(0)],
+            sock: Some(sock),
+        })
+    }
+
+    pub(crate) fn sock(&self) -> &S {
+        self.sock.as_ref().expect("socket taken")
+    }
+
+    /// Runs `f` until it does not return `WouldBlock`, parking on `dir` in between.
+    pub(crate) fn io<R>(&self, dir: Dir, mut f: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if self.pd.is_closed() {
+                return Err(netpoll::closed_error());
+            }
+            match f(self.sock()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
+            }
+            if self.nonblocking.load(Ordering::Relaxed) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if deadline.is_none() {
+                deadline = self.timeout(dir).map(|d| Instant::now() + d);
+            }
+            netpoll::wait(self.pd, self.fd, dir, deadline)?;
+        }
+    }
+
+    /// Waits for `dir` readiness once (connect completion), until `deadline`.
+    pub(crate) fn wait(&self, dir: Dir, deadline: Option<Instant>) -> io::Result<()> {
+        netpoll::wait(self.pd, self.fd, dir, deadline)
+    }
+
+    pub(crate) fn set_nonblocking(&self, nb: bool) {
+        self.nonblocking.store(nb, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timeout(&self, dir: Dir) -> Option<Duration> {
+        match self.timeouts[dir as usize].load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// std's rule: `Some(0)` is an error.
+    pub(crate) fn set_timeout(&self, dir: Dir, d: Option<Duration>) -> io::Result<()> {
+        let ns = match d {
+            None => 0,
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ))
+            }
+            Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1),
+        };
+        self.timeouts[dir as usize].store(ns, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Wakes every waiter with a close error; later operations fail (`close(&self)`).
+    pub(crate) fn close(&self) {
+        netpoll::shutdown(self.pd, self.fd);
+    }
+
+    /// Deregisters and hands back the socket in blocking mode.
+    pub(crate) fn into_inner(mut self, set_blocking: impl FnOnce(&S) -> io::Result<()>) -> S {
+        netpoll::close(self.pd, self.fd);
+        let s = self.sock.take().expect("socket taken");
+        if !self.nonblocking.load(Ordering::Relaxed) {
+            let _ = set_blocking(&s);
+        }
+        s
+    }
+}
+
+impl<S: AsRawFd> Drop for Io<S> {
+    fn drop(&mut self) {
+        if self.sock.is_some() {
+            netpoll::close(self.pd, self.fd);
+        }
+    }
+}
+
+impl<S: AsRawFd> std::fmt::Debug for Io<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fd={}", self.fd)
+    }
+}
+
+/// Resolves `addr` (blocking the M for a DNS lookup; see the module docs) and tries `f` on each
+/// address in turn, returning the last error.
+pub(crate) fn each_addr<A: std::net::ToSocketAddrs, T>(
+    addr: A,
+    mut f: impl FnMut(std::net::SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}

@@ -1,0 +1,427 @@
+//! The netpoller: one OS poller per process (mio: epoll on Linux, kqueue on macOS/BSD,
+//! edge-triggered), woven into the scheduler where Go weaves it (docs/netpoll.md).
+//!
+//! # The contract
+//!
+//! What the rest of the runtime may rely on, and the only functions it calls:
+//!
+//! * **Descriptors.** [`open`] registers a non-blocking fd and returns its `&'static` [`Pd`]
+//!   (from a cache; descriptors are recycled, never freed). [`close`] deregisters it, wakes
+//!   every waiter with [`Outcome::Closed`], and returns it to the cache. The fd itself is the
+//!   caller's: it must stay open until `close` returned.
+//! * **Waiting.** [`wait`]`(pd, fd, dir, deadline)` is called after a syscall on `fd` returned
+//!   `WouldBlock`. On a G it parks the G (wait reason `IO wait`) until readiness (`Ok`), the
+//!   deadline (`TimedOut`) or a close (`NotConnected`, Go's "use of closed network connection");
+//!   on a plain thread it blocks the thread in poll(2) instead (std's behaviour). Readiness may
+//!   be spurious: callers retry the syscall in a loop.
+//! * **Scheduler hooks** (sched.rs calls, in `find_runnable`): step 5 [`poll_ready`] (a
+//!   non-blocking poll, only if Gs wait on sockets and no M is blocked in the poller), step 8
+//!   [`block`] (the one M that blocks in the poller, until the nearest timer), and
+//!   [`break_poller`] (from `wakep`, when new work finds no idle M: Go's `netpollBreak`).
+//! * **Timers** call [`timer_added`] after every add: an earlier deadline than the blocked
+//!   poller's breaks it; with nobody in the poller, `wakep` brings an M to wait for it.
+//! * **sysmon** calls [`sysmon_poll`] every tick: a poller not polled for 10 ms is polled.
+//! * [`waiters`]: Gs parked on sockets now (for the deadlock detector: they are not deadlocked).
+//!
+//! # The blocking-poll protocol (numbered; code comments cite the steps)
+//!
+//! * P1. CAS `POLL_OWNER` false→true. Only its holder polls (blocking or not); an M that loses
+//!   simply parks (stopm): one M at a time waits in the kernel.
+//! * P2. `POLL_UNTIL = u64::MAX` (SeqCst): "an M is blocked, until an unknown time": any timer
+//!   added from now on breaks the poll.
+//! * P3. Read the earliest deadline of all timer shards (SeqCst loads).
+//! * P4. `POLL_UNTIL = that deadline` (SeqCst).
+//! * P5. `poll(timeout = deadline - now)`.
+//! * P6. `POLL_UNTIL = 0`, `WAKE_SIG = false`, `LAST_POLL = now`, release `POLL_OWNER`.
+//! * P7. Take an idle P if there is one: run due timers, inject the readied Gs (one is run by
+//!   this M); without a P, inject them into the global queue and park the M.
+//!
+//! A timer adder does A1. insert and publish its shard's `next` (SeqCst, timer.rs); A2. load
+//! `POLL_UNTIL` (SeqCst); A3. if nonzero and later than its deadline, break the poll; if zero,
+//! `wakep`. Proof sketch: if A2 reads 0 or a value from before P2, then A1 precedes P2 in the
+//! SeqCst order, hence precedes P3, and the poller's timeout accounts for the new timer. If A2
+//! reads P2's `MAX` or P4's value, the adder compares against it and breaks if needed; the
+//! waker's eventfd stays signalled until the next poll consumes it, so a break sent before P5
+//! makes P5 return at once. Either way the poller never sleeps past a pending deadline.
+//!
+//! # The descriptor cache
+//!
+//! Descriptors are leaked `PollDesc`s kept on a free list; their addresses are the poller's
+//! tokens (Go's `pollcache`). So a token in a late event always names a live descriptor, a
+//! deadline timer may hold `&'static Pd` past the socket's close, and tickets (never reused)
+//! make such stale timers no-ops.
+
+pub mod pd;
+mod poller;
+
+use crate::g::{GRef, WaitReason};
+use crate::loom::Mutex;
+// Process-global statics are no part of any loom model (model 6 drives pd.rs alone), so they use
+// std's atomics, which stay const-initialisable under `--cfg loom`.
+use crate::park::Unparker;
+use crate::sched::Sched;
+use crate::timer::TimerId;
+use pd::{Arm, Dir, Outcome, PollDesc};
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A runtime poll descriptor: the state machine of pd.rs with a parked G (its `Unparker` and
+/// the id of its deadline timer) as the waiter.
+pub type Pd = PollDesc<Waiter>;
+
+/// A waiter stored in a [`Pd`] slot.
+pub struct Waiter {
+    u: Unparker,
+    timer: Option<TimerId>,
+}
+
+/// How long sysmon lets the poller go unpolled while Gs wait on sockets (Go: 10 ms).
+pub const SYSMON_POLL_AFTER: Duration = Duration::from_millis(10);
+/// A plain thread blocked in poll(2) re-checks for a close this often.
+const THREAD_SLICE: Duration = Duration::from_millis(100);
+
+static POLLER: OnceLock<poller::Poller> = OnceLock::new();
+/// P1: the right to call `poll`. CAS false→true to take (Acquire), store false to give (Release).
+static POLL_OWNER: AtomicBool = AtomicBool::new(false);
+/// 0: no M blocked in the poller; else the blocked poller's deadline (timer ns; MAX = none).
+/// SeqCst: pairs with timer adds (A2) and `break_poller` (see the protocol).
+static POLL_UNTIL: AtomicU64 = AtomicU64::new(0);
+/// A break is on its way (Go's `netpollWakeSig`): CAS false→true before waking; cleared at P6.
+static WAKE_SIG: AtomicBool = AtomicBool::new(false);
+/// When the poller last returned (ns on the timer clock; Relaxed: a heuristic for sysmon).
+static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+/// Gs parked on descriptors (incremented by a parking `arm`, decremented by whoever takes the
+/// waiter). Relaxed: a count for heuristics and the deadlock detector.
+static WAITERS: AtomicUsize = AtomicUsize::new(0);
+/// The descriptor cache.
+static FREE: OnceLock<Mutex<Vec<&'static Pd>>> = OnceLock::new();
+
+fn free_list() -> &'static Mutex<Vec<&'static Pd>> {
+    FREE.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+fn poller() -> io::Result<&'static poller::Poller> {
+    if let Some(p) = POLLER.get() {
+        return Ok(p);
+    }
+    let p = poller::Poller::new()?;
+    Ok(POLLER.get_or_init(|| p))
+}
+
+/// The number of Gs parked on sockets now (for the deadlock detector).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(gort_runtime::netpoll::waiters(), 0);
+/// ```
+pub fn waiters() -> usize {
+    WAITERS.load(Ordering::Relaxed)
+}
+
+/// Registers the non-blocking `fd` with the poller; returns its descriptor.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// l.set_nonblocking(true).unwrap();
+/// let pd = gort_runtime::netpoll::open(l.as_raw_fd()).unwrap();
+/// gort_runtime::netpoll::close(pd, l.as_raw_fd());
+/// ```
+pub fn open(fd: RawFd) -> io::Result<&'static Pd> {
+    let p = poller()?;
+    let pd = match free_list().lock().pop() {
+        Some(pd) => {
+            pd.reset();
+            pd
+        }
+        None => Box::leak(Box::new(Pd::new())),
+    };
+    match p.register(fd, pd) {
+        Ok(()) => Ok(pd),
+        Err(e) => {
+            pd.close(&mut Vec::new());
+            free_list().lock().push(pd);
+            Err(e)
+        }
+    }
+}
+
+/// Deregisters `fd`, wakes every waiter of `pd` with a close error, and recycles `pd`. Call it
+/// before closing the fd.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// s.set_nonblocking(true).unwrap();
+/// let pd = gort_runtime::netpoll::open(s.as_raw_fd()).unwrap();
+/// gort_runtime::netpoll::close(pd, s.as_raw_fd());
+/// ```
+pub fn close(pd: &'static Pd, fd: RawFd) {
+    shutdown(pd, fd);
+    free_list().lock().push(pd);
+}
+
+/// [`close`] without recycling: the descriptor stays closed (every wait fails) until [`close`];
+/// for `close(&self)` on sockets still owned by someone.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// s.set_nonblocking(true).unwrap();
+/// let pd = gort_runtime::netpoll::open(s.as_raw_fd()).unwrap();
+/// gort_runtime::netpoll::shutdown(pd, s.as_raw_fd());
+/// assert!(pd.is_closed());
+/// gort_runtime::netpoll::close(pd, s.as_raw_fd());
+/// ```
+pub fn shutdown(pd: &'static Pd, fd: RawFd) {
+    if pd.is_closed() {
+        return;
+    }
+    if let Some(p) = POLLER.get() {
+        let _ = p.deregister(fd);
+    }
+    let mut out = Vec::new();
+    let n = pd.close(&mut out);
+    WAITERS.fetch_sub(n, Ordering::Relaxed);
+    wake_all(out, false);
+}
+
+/// The error a wait on a closed descriptor returns (Go's "use of closed network connection").
+pub fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "use of closed network connection",
+    )
+}
+
+/// Waits for `dir` readiness of `fd` (after a `WouldBlock`), until `deadline`. See the contract.
+///
+/// # Examples
+///
+/// ```
+/// use gort_runtime::netpoll::{self, pd::Dir};
+/// use std::os::fd::AsRawFd;
+/// use std::time::{Duration, Instant};
+/// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// s.set_nonblocking(true).unwrap();
+/// let pd = netpoll::open(s.as_raw_fd()).unwrap();
+/// let fd = s.as_raw_fd();
+/// let r = gort_runtime::spawn(move || {
+///     netpoll::wait(pd, fd, Dir::Read, Some(Instant::now() + Duration::from_millis(5)))
+/// });
+/// assert_eq!(r.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+/// netpoll::close(pd, fd);
+/// ```
+pub fn wait(pd: &'static Pd, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<()> {
+    if !crate::park::in_green_thread() {
+        return wait_thread(pd, fd, dir, deadline);
+    }
+    let ticket = pd.ticket();
+    crate::park::park(WaitReason::IoWait, move |u| {
+        let w = Waiter { u, timer: None };
+        match pd.arm(dir, ticket, w, |w| {
+            if let Some(d) = deadline {
+                w.timer = Some(crate::timer::add(
+                    d,
+                    Box::new(move || {
+                        if let Some(w) = pd.expire(dir, ticket) {
+                            WAITERS.fetch_sub(1, Ordering::Relaxed);
+                            w.u.unpark();
+                        }
+                    }),
+                ));
+            }
+        }) {
+            Arm::Parked => {
+                WAITERS.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Arm::Ready(w) | Arm::Closed(w) => Some(w.u),
+        }
+    });
+    match pd.outcome(dir, ticket) {
+        Outcome::Ready => Ok(()),
+        Outcome::TimedOut => Err(io::Error::from(io::ErrorKind::TimedOut)),
+        Outcome::Closed => Err(closed_error()),
+    }
+}
+
+fn wait_thread(pd: &Pd, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<()> {
+    loop {
+        if pd.is_closed() {
+            return Err(closed_error());
+        }
+        let mut slice = THREAD_SLICE;
+        if let Some(d) = deadline {
+            let now = Instant::now();
+            if now >= d {
+                return Err(io::Error::from(io::ErrorKind::TimedOut));
+            }
+            slice = slice.min(d - now);
+        }
+        if poller::wait_fd(fd, dir, slice)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Makes the readied waiters runnable: Gs as one batch (`injectglist`), threads one by one. A
+/// waiter's deadline timer is cancelled (it could only find no ticket, but it holds heap space).
+fn wake_all(ws: Vec<Waiter>, hold_p: bool) -> Option<GRef> {
+    let mut gs = Vec::with_capacity(ws.len());
+    for w in ws {
+        if let Some(t) = w.timer {
+            crate::timer::cancel(t);
+        }
+        match w.u {
+            Unparker::G(g) => gs.push(g),
+            u @ Unparker::Thread(_) => u.unpark(),
+        }
+    }
+    let first = if hold_p { gs.pop() } else { None };
+    if !gs.is_empty() {
+        crate::sched().injectglist(gs);
+    }
+    first
+}
+
+fn now_ns() -> u64 {
+    crate::timer::to_ns(Instant::now())
+}
+
+/// Polls without blocking if `POLL_OWNER` is free; moves ready waiters to `out`.
+fn poll_now(out: &mut Vec<Waiter>) -> bool {
+    let Some(p) = POLLER.get() else { return false };
+    if POLL_OWNER
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    let n = p.poll(Some(Duration::ZERO), out);
+    LAST_POLL.store(now_ns(), Ordering::Relaxed);
+    POLL_OWNER.store(false, Ordering::Release);
+    WAITERS.fetch_sub(n, Ordering::Relaxed);
+    true
+}
+
+/// `find_runnable` step 5: a non-blocking poll, if Gs wait on sockets and no M is blocked in
+/// the poller. Readied Gs are injected; one is returned for this M (which holds a P) to run.
+pub(crate) fn poll_ready() -> Option<GRef> {
+    if WAITERS.load(Ordering::Relaxed) == 0 || POLL_UNTIL.load(Ordering::Relaxed) != 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    if !poll_now(&mut out) || out.is_empty() {
+        return None;
+    }
+    wake_all(out, true)
+}
+
+/// What [`block`] leaves the M with.
+pub(crate) enum Polled {
+    /// Holding a P: run this G.
+    Run(GRef),
+    /// Holding a P: look for work again.
+    Again,
+    /// No P (or not the poller): park the M.
+    Stop,
+}
+
+/// `find_runnable` step 8: the M (holding no P) blocks in the poller until the nearest timer,
+/// if Gs wait on sockets or timers are pending and no other M is in the poller. See the
+/// protocol P1-P7 in the module docs.
+pub(crate) fn block(s: &'static Sched) -> Polled {
+    if WAITERS.load(Ordering::Relaxed) == 0 && crate::timer::pending() == 0 {
+        return Polled::Stop;
+    }
+    let Ok(p) = poller() else {
+        return Polled::Stop;
+    };
+    // P1.
+    if POLL_OWNER
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return Polled::Stop;
+    }
+    // P2.
+    POLL_UNTIL.store(u64::MAX, Ordering::SeqCst);
+    // P3, P4.
+    let next = crate::timer::next_deadline();
+    let until = next.map_or(u64::MAX, |d| crate::timer::to_ns(d).max(1));
+    POLL_UNTIL.store(until, Ordering::SeqCst);
+    // P5.
+    let timeout = next.map(|d| d.saturating_duration_since(Instant::now()));
+    let mut out = Vec::new();
+    let n = p.poll(timeout, &mut out);
+    // P6.
+    POLL_UNTIL.store(0, Ordering::SeqCst);
+    WAKE_SIG.store(false, Ordering::SeqCst);
+    LAST_POLL.store(now_ns(), Ordering::Relaxed);
+    POLL_OWNER.store(false, Ordering::Release);
+    WAITERS.fetch_sub(n, Ordering::Relaxed);
+    // P7.
+    if !s.try_acquire_idle_p() {
+        wake_all(out, false);
+        return Polled::Stop;
+    }
+    crate::timer::check_all();
+    match wake_all(out, true) {
+        Some(g) => Polled::Run(g),
+        None => Polled::Again,
+    }
+}
+
+/// Wakes the M blocked in the poller, if there is one (Go's `netpollBreak` for new work).
+/// Returns true if an M is (or was just) blocked in the poller and has been told to look.
+pub(crate) fn break_poller() -> bool {
+    if POLL_UNTIL.load(Ordering::SeqCst) == 0 {
+        return false;
+    }
+    if WAKE_SIG
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok()
+    {
+        if let Some(p) = POLLER.get() {
+            p.wake();
+        }
+    }
+    true
+}
+
+/// Timer hook (A2, A3 of the protocol): a timer due at `when_ns` was added.
+pub(crate) fn timer_added(when_ns: u64) {
+    let until = POLL_UNTIL.load(Ordering::SeqCst);
+    if until == 0 {
+        crate::sched().wakep();
+    } else if when_ns < until {
+        break_poller();
+    }
+}
+
+/// sysmon's hook: if Gs wait on sockets, no M is blocked in the poller, and nobody polled for
+/// [`SYSMON_POLL_AFTER`], poll without blocking and inject what is ready.
+pub(crate) fn sysmon_poll() {
+    if WAITERS.load(Ordering::Relaxed) == 0 || POLL_UNTIL.load(Ordering::SeqCst) != 0 {
+        return;
+    }
+    let now = now_ns();
+    if now.saturating_sub(LAST_POLL.load(Ordering::Relaxed)) < SYSMON_POLL_AFTER.as_nanos() as u64 {
+        return;
+    }
+    let mut out = Vec::new();
+    if poll_now(&mut out) && !out.is_empty() {
+        wake_all(out, false);
+    }
+}
