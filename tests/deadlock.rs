@@ -73,6 +73,22 @@ fn scenario(name: &str) {
                 let _ = h.join();
             }
         }
+        // Looks stuck: the only G waits in accept, and the main thread joins it. But the network
+        // may wake it (here: another process connects after 300 ms), so it is never reported.
+        "socket_waiter" => {
+            let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args(["--scenario", "connect_later", &port.to_string()])
+                .spawn()
+                .unwrap();
+            gort::spawn(move || {
+                let (_s, _) = l.accept().unwrap();
+            })
+            .join()
+            .unwrap();
+            child.wait().unwrap();
+        }
         _ => panic!("unknown scenario {name}"),
     }
 }
@@ -80,12 +96,19 @@ fn scenario(name: &str) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--scenario") {
+        if args[i + 1] == "connect_later" {
+            std::thread::sleep(Duration::from_millis(300));
+            let port: u16 = args[i + 2].parse().unwrap();
+            let _s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            return;
+        }
         scenario(&args[i + 1]);
         return;
     }
     // Under `cargo test -- <filter>` libtest flags arrive here; they are ignored.
     let exe = std::env::current_exe().unwrap();
-    let cases: [(&str, Option<i32>, &[&str]); 5] = [
+    let cases: [(&str, Option<i32>, &[&str]); 6] = [
         (
             "deadlock",
             Some(2),
@@ -98,6 +121,7 @@ fn main() {
         ("sleeping", Some(0), &[]),
         ("blocking", Some(0), &[]),
         ("plain_thread_wakes", Some(0), &[]),
+        ("socket_waiter", Some(0), &[]),
         (
             "many_stuck",
             Some(2),

@@ -2,11 +2,9 @@
 //! one `RESULT ...` line, exactly like the peer programs in `benches/peers/`.
 //! Workers: `GORT_MAXPROCS` (set by the runner).
 //!
-//! Workloads whose gort API has not landed yet print
-//! `RESULT workload=X unsupported=1` (shown as "n/a (not built yet)").
-//! Each of them is one function below marked `TODO(gort-api)`: replace its
-//! body with the implementation; the peers in `benches/peers/rust/src/bin/
-//! may_work.rs` show the intended shape of every workload.
+//! Every workload has the same shape as in the peers (`benches/peers/rust/src/bin/
+//! may_work.rs`, `benches/peers/go/main.go`). An unknown workload prints
+//! `RESULT workload=X unsupported=1`.
 
 use gort_benches::common::*;
 use std::time::Instant;
@@ -93,12 +91,6 @@ fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
         "wall/ideal",
     );
 }
-
-// ---------------------------------------------------------------------------
-// TODO(gort-api): arms waiting for later gort APIs. Each prints
-// `unsupported`; fill in the body when the API lands (same semantics as the
-// peers, see may_work.rs) and keep the RESULT line's workload name and unit.
-// ---------------------------------------------------------------------------
 
 /// Workload 3: unbuffered ping-pong between this task and an echo task, `n` round trips.
 fn chan_pingpong(n: u64) {
@@ -214,18 +206,71 @@ fn blocking_syscall(tasks: u64, ms: u64, yields: u64) {
     report("blocking_syscall", latency.as_secs_f64() * 1e3, "ms");
 }
 
-/// Workload 8, waiting for gort API `net::TcpListener`: Bind 127.0.0.1:0, call
-/// `listening(port)`, then accept forever, one task per connection echoing
-/// whatever it reads (4 KiB buffer, set_nodelay). The runner kills it.
+/// Workload 8: bind 127.0.0.1:0, print the port, accept forever; one G per connection
+/// echoes whatever it reads (4 KiB buffer, nodelay). The runner kills the process.
 fn tcp_echo_server() {
-    unsupported("tcp_echo_server");
+    use std::io::{Read, Write};
+    let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listening(l.local_addr().unwrap().port());
+    loop {
+        let (mut s, _) = match l.accept() {
+            Ok(c) => c,
+            Err(_) => {
+                gort::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
+        };
+        drop(gort::spawn(move || {
+            let _ = s.set_nodelay(true);
+            let mut buf = [0u8; 4096];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if s.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
 }
 
-/// Workload 9, waiting for gort API `net::TcpListener`: Like `tcp_echo_server`, but each
-/// connection accumulates input and, for every request found by
-/// `take_http_requests`, writes `HTTP_RESPONSE` (keep-alive).
+/// Workload 9: like `tcp_echo_server`, but each connection answers every complete HTTP/1.1
+/// request it has read with `HTTP_RESPONSE` (keep-alive).
 fn http_server() {
-    unsupported("http_server");
+    use std::io::{Read, Write};
+    let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listening(l.local_addr().unwrap().port());
+    loop {
+        let (mut s, _) = match l.accept() {
+            Ok(c) => c,
+            Err(_) => {
+                gort::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
+        };
+        drop(gort::spawn(move || {
+            let _ = s.set_nodelay(true);
+            let mut pending = Vec::with_capacity(4096);
+            let mut buf = [0u8; 4096];
+            let mut out = Vec::with_capacity(4096);
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                }
+                out.clear();
+                for _ in 0..take_http_requests(&mut pending) {
+                    out.extend_from_slice(HTTP_RESPONSE);
+                }
+                if s.write_all(&out).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
 }
 
 /// Workload 10: `tasks` tasks each increment one counter `iters` times under a

@@ -15,8 +15,9 @@
 //! * `close(&self)` (Go's `Conn.Close` from another G) deregisters the socket and wakes every G
 //!   parked on it with `io::ErrorKind::NotConnected` ("use of closed network connection");
 //!   later operations fail the same way. The fd itself is closed when the value is dropped.
-//! * Host names given to `connect`/`bind` are resolved with std's `ToSocketAddrs`, which blocks
-//!   the calling M for the duration of the DNS lookup (use an IP address in hot paths).
+//! * Host names given to `connect`/`bind`/`send_to` are resolved with std's `ToSocketAddrs`
+//!   (getaddrinfo), a blocking call, inside `gort::blocking`: the G's P is handed to another M
+//!   if the lookup takes longer than a sysmon tick, so other Gs keep running.
 //! * `accept` returns resource errors (`EMFILE`, `ENFILE`, `ENOBUFS`) to the caller; the
 //!   pending connection stays in the backlog, and the listener keeps working once descriptors
 //!   are free. A loop that retries at once would spin: back off (Go's http server sleeps 5 ms
@@ -158,14 +159,14 @@ impl<S: AsRawFd> std::fmt::Debug for Io<S> {
     }
 }
 
-/// Resolves `addr` (blocking the M for a DNS lookup; see the module docs) and tries `f` on each
-/// address in turn, returning the last error.
+/// Resolves `addr` (a DNS lookup inside `gort::blocking`; see the module docs) and tries `f` on
+/// each address in turn, returning the last error.
 pub(crate) fn each_addr<A: std::net::ToSocketAddrs, T>(
     addr: A,
     mut f: impl FnMut(std::net::SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last = None;
-    for a in addr.to_socket_addrs()? {
+    for a in resolve(addr)? {
         match f(a) {
             Ok(t) => return Ok(t),
             Err(e) => last = Some(e),
@@ -177,4 +178,15 @@ pub(crate) fn each_addr<A: std::net::ToSocketAddrs, T>(
             "could not resolve to any addresses",
         )
     }))
+}
+
+/// `addr.to_socket_addrs()` as a blocking call (Go resolves in a blocking syscall too, via cgo's
+/// getaddrinfo, when its pure-Go resolver does not apply).
+pub(crate) fn resolve<A: std::net::ToSocketAddrs>(
+    addr: A,
+) -> io::Result<std::vec::IntoIter<std::net::SocketAddr>> {
+    crate::syscall::blocking(|| {
+        addr.to_socket_addrs()
+            .map(|i| i.collect::<Vec<_>>().into_iter())
+    })
 }

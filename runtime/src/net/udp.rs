@@ -79,7 +79,7 @@ impl UdpSocket {
     /// assert_eq!(s.send_to(b"x", s.local_addr().unwrap()).unwrap(), 1);
     /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let a = addr.to_socket_addrs()?.next().ok_or_else(|| {
+        let a = super::resolve(addr)?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
         })?;
         self.io.io(Dir::Write, |s| s.send_to(buf, a))
