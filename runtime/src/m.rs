@@ -13,7 +13,7 @@
 
 use crate::g::{GRef, G};
 use crate::loom::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::loom::{Arc, Condvar, Mutex};
+use crate::loom::{Condvar, Mutex};
 use crate::p::{PHandle, RunningP};
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -118,7 +118,8 @@ impl MShared {
 
 /// An M's thread-local state. Empty (no M) on plain threads.
 pub(crate) struct MLocal {
-    pub(crate) m: RefCell<Option<Arc<MShared>>>,
+    /// This thread's M (set once at M start; the `MShared` lives for the process, in `allm`).
+    pub(crate) m: Cell<Option<&'static MShared>>,
     /// The P this M holds. Borrowed only briefly, never across a switch or a call into user code.
     pub(crate) p: RefCell<PSlot>,
     /// The G locked to this M by `lock_os_thread` (0: none).
@@ -133,7 +134,7 @@ pub(crate) struct MLocal {
 thread_local! {
     static MLOCAL: MLocal = const {
         MLocal {
-            m: RefCell::new(None),
+            m: Cell::new(None),
             p: RefCell::new(PSlot::None),
             lockedg: Cell::new(0),
             exiting: Cell::new(false),

@@ -44,7 +44,7 @@ use crate::env::Config;
 use crate::fatal::fatal;
 use crate::g::{GRef, GStatus, G};
 use crate::loom::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use crate::loom::{Arc, Mutex, MutexGuard};
+use crate::loom::{Mutex, MutexGuard};
 use crate::m::{with_m, MShared, PSlot, Wakeup};
 use crate::p::{PHandle, PLocal, PShared, RunningP};
 use crate::runq::{Steal, LOCAL_CAP};
@@ -68,7 +68,7 @@ pub(crate) struct Locked {
     /// Idle Ps, most recently idled last.
     pub(crate) idle_p: Vec<PHandle>,
     /// Idle Ms, parked on their notes.
-    pub(crate) idle_m: Vec<Arc<MShared>>,
+    pub(crate) idle_m: Vec<&'static MShared>,
 }
 
 /// The scheduler's global state (Go's `schedt` plus `allp`).
@@ -102,7 +102,7 @@ pub struct Sched {
     /// Gs inside `blocking` (for the deadlock check). Relaxed counts; the check re-reads them.
     pub(crate) nsyscall: AtomicUsize,
     /// Every M, newest last (for traces and LockOSThread hand-offs).
-    pub(crate) allm: Mutex<Vec<Arc<MShared>>>,
+    pub(crate) allm: Mutex<Vec<&'static MShared>>,
 }
 
 impl Sched {
@@ -332,8 +332,10 @@ impl Sched {
             );
         }
         let id = self.mcount.fetch_add(1, Ordering::Relaxed) + 1;
-        let m = Arc::new(MShared::new(id));
-        self.allm.lock().push(m.clone());
+        // Leaked: an M's shared part lives for the process (Go never frees Ms either), so
+        // `&'static MShared` can be kept in lists and thread-locals without reference counts.
+        let m: &'static MShared = Box::leak(Box::new(MShared::new(id)));
+        self.allm.lock().push(m);
         if let Err(e) = crate::loom::spawn_thread(format!("gort-m{id}"), move || m_main(self, m, w))
         {
             fatal!("failed to create an OS thread for M{id}: {e}; the system is out of threads or memory");
@@ -369,7 +371,7 @@ impl Sched {
     fn become_spinning(&self) {
         with_m(|m| {
             m.spinning.set(true);
-            if let Some(ms) = m.m.borrow().as_ref() {
+            if let Some(ms) = m.m.get() {
                 ms.spinning.store(true, Ordering::Relaxed);
             }
         });
@@ -382,7 +384,7 @@ impl Sched {
     fn reset_spinning(&'static self) {
         let was = with_m(|m| {
             let was = m.spinning.replace(false);
-            if let Some(ms) = m.m.borrow().as_ref() {
+            if let Some(ms) = m.m.get() {
                 ms.spinning.store(false, Ordering::Relaxed);
             }
             was
@@ -400,7 +402,7 @@ impl Sched {
         let m = current_m();
         {
             let mut l = self.lock.lock();
-            l.idle_m.push(m.clone());
+            l.idle_m.push(m);
             self.nmidle.fetch_add(1, Ordering::Relaxed);
         }
         let w = match m.sleep_timeout(M_IDLE_EXIT) {
@@ -408,7 +410,7 @@ impl Sched {
             None => {
                 let mut l = self.lock.lock();
                 let floor = self.nprocs();
-                let pos = l.idle_m.iter().position(|x| Arc::ptr_eq(x, &m));
+                let pos = l.idle_m.iter().position(|x| std::ptr::eq(*x, m));
                 match pos {
                     Some(i) if l.idle_m.len() > floor => {
                         l.idle_m.swap_remove(i);
@@ -626,26 +628,34 @@ impl Sched {
                 return;
             }
             let gp: *const G = &*g;
-            with_m(|m| m.curg.set(gp));
             me.curg.store(g.id(), Ordering::Relaxed);
             let shared = p.shared();
-            set_p(PSlot::InG(p.start_g()));
+            // One thread-local access before the switch and one after (this is the hot path of
+            // every park, yield and ready).
+            with_m(|m| {
+                m.curg.set(gp);
+                *m.p.borrow_mut() = PSlot::InG(p.start_g());
+            });
             let r = g.owned().coro.as_mut().unwrap().resume();
             shared.switches.fetch_add(1, Ordering::Relaxed);
-            with_m(|m| m.curg.set(std::ptr::null()));
             me.curg.store(0, Ordering::Relaxed);
             g.set_m(None);
-            // Take the P back, unless sysmon retook it meanwhile.
-            let p = match take_slot() {
-                PSlot::InG(r) => r.finish(),
-                PSlot::Owned(h) => Some(h),
-                PSlot::None => None,
-            };
-            let has_p = p.is_some();
-            if let Some(p) = p {
-                set_p(PSlot::Owned(p));
-            }
-            let locked_here = with_m(|m| m.lockedg.get()) == g.id();
+            let gid = g.id();
+            let (has_p, locked_here) = with_m(|m| {
+                m.curg.set(std::ptr::null());
+                let mut slot = m.p.borrow_mut();
+                // Take the P back, unless sysmon retook it meanwhile.
+                let p = match std::mem::replace(&mut *slot, PSlot::None) {
+                    PSlot::InG(r) => r.finish(),
+                    PSlot::Owned(h) => Some(h),
+                    PSlot::None => None,
+                };
+                let has_p = p.is_some();
+                if let Some(p) = p {
+                    *slot = PSlot::Owned(p);
+                }
+                (has_p, m.lockedg.get() == gid)
+            });
             match r {
                 Resumed::Finished => {
                     self.gdestroy(g);
@@ -945,8 +955,8 @@ pub(crate) fn current_p_preempted() -> bool {
     })
 }
 
-pub(crate) fn current_m() -> Arc<MShared> {
-    with_m(|m| m.m.borrow().clone()).unwrap_or_else(|| fatal!("not an M"))
+pub(crate) fn current_m() -> &'static MShared {
+    with_m(|m| m.m.get()).unwrap_or_else(|| fatal!("not an M"))
 }
 
 fn set_curg_status(g: *const G, s: GStatus) {
@@ -1018,14 +1028,14 @@ impl Sched {
 }
 
 /// An M's life: take the P it was started with, then find and run Gs until it must exit.
-fn m_main(s: &'static Sched, m: Arc<MShared>, w: Wakeup) {
+fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
     if let Err(e) = crate::signal::init_thread() {
         eprintln!(
             "gort: M{}: no alternate signal stack ({e}): a stack overflow will not be reported by name",
             m.id
         );
     }
-    with_m(|l| *l.m.borrow_mut() = Some(m.clone()));
+    with_m(|l| l.m.set(Some(m)));
     let mut first = s.acquire(w);
     loop {
         if with_m(|l| l.exiting.get()) {
@@ -1093,10 +1103,10 @@ impl Sched {
             // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
             let g = unsafe { &*g };
             if g.lock_count.fetch_add(1, Ordering::Relaxed) == 0 {
-                let me = m.m.borrow().as_ref().map(|x| x.id).unwrap();
+                let me = m.m.get().map(|x| x.id).unwrap();
                 g.locked_m.store(me + 1, Ordering::Relaxed);
                 m.lockedg.set(g.id());
-                if let Some(ms) = m.m.borrow().as_ref() {
+                if let Some(ms) = m.m.get() {
                     ms.lockedg.store(g.id(), Ordering::Relaxed);
                 }
             }
@@ -1120,7 +1130,7 @@ impl Sched {
             if c == 1 {
                 g.locked_m.store(0, Ordering::Relaxed);
                 m.lockedg.set(0);
-                if let Some(ms) = m.m.borrow().as_ref() {
+                if let Some(ms) = m.m.get() {
                     ms.lockedg.store(0, Ordering::Relaxed);
                 }
             }

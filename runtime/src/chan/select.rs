@@ -30,6 +30,10 @@ pub enum Mode {
     Timeout(Duration),
     /// Wait until the instant.
     Deadline(Instant),
+    /// Like `Block`, for a caller that has just tried every arm itself (a channel's `send` or
+    /// `recv` fast path): the first pass 1 is skipped. Registration re-checks each arm under its
+    /// lock, so an arm that became ready meanwhile is still found.
+    BlockAfterTry,
 }
 
 /// Registration result for one arm (hidden, used by the arm types).
@@ -108,6 +112,7 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
         big.resize(n, 0u16);
         &mut big[..]
     };
+    let mut skip_pass1 = matches!(mode, Mode::BlockAfterTry);
     loop {
         // Pass 1, in a fresh random order.
         for i in 0..n {
@@ -115,11 +120,13 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
             let j = fastrand(i + 1);
             order.swap(i, j);
         }
-        for &i in order.iter() {
-            let i = i as usize;
-            if arms[i].try_now() {
-                arms[i].mark();
-                return Some(i);
+        if !std::mem::take(&mut skip_pass1) {
+            for &i in order.iter() {
+                let i = i as usize;
+                if arms[i].try_now() {
+                    arms[i].mark();
+                    return Some(i);
+                }
             }
         }
         match mode {
@@ -131,7 +138,7 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
                     }
                 }
             }
-            Mode::Block => {}
+            Mode::Block | Mode::BlockAfterTry => {}
         }
         let reason = match n {
             1 => arms[0].reason(),
