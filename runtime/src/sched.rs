@@ -22,14 +22,18 @@
 //!   an M on an idle P.
 //! * **Stop spinning** (an M giving up, in [`find_runnable`]): T1. give the P back to the idle
 //!   list (`npidle += 1`, SeqCst, under `lock`); T2. `nmspinning -= 1` (SeqCst) and a SeqCst fence;
-//!   T3. re-check the global queue and every P's runnext and local queue; if anything is there,
-//!   take an idle P back, spin again and go to the top.
+//!   T3. re-check the global queue (under `lock`) and every P's runnext and local queue; if
+//!   anything is there, take an idle P back, spin again and go to the top.
 //!
 //! Proof sketch (rayon-core's sleep/README style): the SeqCst operations S1, S2, T1, T2 are in one
 //! total order. If S2 reads `nmspinning` before T2's decrement (so the readier does not wake
 //! anyone), then S1 precedes T2 and so precedes T2's fence, and T3 — sequenced after that fence —
 //! must observe the G. If S2 reads `nmspinning` after T2 and sees 0 with `npidle` > 0 (T1 precedes
-//! T2), the readier wakes an M itself. Either way somebody runs the G. Non-spinning Ms that go idle
+//! T2), the readier wakes an M itself. Either way somebody runs the G. A global-queue push is
+//! not a SeqCst operation, so that case goes through the lock instead: if T3's critical section
+//! follows the push's, T3 sees the G; otherwise T2 happens-before the readier's S2, which then
+//! reads the decrement (and T1) and wakes an M. (T3 once read `nglobal` without the lock; loom
+//! model 2 found the lost wakeup.) Non-spinning Ms that go idle
 //! do not re-check other Ps' queues: a G in a P's local queue is that P's owner's job, and the owner
 //! is running. The remaining window (a readier finds no idle P while a non-spinning M is about to
 //! release one) is Go's "delicate dance": the readier sets `needspinning`, and an M about to
@@ -571,8 +575,13 @@ impl Sched {
                 current_m().spinning.store(false, Ordering::Relaxed);
                 self.nmspinning.fetch_sub(1, Ordering::SeqCst);
                 fence(Ordering::SeqCst);
-                // T3: re-check the global queue and every P.
-                if self.nglobal.load(Ordering::SeqCst) > 0 || self.ps.iter().any(|p| p.has_work()) {
+                // T3: re-check the global queue and every P. The global queue is re-checked under
+                // `lock`, as Go does: a push there is ordered by the lock, not by a SeqCst
+                // operation, so an unlocked read of `nglobal` may miss it while the readier's S2
+                // still sees us spinning (a lost wakeup; loom model 2 found it).
+                let recheck =
+                    !self.lock.lock().global.is_empty() || self.ps.iter().any(|p| p.has_work());
+                if recheck {
                     let mut l = self.lock.lock();
                     if let Some(p) = self.pidleget(&mut l) {
                         drop(l);
