@@ -19,7 +19,7 @@
 //! Everything mutable that is not atomic lives in [`GOwned`], reachable only through `&mut GRef`.
 
 use crate::coro::Coro;
-use crate::loom::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering};
 use crate::loom::Mutex;
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -374,7 +374,8 @@ impl std::fmt::Debug for GRef {
 // G ids: unique, increasing within a batch. Like Go, Ps take ids in batches of 16 so that spawning
 // does not contend on one counter.
 
-static NEXT_GOID: AtomicU64 = AtomicU64::new(1);
+// A process static, so not a loom object (ids need only uniqueness; not modelled).
+static NEXT_GOID: crate::loom::unmodelled::AtomicU64 = crate::loom::unmodelled::AtomicU64::new(1);
 const GOID_BATCH: u64 = 16;
 
 /// A P's cached batch of G ids.
@@ -428,27 +429,30 @@ static REGISTRY: [Mutex<Shard>; SHARDS] = [const {
     })
 }; SHARDS];
 
-#[cfg(loom)]
-fn registry() -> &'static [Mutex<Shard>; SHARDS] {
-    // Under loom the registry is not modelled; a leaked per-process table is enough.
-    static R: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let p = *R.get_or_init(|| {
-        Box::leak(Box::new(std::array::from_fn::<_, SHARDS, _>(|_| {
-            Mutex::new(Shard {
-                slots: Vec::new(),
-                free: Vec::new(),
-                live: 0,
-            })
-        }))) as *const _ as usize
-    });
-    // SAFETY: leaked above, never freed.
-    unsafe { &*(p as *const [Mutex<Shard>; SHARDS]) }
-}
 #[cfg(not(loom))]
 fn registry() -> &'static [Mutex<Shard>; SHARDS] {
     &REGISTRY
 }
 
+// Under `--cfg loom` the registry is a no-op: it is a process static (loom objects may not
+// outlive one model execution), it only serves the tracer and the deadlock dump, and no model
+// checks it (docs/loom.md, "Seams").
+#[cfg(loom)]
+fn registry_insert(_g: &GRef) -> usize {
+    usize::MAX
+}
+#[cfg(loom)]
+fn registry_remove(_id: u64, _slot: usize) {}
+/// Calls `f` on every live G (under loom: none; the registry is not modelled).
+#[cfg(loom)]
+pub fn for_each_g(_f: impl FnMut(&G)) {}
+/// The number of live Gs (under loom: 0; the registry is not modelled).
+#[cfg(loom)]
+pub fn registry_count() -> usize {
+    0
+}
+
+#[cfg(not(loom))]
 fn registry_insert(g: &GRef) -> usize {
     let mut s = registry()[(g.id as usize) % SHARDS].lock();
     s.live += 1;
@@ -465,6 +469,7 @@ fn registry_insert(g: &GRef) -> usize {
     }
 }
 
+#[cfg(not(loom))]
 fn registry_remove(id: u64, slot: usize) {
     let mut s = registry()[(id as usize) % SHARDS].lock();
     s.slots[slot] = GPtr(std::ptr::null());
@@ -477,6 +482,7 @@ fn registry_remove(id: u64, slot: usize) {
     }
 }
 
+#[cfg(not(loom))]
 /// Calls `f` on every live G, one registry shard lock at a time (a consistent view per shard,
 /// not across shards: the dump is a snapshot in progress, like Go's).
 pub fn for_each_g(mut f: impl FnMut(&G)) {
@@ -492,6 +498,7 @@ pub fn for_each_g(mut f: impl FnMut(&G)) {
     }
 }
 
+#[cfg(not(loom))]
 /// The number of live Gs, counted from the registry (exact, but takes every shard lock).
 pub fn registry_count() -> usize {
     registry().iter().map(|s| s.lock().live).sum()

@@ -87,6 +87,7 @@ pub(crate) struct MLocal {
     pub(crate) spinning: Cell<bool>,
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static MLOCAL: MLocal = const {
         MLocal {
@@ -95,6 +96,18 @@ thread_local! {
             curg: Cell::new(std::ptr::null()),
             spinning: Cell::new(false),
         }
+    };
+}
+
+// Under loom every model thread runs on one OS thread, so the M state must be loom's per-model-
+// thread local (a std thread-local would be shared by all Ms of a model).
+#[cfg(loom)]
+loom::thread_local! {
+    static MLOCAL: MLocal = MLocal {
+        m: RefCell::new(None),
+        p: RefCell::new(None),
+        curg: Cell::new(std::ptr::null()),
+        spinning: Cell::new(false),
     };
 }
 

@@ -22,14 +22,18 @@
 //!   an M on an idle P.
 //! * **Stop spinning** (an M giving up, in [`find_runnable`]): T1. give the P back to the idle
 //!   list (`npidle += 1`, SeqCst, under `lock`); T2. `nmspinning -= 1` (SeqCst) and a SeqCst fence;
-//!   T3. re-check the global queue and every P's runnext and local queue; if anything is there,
-//!   take an idle P back, spin again and go to the top.
+//!   T3. re-check the global queue (under `lock`) and every P's runnext and local queue; if
+//!   anything is there, take an idle P back, spin again and go to the top.
 //!
 //! Proof sketch (rayon-core's sleep/README style): the SeqCst operations S1, S2, T1, T2 are in one
 //! total order. If S2 reads `nmspinning` before T2's decrement (so the readier does not wake
 //! anyone), then S1 precedes T2 and so precedes T2's fence, and T3 — sequenced after that fence —
 //! must observe the G. If S2 reads `nmspinning` after T2 and sees 0 with `npidle` > 0 (T1 precedes
-//! T2), the readier wakes an M itself. Either way somebody runs the G. Non-spinning Ms that go idle
+//! T2), the readier wakes an M itself. Either way somebody runs the G. A global-queue push is
+//! not a SeqCst operation, so that case goes through the lock instead: if T3's critical section
+//! follows the push's, T3 sees the G; otherwise T2 happens-before the readier's S2, which then
+//! reads the decrement (and T1) and wakes an M. (T3 once read `nglobal` without the lock; loom
+//! model 2 found the lost wakeup.) Non-spinning Ms that go idle
 //! do not re-check other Ps' queues: a G in a P's local queue is that P's owner's job, and the owner
 //! is running. The remaining window (a readier finds no idle P while a non-spinning M is about to
 //! release one) is Go's "delicate dance": the readier sets `needspinning`, and an M about to
@@ -51,11 +55,19 @@ use crate::runq::{Steal, LOCAL_CAP};
 use std::collections::VecDeque;
 use std::time::Instant;
 
+/// The loom model harness: a child module so it can drive the private steps below (docs/loom.md).
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "model.rs"]
+pub mod model;
+
 /// Every this many schedule rounds a P takes one G from the global queue first (Go's 61: a prime,
 /// so it does not fall into step with periodic workloads).
 const GLOBAL_CHECK_INTERVAL: u64 = 61;
-/// Rounds over all Ps a spinning M makes before giving up (Go: 4).
-const STEAL_TRIES: usize = 4;
+/// Rounds over all Ps a spinning M makes before giving up (Go: 4). Under loom 2, a first and a
+/// last round (only the last takes runnext): more rounds repeat the same steps, and each one
+/// multiplies the interleavings loom explores.
+const STEAL_TRIES: usize = if cfg!(loom) { 2 } else { 4 };
 
 /// What `Sched::lock` protects.
 pub(crate) struct Locked {
@@ -323,8 +335,13 @@ impl Sched {
         let id = self.mcount.fetch_add(1, Ordering::Relaxed) + 1;
         let m = Arc::new(MShared::new(id));
         self.allm.lock().push(m.clone());
-        if let Err(e) = crate::loom::spawn_thread(format!("gort-m{id}"), move || m_main(self, m, w))
-        {
+        // Seam (docs/loom.md): under loom an M is a model thread running a bounded loop that
+        // "executes" a G by dequeuing it, instead of the endless `m_main`.
+        #[cfg(loom)]
+        let spawned = model::spawn_m(self, m, w, None);
+        #[cfg(not(loom))]
+        let spawned = crate::loom::spawn_thread(format!("gort-m{id}"), move || m_main(self, m, w));
+        if let Err(e) = spawned {
             fatal!("failed to create an OS thread for M{id}: {e}; the system is out of threads or memory");
         }
     }
@@ -389,6 +406,9 @@ impl Sched {
             let mut l = self.lock.lock();
             l.idle_m.push(m.clone());
             self.nmidle.fetch_add(1, Ordering::Relaxed);
+            // Seam: lets a loom model's shutdown wait for Ms to park, instead of spinning.
+            #[cfg(loom)]
+            model::on_m_idle();
         }
         let w = m.sleep();
         self.acquirep(w.p);
@@ -431,7 +451,8 @@ impl Sched {
                         // Its owner is probably about to run it (Go sleeps ~3 µs here): give it
                         // a moment, then take it only if it is still there.
                         if v.status() == PStatus::Running {
-                            for _ in 0..256 {
+                            // Under loom each spin is a yield point: one is as good as 256.
+                            for _ in 0..if cfg!(loom) { 1 } else { 256 } {
                                 crate::loom::spin_loop();
                             }
                         }
@@ -522,8 +543,24 @@ impl Sched {
                 });
                 self.nmspinning.fetch_sub(1, Ordering::SeqCst);
                 fence(Ordering::SeqCst);
-                // T3: re-check the global queue and every P.
-                if self.nglobal.load(Ordering::SeqCst) > 0 || self.ps.iter().any(|p| p.has_work()) {
+                // T3: re-check the global queue and every P. The global queue is re-checked under
+                // `lock`, as Go does: a push there is ordered by the lock, not by a SeqCst
+                // operation, so an unlocked read of `nglobal` may miss it while the readier's S2
+                // still sees us spinning (a lost wakeup; loom model 2 found it).
+                // (`gort_mutate="no_t3_recheck"` drops T3: model 2 must then fail; docs/loom.md.)
+                // (`gort_mutate="t3_unlocked_global"` restores the unlocked read.)
+                #[cfg(not(any(
+                    gort_mutate = "no_t3_recheck",
+                    gort_mutate = "t3_unlocked_global"
+                )))]
+                let recheck =
+                    !self.lock.lock().global.is_empty() || self.ps.iter().any(|p| p.has_work());
+                #[cfg(gort_mutate = "t3_unlocked_global")]
+                let recheck =
+                    self.nglobal.load(Ordering::SeqCst) > 0 || self.ps.iter().any(|p| p.has_work());
+                #[cfg(gort_mutate = "no_t3_recheck")]
+                let recheck = false;
+                if recheck {
                     let mut l = self.lock.lock();
                     if let Some(p) = self.pidleget(&mut l) {
                         drop(l);
@@ -682,6 +719,7 @@ impl Sched {
 }
 
 /// An M's life: take the P it was started with, then find and run Gs forever.
+#[cfg_attr(loom, allow(dead_code))]
 fn m_main(s: &'static Sched, m: Arc<MShared>, w: Wakeup) {
     if let Err(e) = crate::signal::init_thread() {
         eprintln!("gort: M{}: no alternate signal stack ({e}): a stack overflow will not be reported by name", m.id);
@@ -710,13 +748,24 @@ fn gcd(a: usize, b: usize) -> usize {
 /// A per-thread xorshift generator for victim order (quality does not matter; speed does).
 fn fastrand() -> u64 {
     use std::cell::Cell;
+    #[cfg(not(loom))]
     thread_local! {
         static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    // Under loom: per model thread and with a fixed seed, so every execution makes the same
+    // choices (loom replays executions and needs them deterministic).
+    #[cfg(loom)]
+    loom::thread_local! {
+        static STATE: Cell<u64> = Cell::new(0);
     }
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
-            x = (s as *const _ as u64) | 1;
+            x = if cfg!(loom) {
+                0x9e37_79b9_7f4a_7c15
+            } else {
+                (s as *const _ as u64) | 1
+            };
         }
         x ^= x << 13;
         x ^= x >> 7;

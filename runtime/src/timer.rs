@@ -12,7 +12,9 @@
 //!
 //! Protected by `TIMERS`' lock: the map. Callbacks run after the lock is released.
 
-use crate::loom::{Condvar, Mutex};
+// A process static, so not a loom object (loom objects may not outlive one model execution):
+// timers are outside the loom models (docs/loom.md, "Seams").
+use crate::loom::unmodelled::{Condvar, Mutex};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
