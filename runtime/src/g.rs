@@ -20,7 +20,6 @@
 
 use crate::coro::Coro;
 use crate::loom::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use crate::loom::Mutex;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
@@ -425,7 +424,9 @@ impl std::fmt::Debug for GRef {
 // G ids: unique, increasing within a batch. Like Go, Ps take ids in batches of 16 so that spawning
 // does not contend on one counter.
 
-static NEXT_GOID: AtomicU64 = AtomicU64::new(1);
+// Process statics use the std types even under `--cfg loom` (`loom::unmodelled`): loom objects
+// may not outlive one model execution, and none of these is part of a model (docs/loom.md).
+static NEXT_GOID: crate::loom::unmodelled::AtomicU64 = crate::loom::unmodelled::AtomicU64::new(1);
 const GOID_BATCH: u64 = 16;
 
 /// A P's cached batch of G ids.
@@ -470,33 +471,15 @@ struct Shard {
     live: usize,
 }
 
-#[cfg(not(loom))]
-static REGISTRY: [Mutex<Shard>; SHARDS] = [const {
-    Mutex::new(Shard {
+static REGISTRY: [crate::loom::unmodelled::Mutex<Shard>; SHARDS] = [const {
+    crate::loom::unmodelled::Mutex::new(Shard {
         slots: Vec::new(),
         free: Vec::new(),
         live: 0,
     })
 }; SHARDS];
 
-#[cfg(loom)]
-fn registry() -> &'static [Mutex<Shard>; SHARDS] {
-    // Under loom the registry is not modelled; a leaked per-process table is enough.
-    static R: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let p = *R.get_or_init(|| {
-        Box::leak(Box::new(std::array::from_fn::<_, SHARDS, _>(|_| {
-            Mutex::new(Shard {
-                slots: Vec::new(),
-                free: Vec::new(),
-                live: 0,
-            })
-        }))) as *const _ as usize
-    });
-    // SAFETY: leaked above, never freed.
-    unsafe { &*(p as *const [Mutex<Shard>; SHARDS]) }
-}
-#[cfg(not(loom))]
-fn registry() -> &'static [Mutex<Shard>; SHARDS] {
+fn registry() -> &'static [crate::loom::unmodelled::Mutex<Shard>; SHARDS] {
     &REGISTRY
 }
 
@@ -564,7 +547,8 @@ const GCACHE_CAP: usize = 64;
 /// 150 bytes is 600 KiB kept warm.
 const GFREE_GLOBAL_CAP: usize = 4096;
 
-static GFREE: Mutex<Vec<GRef>> = Mutex::new(Vec::new());
+static GFREE: crate::loom::unmodelled::Mutex<Vec<GRef>> =
+    crate::loom::unmodelled::Mutex::new(Vec::new());
 
 /// A P's cache of dead G records.
 #[derive(Default)]
@@ -572,7 +556,8 @@ pub(crate) struct GCache(Vec<GRef>);
 
 impl GCache {
     fn get(&mut self) -> Option<GRef> {
-        if self.0.is_empty() {
+        // Under loom a G holds loom atomics of one model execution: never share it across them.
+        if self.0.is_empty() && !cfg!(loom) {
             let mut global = GFREE.lock();
             let n = global.len().min(GCACHE_CAP / 2);
             let at = global.len() - n;
@@ -590,7 +575,11 @@ impl GCache {
         if self.0.len() >= GCACHE_CAP {
             let half: Vec<GRef> = self.0.drain(GCACHE_CAP / 2..).collect();
             let mut global = GFREE.lock();
-            let room = GFREE_GLOBAL_CAP.saturating_sub(global.len());
+            let room = if cfg!(loom) {
+                0
+            } else {
+                GFREE_GLOBAL_CAP.saturating_sub(global.len())
+            };
             let mut half = half.into_iter();
             global.extend(half.by_ref().take(room));
             drop(global);

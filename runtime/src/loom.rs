@@ -6,11 +6,10 @@
 //! models in `loom-tests/` check the real engine code, not a copy (tokio's pattern; see
 //! docs/design.md, "Loom coverage"). Engine modules never name `std::sync` directly.
 
-#[cfg(not(loom))]
-mod imp {
-    pub(crate) use std::sync::atomic;
-    pub(crate) use std::sync::Arc;
-
+/// The std/parking_lot implementation. Normally it is the whole shim; under `--cfg loom` only
+/// [`unmodelled`] reaches it.
+#[cfg_attr(loom, allow(dead_code))]
+mod std_imp {
     /// A mutex with `parking_lot`'s API (no poisoning: the engine never unwinds while holding one).
     #[derive(Default, Debug)]
     pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
@@ -55,6 +54,13 @@ mod imp {
             self.0.notify_all();
         }
     }
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use super::std_imp::{Condvar, Mutex, MutexGuard};
+    pub(crate) use std::sync::atomic;
+    pub(crate) use std::sync::Arc;
 
     pub(crate) fn spawn_thread<F: FnOnce() + Send + 'static>(
         name: String,
@@ -67,6 +73,18 @@ mod imp {
     pub(crate) fn short_sleep() {
         std::thread::sleep(std::time::Duration::from_micros(3));
     }
+}
+
+/// Process-wide state that the loom models do NOT check, and that must not be a loom object:
+/// loom forbids a loom object to outlive the `loom::model` execution that created it, so statics
+/// (the timer map, the G id counter) use these plain std/parking_lot types in both builds.
+/// Under `--cfg loom` nothing in a model may block on them (critical sections only).
+/// See docs/loom.md, "Seams".
+pub(crate) mod unmodelled {
+    #[allow(unused_imports)]
+    pub(crate) use super::std_imp::{Condvar, Mutex};
+    #[allow(unused_imports)]
+    pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize};
 }
 
 #[cfg(loom)]

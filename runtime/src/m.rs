@@ -73,6 +73,10 @@ impl MShared {
     /// The caller must then either remove itself from wherever wakers find it, or (if a waker
     /// already took it from there) call `sleep` to receive the wake-up that is on its way.
     pub(crate) fn sleep_timeout(&self, timeout: Duration) -> Option<Wakeup> {
+        if cfg!(loom) {
+            // loom has no time: a model M never retires.
+            return Some(self.sleep());
+        }
         let deadline = Instant::now() + timeout;
         self.blocked.store(true, Ordering::Relaxed);
         let mut note = self.note.lock();
@@ -131,6 +135,7 @@ pub(crate) struct MLocal {
     pub(crate) spinning: Cell<bool>,
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static MLOCAL: MLocal = const {
         MLocal {
@@ -141,6 +146,20 @@ thread_local! {
             curg: Cell::new(std::ptr::null()),
             spinning: Cell::new(false),
         }
+    };
+}
+
+// Under loom every model thread runs on one OS thread, so the M state must be loom's per-model-
+// thread local (a std thread-local would be shared by all Ms of a model).
+#[cfg(loom)]
+loom::thread_local! {
+    static MLOCAL: MLocal = MLocal {
+        m: Cell::new(None),
+        p: RefCell::new(PSlot::None),
+        lockedg: Cell::new(0),
+        exiting: Cell::new(false),
+        curg: Cell::new(std::ptr::null()),
+        spinning: Cell::new(false),
     };
 }
 

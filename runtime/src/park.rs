@@ -122,12 +122,21 @@ impl ThreadSignal {
     }
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static SIGNAL: Arc<ThreadSignal> = Arc::new(ThreadSignal::default());
 }
 
+#[cfg(not(loom))]
 fn thread_signal() -> Arc<ThreadSignal> {
     SIGNAL.with(|s| s.clone())
+}
+
+/// Under loom: a fresh signal per park (a std thread-local holding a loom object would outlive
+/// the model execution and be shared by all model threads, which run on one OS thread).
+#[cfg(loom)]
+fn thread_signal() -> Arc<ThreadSignal> {
+    Arc::new(ThreadSignal::default())
 }
 
 /// True when called on a green thread (a G), false on a plain OS thread.
@@ -145,32 +154,44 @@ where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
     if coro::on_g_stack() {
-        let mut register = Some(register);
-        let mut cb = |g: GRef| -> Option<GRef> {
-            g.set_wait_reason(reason);
-            let f = register.take().expect("park callback called twice");
-            match f(Unparker::G(g)) {
-                None => None,
-                Some(Unparker::G(g)) => {
-                    g.set_wait_reason(WaitReason::None);
-                    Some(g)
-                }
-                Some(Unparker::Thread(_)) => {
-                    crate::fatal::fatal!("park: register returned a thread unparker for a G")
-                }
-            }
-        };
+        let mut cb = park_callback(reason, register);
         coro::suspend(Suspend::Park(ParkFn::new(&mut cb)));
     } else {
         let sig = thread_signal();
         sig.begin_counted();
         if register(Unparker::Thread(sig.clone())).is_none() {
             // This thread may be the last thing that could make progress: check for a deadlock
-            // (it reports only if every thread of the process is blocked on gort).
+            // (it reports only if every thread of the process is blocked on gort). Not under
+            // loom: the check is not modelled, and models without a scheduler park threads too.
+            #[cfg(not(loom))]
             crate::deadlock::check(crate::sched());
             sig.wait(None);
         }
         sig.end_counted();
+    }
+}
+
+/// Steps 2-3 of the protocol for a G: the callback the M calls (through `ParkFn`) after the G
+/// switched out. It is also the seam loom model 3 drives, since a coroutine cannot switch under
+/// loom (`sched::model::park_g` wraps it in a `ParkFn` and calls it as `execute` does).
+pub(crate) fn park_callback<F>(reason: WaitReason, register: F) -> impl FnMut(GRef) -> Option<GRef>
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    let mut register = Some(register);
+    move |g: GRef| -> Option<GRef> {
+        g.set_wait_reason(reason);
+        let f = register.take().expect("park callback called twice");
+        match f(Unparker::G(g)) {
+            None => None,
+            Some(Unparker::G(g)) => {
+                g.set_wait_reason(WaitReason::None);
+                Some(g)
+            }
+            Some(Unparker::Thread(_)) => {
+                crate::fatal::fatal!("park: register returned a thread unparker for a G")
+            }
+        }
     }
 }
 

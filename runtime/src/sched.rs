@@ -55,11 +55,19 @@ use crate::runq::{Steal, LOCAL_CAP};
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// The loom model harness: a child module so it can drive the private steps below (docs/loom.md).
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "model.rs"]
+pub mod model;
+
 /// Every this many schedule rounds a P takes one G from the global queue first (Go's 61: a prime,
 /// so it does not fall into step with periodic workloads).
 const GLOBAL_CHECK_INTERVAL: u64 = 61;
-/// Rounds over all Ps a spinning M makes before giving up (Go: 4).
-const STEAL_TRIES: usize = 4;
+/// Rounds over all Ps a spinning M makes before giving up (Go: 4). Under loom 2, a first and a
+/// last round (only the last takes runnext): more rounds repeat the same steps, and each one
+/// multiplies the interleavings loom explores.
+const STEAL_TRIES: usize = if cfg!(loom) { 2 } else { 4 };
 /// An idle M beyond the floor exits after this long without work. Go never retires Ms; a burst
 /// of blocking calls would then leave hundreds of threads behind for good (golang/go#14592).
 /// Picked without data; seconds rather than minutes so a burst's threads are gone soon after.
@@ -107,6 +115,28 @@ pub struct Sched {
     pub(crate) nsyscall: AtomicUsize,
     /// Every M, newest last (for traces and LockOSThread hand-offs).
     pub(crate) allm: Mutex<Vec<&'static MShared>>,
+}
+
+/// Under loom a `Sched` lives for one model execution, and its Ps hold loom objects (the run
+/// queue stand-in's `Arc`), which must not outlive it: free the leaked P array with the `Sched`.
+#[cfg(loom)]
+impl Drop for Sched {
+    fn drop(&mut self) {
+        {
+            let mut l = self.lock.lock();
+            l.idle_p.clear();
+            l.global.clear();
+            l.idle_m.clear();
+        }
+        for p in self.ps.iter() {
+            drop(p.take_runnext());
+        }
+        let ps: *const [PShared] = self.ps;
+        // SAFETY: `ps` came from `Box::leak` in `Sched::new`; under loom the scheduler is owned
+        // by one model execution (model.rs), every model M has exited before it is dropped, and
+        // the handles to the Ps were dropped just above, so nothing refers to the Ps any more.
+        drop(unsafe { Box::from_raw(ps as *mut [PShared]) });
+    }
 }
 
 impl Sched {
@@ -340,8 +370,13 @@ impl Sched {
         // `&'static MShared` can be kept in lists and thread-locals without reference counts.
         let m: &'static MShared = Box::leak(Box::new(MShared::new(id)));
         self.allm.lock().push(m);
-        if let Err(e) = crate::loom::spawn_thread(format!("gort-m{id}"), move || m_main(self, m, w))
-        {
+        // Seam (docs/loom.md): under loom an M is a model thread running a bounded loop that
+        // "executes" a G by dequeuing it, instead of the endless `m_main`.
+        #[cfg(loom)]
+        let spawned = model::spawn_m(self, m, w, None);
+        #[cfg(not(loom))]
+        let spawned = crate::loom::spawn_thread(format!("gort-m{id}"), move || m_main(self, m, w));
+        if let Err(e) = spawned {
             fatal!("failed to create an OS thread for M{id}: {e}; the system is out of threads or memory");
         }
     }
@@ -408,6 +443,9 @@ impl Sched {
             let mut l = self.lock.lock();
             l.idle_m.push(m);
             self.nmidle.fetch_add(1, Ordering::Relaxed);
+            // Seam: lets a loom model's shutdown wait for Ms to park, instead of spinning.
+            #[cfg(loom)]
+            model::on_m_idle();
         }
         let w = match m.sleep_timeout(M_IDLE_EXIT) {
             Some(w) => w,
@@ -579,8 +617,19 @@ impl Sched {
                 // `lock`, as Go does: a push there is ordered by the lock, not by a SeqCst
                 // operation, so an unlocked read of `nglobal` may miss it while the readier's S2
                 // still sees us spinning (a lost wakeup; loom model 2 found it).
+                // (`gort_mutate="no_t3_recheck"` drops T3: model 2 must then fail; docs/loom.md.)
+                // (`gort_mutate="t3_unlocked_global"` restores the unlocked read.)
+                #[cfg(not(any(
+                    gort_mutate = "no_t3_recheck",
+                    gort_mutate = "t3_unlocked_global"
+                )))]
                 let recheck =
                     !self.lock.lock().global.is_empty() || self.ps.iter().any(|p| p.has_work());
+                #[cfg(gort_mutate = "t3_unlocked_global")]
+                let recheck =
+                    self.nglobal.load(Ordering::SeqCst) > 0 || self.ps.iter().any(|p| p.has_work());
+                #[cfg(gort_mutate = "no_t3_recheck")]
+                let recheck = false;
                 if recheck {
                     let mut l = self.lock.lock();
                     if let Some(p) = self.pidleget(&mut l) {
@@ -1037,6 +1086,7 @@ impl Sched {
 }
 
 /// An M's life: take the P it was started with, then find and run Gs until it must exit.
+#[cfg_attr(loom, allow(dead_code))]
 fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
     if let Err(e) = crate::signal::init_thread() {
         eprintln!(
@@ -1158,13 +1208,24 @@ fn gcd(a: usize, b: usize) -> usize {
 /// A per-thread xorshift generator for victim order (quality does not matter; speed does).
 fn fastrand() -> u64 {
     use std::cell::Cell;
+    #[cfg(not(loom))]
     thread_local! {
         static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    // Under loom: per model thread and with a fixed seed, so every execution makes the same
+    // choices (loom replays executions and needs them deterministic).
+    #[cfg(loom)]
+    loom::thread_local! {
+        static STATE: Cell<u64> = Cell::new(0);
     }
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
-            x = (s as *const _ as u64) | 1;
+            x = if cfg!(loom) {
+                0x9e37_79b9_7f4a_7c15
+            } else {
+                (s as *const _ as u64) | 1
+            };
         }
         x ^= x << 13;
         x ^= x >> 7;

@@ -52,12 +52,14 @@
 //! Lock order: a poll descriptor's lock < a shard's lock (netpoll arms deadlines under the pd's
 //! lock). Nothing is held while an action runs.
 
-use crate::loom::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::loom::Mutex;
+// Process statics: the std types even under `--cfg loom` (`loom::unmodelled`): loom objects may
+// not outlive one model execution, and timers are outside the loom models (docs/loom.md).
+use crate::loom::unmodelled::{AtomicU64, AtomicUsize, Mutex};
 use crate::park::Unparker;
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
