@@ -457,3 +457,79 @@ fn check_spinning(c: &Ctx) {
         s.nprocs()
     );
 }
+
+// ---- model 5: a blocking call's exit racing sysmon's retake of the P ----------------------
+
+/// A P in `SYSCALL`, as an M leaves it while its G is inside `gort::blocking` (model 5).
+pub struct SyscallP {
+    r: crate::p::RunningP,
+    id: usize,
+}
+
+/// What sysmon won: the P, owned, as `retake` hands it to `handoffp`.
+pub struct Retaken(PHandle);
+
+impl Handle {
+    /// Takes idle P `id` for this thread (as an M with tag `WITH_P_TAG`), starts a G on it and
+    /// enters a blocking call (`RUNNING_G` → `SYSCALL`), as `execute` + `entersyscall` do.
+    pub fn enter_syscall(&self, id: usize) -> SyscallP {
+        let s = current();
+        let p = {
+            let mut l = s.lock.lock();
+            let i = l
+                .idle_p
+                .iter()
+                .position(|p| p.id() == id)
+                .expect("P not idle");
+            let last = l.idle_p.len() - 1;
+            l.idle_p.swap(i, last);
+            s.pidleget(&mut l).unwrap()
+        };
+        let r = p.adopt(WITH_P_TAG).start_g();
+        assert!(r.enter_syscall(), "a fresh running P refused entersyscall");
+        SyscallP { r, id }
+    }
+
+    /// sysmon's side of `retake`: reads P `id`'s word and, if it is in a blocking call, CASes
+    /// it away (`PShared::try_retake`), exactly as `sysmon::retake` does.
+    pub fn sysmon_retake(&self, id: usize) -> Option<Retaken> {
+        let p = &current().ps[id];
+        let w = p.own_word();
+        if w & 0xff != crate::p::SYSCALL {
+            return None;
+        }
+        p.try_retake(w).map(Retaken)
+    }
+
+    /// Gives a retaken P back to the idle list (what `handoffp` does with no work around).
+    pub fn give_back(&self, r: Retaken) {
+        let s = current();
+        let mut l = s.lock.lock();
+        s.pidleput(&mut l, r.0);
+    }
+}
+
+impl SyscallP {
+    /// `exitsyscall`'s fast path: true if the P is still ours (sysmon did not retake it).
+    pub fn exit(&self) -> bool {
+        self.r.exit_syscall()
+    }
+
+    /// After a successful `exit`: the G switches out, the M takes its P back (`finish`) and
+    /// gives it to the idle list. Panics if the P is not ours (the model's invariant).
+    pub fn finish_to_idle(self, h: &Handle) {
+        let _ = h;
+        let s = current();
+        let p = self
+            .r
+            .finish()
+            .expect("exit_syscall won, yet the P was lost");
+        let mut l = s.lock.lock();
+        s.pidleput(&mut l, p);
+    }
+
+    /// This P's id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}

@@ -189,6 +189,20 @@ impl PShared {
     pub(crate) fn try_retake(&'static self, expected: u64) -> Option<PHandle> {
         let st = expected & 0xff;
         debug_assert!(st == RUNNING_G || st == SYSCALL);
+        // Mutation (docs/loom.md): a check-then-store instead of the CAS; loom model 5 must then
+        // find the M's `exit_syscall` and sysmon both winning the P.
+        #[cfg(gort_mutate = "retake_without_cas")]
+        {
+            if self.own.load(Ordering::Acquire) != expected {
+                return None;
+            }
+            self.own.store(word(RETAKER_TAG, OWNED), Ordering::Release);
+            return Some(PHandle {
+                p: self,
+                tag: RETAKER_TAG,
+            });
+        }
+        #[allow(unreachable_code)]
         self.own
             .compare_exchange(
                 expected,
