@@ -120,6 +120,9 @@ struct Acct {
     recvd: AtomicU64,
     sent_sum: AtomicU64,
     recv_sum: AtomicU64,
+    /// Values taken by the timed receivers (role 7), and timeouts (roles 1 and 7).
+    steals: AtomicU64,
+    timeouts: AtomicU64,
 }
 
 impl Acct {
@@ -132,6 +135,8 @@ impl Acct {
             recvd: AtomicU64::new(0),
             sent_sum: AtomicU64::new(0),
             recv_sum: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
         }
     }
     fn sent(&self, v: u64) {
@@ -168,6 +173,8 @@ struct Totals {
     values: AtomicU64,
     pingpongs: AtomicU64,
     rounds: AtomicU64,
+    steals: AtomicU64,
+    timeouts: AtomicU64,
     locked_exits: AtomicU64,
 }
 
@@ -175,6 +182,8 @@ struct Round {
     tx_a: Sender<u64>, // bounded(16)
     tx_b: Sender<u64>, // unbounded
     tx_z: Sender<u64>, // unbuffered
+    rx_a: Receiver<u64>,
+    rx_z: Receiver<u64>,
     acct: Arc<Acct>,
     mutex: Arc<gort::sync::Mutex<u64>>,
     seed: u64,
@@ -229,11 +238,18 @@ fn worker(i: usize, r: &Round) -> u64 {
             }
             0
         }
-        // Producer on the unbounded channel, with a sleep.
+        // Producer with a sleep: `send_timeout` on the unbuffered channel, and what times out
+        // goes to the unbounded one (a timed-out send must not have delivered its value: the
+        // receivers' duplicate check would see it twice).
         1 => {
             gort::sleep(Duration::from_micros(rnd % 300));
             for j in 0..8 {
-                r.tx_b.send(v0 + j).unwrap();
+                let d = Duration::from_micros(mix(rnd ^ j) % 64);
+                if let Err(e) = r.tx_z.send_timeout(v0 + j, d) {
+                    assert!(e.is_timeout(), "send_timeout on an open channel: {e:?}");
+                    r.acct.timeouts.fetch_add(1, Ordering::Relaxed);
+                    r.tx_b.send(e.into_inner()).unwrap();
+                }
                 r.acct.sent(v0 + j);
             }
             0
@@ -314,13 +330,35 @@ fn worker(i: usize, r: &Round) -> u64 {
             }
             0
         }
-        // Timers in select!: a receive that never completes, with a short timeout.
+        // Timers racing deliveries: receives with short timeouts on the channels the consumers
+        // read (select! with `default(d)`, and `recv_timeout`), and a receive that can never
+        // complete. What they take is accounted like the consumers' takings.
         _ => {
+            for k in 0..4u64 {
+                let d = Duration::from_micros(mix(rnd ^ k) % 100);
+                let got = if k % 2 == 0 {
+                    gort::select! {
+                        recv(r.rx_a) -> v => v.ok(),
+                        recv(r.rx_z) -> v => v.ok(),
+                        default(d) => None,
+                    }
+                } else {
+                    r.rx_z.recv_timeout(d).ok()
+                };
+                match got {
+                    Some(v) => {
+                        r.acct.got(v);
+                        r.acct.steals.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        r.acct.timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
             let (_keep, never) = bounded::<u64>(1);
-            let d = Duration::from_micros(rnd % 200);
             let timed_out = gort::select! {
                 recv(never) -> _v => false,
-                default(d) => true,
+                default(Duration::from_micros(rnd % 200)) => true,
             };
             assert!(timed_out);
             gort::yield_now();
@@ -338,6 +376,8 @@ fn round(seed: u64, totals: &Totals) {
         tx_a,
         tx_b,
         tx_z,
+        rx_a: rx_a.clone(),
+        rx_z: rx_z.clone(),
         acct: Arc::new(Acct::new(ROUND)),
         mutex: Arc::new(gort::sync::Mutex::new(0)),
         seed,
@@ -396,6 +436,12 @@ fn round(seed: u64, totals: &Totals) {
         .fetch_add(ROUND as u64 + children, Ordering::Relaxed);
     totals.values.fetch_add(recvd, Ordering::Relaxed);
     totals
+        .steals
+        .fetch_add(acct.steals.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
+        .timeouts
+        .fetch_add(acct.timeouts.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
         .pingpongs
         .fetch_add(16 * (ROUND as u64 / 8), Ordering::Relaxed);
     totals.locked_exits.fetch_add(
@@ -413,10 +459,12 @@ fn churn(dur: Duration) -> Totals {
         .map(|d| {
             let totals = totals.clone();
             gort::spawn(move || {
-                let mut k = 0u64;
-                while Instant::now() < deadline {
+                // At least one round each, however late the driver starts.
+                for k in 0u64.. {
                     round(mix(d << 32 | k), &totals);
-                    k += 1;
+                    if Instant::now() >= deadline {
+                        break;
+                    }
                 }
             })
         })
@@ -432,10 +480,12 @@ fn churn(dur: Duration) -> Totals {
 fn report(what: &str, t: &Totals, took: Duration) {
     let gs = t.gs.load(Ordering::Relaxed);
     eprintln!(
-        "{what}: {gs} Gs in {} rounds, {} values received exactly once, {} ping-pongs, {} Gs \
-         ended locked, in {took:?} ({:.0} Gs/s)",
+        "{what}: {gs} Gs in {} rounds, {} values received exactly once ({} by timed receives; \
+         {} timeouts), {} ping-pongs, {} Gs ended locked, in {took:?} ({:.0} Gs/s)",
         t.rounds.load(Ordering::Relaxed),
         t.values.load(Ordering::Relaxed),
+        t.steals.load(Ordering::Relaxed),
+        t.timeouts.load(Ordering::Relaxed),
         t.pingpongs.load(Ordering::Relaxed),
         t.locked_exits.load(Ordering::Relaxed),
         gs as f64 / took.as_secs_f64()
@@ -563,6 +613,137 @@ child_test!(
     }
 );
 
+// ---- close races ----------------------------------------------------------------------------
+
+/// A value that records its fate: dropped exactly once, and whether it was delivered (received,
+/// or handed back by a failed send) or dropped inside a channel.
+struct Tracked {
+    id: u64,
+    delivered: bool,
+    book: Arc<Book>,
+}
+
+struct Book {
+    dropped: Vec<AtomicU64>,
+    in_channel: AtomicU64,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let bit = 1u64 << (self.id % 64);
+        let old = self.book.dropped[(self.id / 64) as usize].fetch_or(bit, Ordering::Relaxed);
+        assert_eq!(old & bit, 0, "value {} dropped twice", self.id);
+        if !self.delivered {
+            self.book.in_channel.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+// Receivers dropped (closing the channel) while senders are parked or mid-send, on unbuffered and
+// buffered channels: every value is dropped exactly once; each is received, handed back by the
+// failed send, or dropped with the channel's buffer (never more than its capacity; none for an
+// unbuffered channel).
+child_test!(
+    #[ignore = "stress: run with --release --ignored (CI stress step)"]
+    fn close_races_drop_every_value_once() [] {
+        const ROUNDS: u64 = 30_000;
+        const SENDERS: u64 = 4;
+        const EACH: u64 = 32;
+        let dog = watchdog("close races", Duration::from_secs(120));
+        let baseline = warm_up();
+        let t = Instant::now();
+        let (mut received, mut returned, mut in_channel) = (0u64, 0u64, 0u64);
+        let waves: Vec<_> = (0..ROUNDS)
+            .map(|r| {
+                gort::spawn(move || {
+                    let cap = [0usize, 1, 4][(r % 3) as usize];
+                    let book = Arc::new(Book {
+                        dropped: (0..(SENDERS * EACH).div_ceil(64))
+                            .map(|_| AtomicU64::new(0))
+                            .collect(),
+                        in_channel: AtomicU64::new(0),
+                    });
+                    let (tx, rx) = bounded::<Tracked>(cap);
+                    let senders: Vec<_> = (0..SENDERS)
+                        .map(|s| {
+                            let (tx, book) = (tx.clone(), book.clone());
+                            gort::spawn(move || {
+                                let mut returned = 0u64;
+                                for j in 0..EACH {
+                                    let v = Tracked { id: s * EACH + j, delivered: false, book: book.clone() };
+                                    let res = if j % 3 == 0 {
+                                        tx.send_timeout(v, Duration::from_micros(j * 10)).map_err(|e| {
+                                            let closed = !e.is_timeout();
+                                            (e.into_inner(), closed)
+                                        })
+                                    } else {
+                                        tx.send(v).map_err(|e| (e.into_inner(), true))
+                                    };
+                                    match res {
+                                        Ok(()) => {}
+                                        Err((mut v, closed)) => {
+                                            v.delivered = true;
+                                            if closed {
+                                                returned += 1;
+                                                return returned;
+                                            }
+                                            returned += 1;
+                                        }
+                                    }
+                                    if j % 8 == 0 {
+                                        gort::yield_now();
+                                    }
+                                }
+                                returned
+                            })
+                        })
+                        .collect();
+                    drop(tx);
+                    // Receive a pseudo-random number of values, then close by dropping.
+                    let k = mix(r) % (SENDERS * EACH + 8);
+                    let mut got = 0u64;
+                    for _ in 0..k {
+                        match rx.recv() {
+                            Ok(mut v) => {
+                                v.delivered = true;
+                                got += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    drop(rx);
+                    let ret: u64 = senders.into_iter().map(|h| h.join().unwrap()).sum();
+                    // Every value created was dropped exactly once.
+                    let created: u64 = book
+                        .dropped
+                        .iter()
+                        .map(|w| w.load(Ordering::Relaxed).count_ones() as u64)
+                        .sum();
+                    let in_ch = book.in_channel.load(Ordering::Relaxed);
+                    assert!(in_ch <= cap as u64, "{in_ch} values dropped in a channel of capacity {cap}");
+                    (created, got, ret, in_ch)
+                })
+            })
+            .collect();
+        for h in waves {
+            let (created, got, ret, in_ch) = h.join().unwrap();
+            // Each sender stops at its first closed error; the values it never made are not
+            // counted, so created == received + handed back + dropped in the channel.
+            assert_eq!(created, got + ret + in_ch, "values unaccounted for");
+            received += got;
+            returned += ret;
+            in_channel += in_ch;
+        }
+        eprintln!(
+            "close races: {ROUNDS} rounds, {received} received, {returned} handed back by failed \
+             sends, {in_channel} dropped in buffers, in {:?}",
+            t.elapsed()
+        );
+        assert_no_leaks(baseline);
+        dog.store(false, Ordering::SeqCst);
+    }
+);
+
 // ---- one CPU, four Ps -----------------------------------------------------------------------
 
 /// Pins the calling thread (and every thread it starts later: the runtime's Ms and sysmon) to
@@ -595,7 +776,7 @@ child_test!(
         let t = Instant::now();
         let totals = churn(Duration::from_secs(secs));
         report("churn on 1 CPU, 4 Ps", &totals, t.elapsed());
-        assert!(totals.rounds.load(Ordering::Relaxed) >= 8, "every driver did a round");
+        assert!(totals.rounds.load(Ordering::Relaxed) >= 8, "every driver does a round");
         // Every M runs on CPU 0.
         let off = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..1000)
