@@ -520,6 +520,9 @@ child_test!(
 
 // ---- random panics --------------------------------------------------------------------------
 
+/// Gs spawned by `random_panics`.
+const PANIC_GS: u64 = 200_000;
+
 /// Whether G `i` panics (1%, deterministic), and where.
 fn doomed(i: u64) -> Option<u64> {
     let r = mix(i ^ 0xdead_beef);
@@ -529,10 +532,25 @@ fn doomed(i: u64) -> Option<u64> {
 // 2. 1% of Gs panic (in plain code, inside `blocking`, inside `block_in_place`, while holding a
 // gort Mutex, while locked to their thread); the rest are unaffected: exact Ok/Err counts and
 // payloads, every value sent before a panic received, the runtime keeps working.
-child_test!(
-    #[ignore = "stress: run with --release --ignored (CI stress step)"]
-    fn random_panics() ["RUST_BACKTRACE" => "0"] {
-        const N: u64 = 200_000;
+// The parent checks the child's stderr: one message per panic, naming the G's payload.
+#[test]
+#[ignore = "stress: run with --release --ignored (CI stress step)"]
+fn random_panics() {
+    if !common::is_child() {
+        let out = common::child_ok("random_panics", &[("RUST_BACKTRACE", "0")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let want = (0..PANIC_GS).filter(|&i| doomed(i).is_some()).count();
+        let msgs = stderr.lines().filter(|l| l.starts_with("chaos ")).count();
+        let heads = stderr
+            .lines()
+            .filter(|l| l.starts_with("green thread ") && l.contains(" panicked at "))
+            .count();
+        assert_eq!(msgs, want, "panic messages on stderr");
+        assert_eq!(heads, want, "'green thread N panicked at' lines on stderr");
+        return;
+    }
+    {
+        const N: u64 = PANIC_GS;
         const WAVE: u64 = 10_000;
         let dog = watchdog("random_panics", Duration::from_secs(120));
         let baseline = warm_up();
@@ -611,7 +629,7 @@ child_test!(
         assert_no_leaks(baseline);
         dog.store(false, Ordering::SeqCst);
     }
-);
+}
 
 // ---- close races ----------------------------------------------------------------------------
 
