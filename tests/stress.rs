@@ -1,0 +1,819 @@
+// CI: cargo test --release --test stress -- --ignored --test-threads=1
+//! Stress and fault suite: long churns of spawn / channels / select / sleep / yield / blocking
+//! calls on all Ps, random panics, and the churn again on one CPU with four Ps.
+//!
+//! Every test is `#[ignore]` so the normal `cargo test --workspace` stays fast, and runs its body
+//! in a child process (`child_test!`): exact `num_goroutine()` and thread counts need a process
+//! of their own. `GORT_STRESS_SECS` sets the main churn's duration (default 30 s; the one-CPU
+//! churn runs a sixth of it, at least 1 s). Each test ends with exact counts of every message,
+//! `num_goroutine()` back to 0, and the thread count back near its baseline (idle Ms beyond
+//! `GORT_MAXPROCS` exit after `M_IDLE_EXIT`, 2 s).
+//!
+//! A watchdog thread turns a hang (lost wakeup, deadlock) into a failure with a message instead
+//! of a CI job that never ends.
+
+mod common;
+
+use gort::chan::{bounded, unbounded, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/// The churn's duration: `GORT_STRESS_SECS` (default 30).
+fn stress_secs() -> u64 {
+    std::env::var("GORT_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30)
+}
+
+/// splitmix64: the deterministic pseudo-random source of every choice in this file.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Aborts the process with a message if `armed` is still set after `limit`: a hang becomes a
+/// failure of the child (the parent prints its stderr).
+fn watchdog(what: &'static str, limit: Duration) -> Arc<AtomicBool> {
+    let armed = Arc::new(AtomicBool::new(true));
+    let a = armed.clone();
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(100));
+            if !a.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+        eprintln!(
+            "WATCHDOG: {what} still running after {limit:?} (hang?): num_goroutine={} threads={}",
+            gort::num_goroutine(),
+            common::threads()
+        );
+        std::process::exit(3);
+    });
+    armed
+}
+
+/// Starts the runtime and gets every P an M (a G per P spinning briefly), then returns the
+/// process's thread count: the baseline the tests come back to.
+fn warm_up() -> usize {
+    let n = gort::maxprocs();
+    let hs: Vec<_> = (0..n)
+        .map(|_| {
+            gort::spawn(|| {
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_millis(20) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(gort::num_goroutine(), 0);
+    common::threads()
+}
+
+/// No leaked Gs, and the thread count back near `baseline` within a few seconds (idle Ms beyond
+/// GORT_MAXPROCS exit after 2 s; the floor is GORT_MAXPROCS idle Ms plus sysmon).
+fn assert_no_leaks(baseline: usize) {
+    assert_eq!(gort::num_goroutine(), 0, "leaked green threads");
+    // Ms that may stay: one per P (the idle floor) plus one that is still on its way out.
+    let ceiling = baseline.max(3 + gort::maxprocs()) + 1;
+    let t = Instant::now();
+    let mut n = common::threads();
+    while n > ceiling && t.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(50));
+        n = common::threads();
+    }
+    eprintln!(
+        "threads: baseline {baseline}, now {n} (ceiling {ceiling}) after {:?}",
+        t.elapsed()
+    );
+    assert!(
+        n <= ceiling,
+        "threads did not come back: baseline {baseline}, {n} after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(gort::num_goroutine(), 0, "leaked green threads");
+}
+
+// ---- the churn ------------------------------------------------------------------------------
+
+/// Gs per round of one driver.
+const ROUND: usize = 2048;
+/// Values one G sends at most (value id = G index * SLOTS + slot).
+const SLOTS: u64 = 16;
+
+/// Exact accounting of one round's values: a bitmap (each id received at most once), counts and
+/// checksums on both sides.
+struct Acct {
+    seen: Vec<AtomicU64>,
+    sent: AtomicU64,
+    recvd: AtomicU64,
+    sent_sum: AtomicU64,
+    recv_sum: AtomicU64,
+    /// Values taken by the timed receivers (role 7), and timeouts (roles 1 and 7).
+    steals: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl Acct {
+    fn new(n: usize) -> Self {
+        Acct {
+            seen: (0..(n as u64 * SLOTS).div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            sent: AtomicU64::new(0),
+            recvd: AtomicU64::new(0),
+            sent_sum: AtomicU64::new(0),
+            recv_sum: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+        }
+    }
+    fn sent(&self, v: u64) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.sent_sum.fetch_add(mix(v), Ordering::Relaxed);
+    }
+    fn got(&self, v: u64) {
+        let bit = 1u64 << (v % 64);
+        let old = self.seen[(v / 64) as usize].fetch_or(bit, Ordering::Relaxed);
+        assert_eq!(old & bit, 0, "value {v} received twice");
+        self.recvd.fetch_add(1, Ordering::Relaxed);
+        self.recv_sum.fetch_add(mix(v), Ordering::Relaxed);
+    }
+}
+
+/// What G `i` of a round does (its role) and how many values it sends to the consumers.
+fn role(i: usize) -> usize {
+    i % 8
+}
+
+fn expected_sends(i: usize) -> u64 {
+    match role(i) {
+        0..=2 => 8,
+        4 => 4,
+        6 if i % 128 == 6 => 1,
+        _ => 0,
+    }
+}
+
+/// Totals over a whole churn.
+#[derive(Default)]
+struct Totals {
+    gs: AtomicU64,
+    values: AtomicU64,
+    pingpongs: AtomicU64,
+    rounds: AtomicU64,
+    steals: AtomicU64,
+    timeouts: AtomicU64,
+    locked_exits: AtomicU64,
+}
+
+struct Round {
+    tx_a: Sender<u64>, // bounded(16)
+    tx_b: Sender<u64>, // unbounded
+    tx_z: Sender<u64>, // unbuffered
+    rx_a: Receiver<u64>,
+    rx_z: Receiver<u64>,
+    acct: Arc<Acct>,
+    mutex: Arc<gort::sync::Mutex<u64>>,
+    seed: u64,
+}
+
+/// A consumer: select! over the three channels until all are closed. It holds no `Round` (whose
+/// senders must all drop for the channels to close).
+fn consumer(rxs: [Receiver<u64>; 3], acct: &Acct) -> u64 {
+    let [a, b, z] = rxs;
+    // A channel that never becomes ready replaces each closed one.
+    let (_keep, never) = bounded::<u64>(0);
+    let (mut a, mut b, mut z) = (Some(a), Some(b), Some(z));
+    let mut n = 0u64;
+    while a.is_some() || b.is_some() || z.is_some() {
+        let (ra, rb, rz) = (
+            a.as_ref().unwrap_or(&never),
+            b.as_ref().unwrap_or(&never),
+            z.as_ref().unwrap_or(&never),
+        );
+        let which = gort::select! {
+            recv(ra) -> v => v.map(|v| acct.got(v)).map_err(|_| 0),
+            recv(rb) -> v => v.map(|v| acct.got(v)).map_err(|_| 1),
+            recv(rz) -> v => v.map(|v| acct.got(v)).map_err(|_| 2),
+        };
+        match which {
+            Ok(()) => n += 1,
+            Err(0) => a = None,
+            Err(1) => b = None,
+            Err(_) => z = None,
+        }
+        if n % 64 == 63 {
+            gort::yield_now();
+        }
+    }
+    0
+}
+
+/// One G of a round (any role but the consumers'). Returns the number of Gs it spawned itself
+/// (children), for the totals.
+fn worker(i: usize, r: &Round) -> u64 {
+    let v0 = i as u64 * SLOTS;
+    let rnd = mix(r.seed ^ i as u64);
+    match role(i) {
+        // Producer on the bounded channel.
+        0 => {
+            for j in 0..8 {
+                r.tx_a.send(v0 + j).unwrap();
+                r.acct.sent(v0 + j);
+                if j % 4 == 3 {
+                    gort::yield_now();
+                }
+            }
+            0
+        }
+        // Producer with a sleep: `send_timeout` on the unbuffered channel, and what times out
+        // goes to the unbounded one (a timed-out send must not have delivered its value: the
+        // receivers' duplicate check would see it twice).
+        1 => {
+            gort::sleep(Duration::from_micros(rnd % 300));
+            for j in 0..8 {
+                let d = Duration::from_micros(mix(rnd ^ j) % 64);
+                if let Err(e) = r.tx_z.send_timeout(v0 + j, d) {
+                    assert!(e.is_timeout(), "send_timeout on an open channel: {e:?}");
+                    r.acct.timeouts.fetch_add(1, Ordering::Relaxed);
+                    r.tx_b.send(e.into_inner()).unwrap();
+                }
+                r.acct.sent(v0 + j);
+            }
+            0
+        }
+        // select! sender: each value goes to exactly one of two channels (bounded, unbuffered);
+        // the losing arm's copy is dropped unsent.
+        2 => {
+            for j in 0..8 {
+                let v = v0 + j;
+                gort::select! {
+                    send(r.tx_a, v) -> res => res.unwrap(),
+                    send(r.tx_z, v) -> res => res.unwrap(),
+                }
+                r.acct.sent(v);
+            }
+            0
+        }
+        3 => unreachable!("consumers run `consumer`"),
+        // Sleeper that spawns a child, which yields and sends 4 values.
+        4 => {
+            gort::sleep(Duration::from_micros(rnd % 1000));
+            let tx = r.tx_b.clone();
+            let acct = r.acct.clone();
+            gort::spawn(move || {
+                for j in 8..12 {
+                    gort::yield_now();
+                    tx.send(v0 + j).unwrap();
+                    acct.sent(v0 + j);
+                }
+            })
+            .join()
+            .unwrap();
+            1
+        }
+        // Ping-pong with a spawned partner over two unbuffered channels.
+        5 => {
+            let (ptx, prx) = bounded::<u64>(0);
+            let (qtx, qrx) = bounded::<u64>(0);
+            let partner = gort::spawn(move || {
+                let mut n = 0;
+                for v in prx.iter() {
+                    qtx.send(v + 1).unwrap();
+                    n += 1;
+                }
+                n
+            });
+            for k in 0..16u64 {
+                ptx.send(rnd.wrapping_add(k)).unwrap();
+                assert_eq!(qrx.recv().unwrap(), rnd.wrapping_add(k).wrapping_add(1));
+            }
+            drop(ptx);
+            assert_eq!(partner.join().unwrap(), 16);
+            1
+        }
+        // Locks and blocking calls; now and then lock_os_thread and block_in_place.
+        6 => {
+            for _ in 0..4 {
+                *r.mutex.lock() += 1;
+                gort::yield_now();
+            }
+            let x = gort::blocking(|| (0..100u64).fold(rnd, |a, b| mix(a ^ b)));
+            std::hint::black_box(x);
+            if i % 64 == 14 {
+                gort::block_in_place(|| std::thread::sleep(Duration::from_micros(200)));
+            }
+            if i % 128 == 6 {
+                gort::lock_os_thread();
+                let me = std::thread::current().id();
+                gort::sleep(Duration::from_micros(50));
+                r.tx_b.send(v0).unwrap();
+                r.acct.sent(v0);
+                gort::yield_now();
+                assert_eq!(std::thread::current().id(), me, "locked G moved threads");
+                // Some locked Gs end while locked: their thread ends with them.
+                if i % 1024 != 6 {
+                    gort::unlock_os_thread();
+                }
+            }
+            0
+        }
+        // Timers racing deliveries: receives with short timeouts on the channels the consumers
+        // read (select! with `default(d)`, and `recv_timeout`), and a receive that can never
+        // complete. What they take is accounted like the consumers' takings.
+        _ => {
+            for k in 0..4u64 {
+                let d = Duration::from_micros(mix(rnd ^ k) % 100);
+                let got = if k % 2 == 0 {
+                    gort::select! {
+                        recv(r.rx_a) -> v => v.ok(),
+                        recv(r.rx_z) -> v => v.ok(),
+                        default(d) => None,
+                    }
+                } else {
+                    r.rx_z.recv_timeout(d).ok()
+                };
+                match got {
+                    Some(v) => {
+                        r.acct.got(v);
+                        r.acct.steals.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        r.acct.timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            let (_keep, never) = bounded::<u64>(1);
+            let timed_out = gort::select! {
+                recv(never) -> _v => false,
+                default(Duration::from_micros(rnd % 200)) => true,
+            };
+            assert!(timed_out);
+            gort::yield_now();
+            0
+        }
+    }
+}
+
+/// One round: `ROUND` Gs with every role, then exact accounting.
+fn round(seed: u64, totals: &Totals) {
+    let (tx_a, rx_a) = bounded(16);
+    let (tx_b, rx_b) = unbounded();
+    let (tx_z, rx_z) = bounded(0);
+    let r = Arc::new(Round {
+        tx_a,
+        tx_b,
+        tx_z,
+        rx_a: rx_a.clone(),
+        rx_z: rx_z.clone(),
+        acct: Arc::new(Acct::new(ROUND)),
+        mutex: Arc::new(gort::sync::Mutex::new(0)),
+        seed,
+    });
+    let mut hs = Vec::with_capacity(ROUND);
+    for i in 0..ROUND {
+        if role(i) == 3 {
+            let rxs = [rx_a.clone(), rx_b.clone(), rx_z.clone()];
+            let acct = r.acct.clone();
+            hs.push(gort::spawn(move || consumer(rxs, &acct)));
+        } else {
+            let r = r.clone();
+            hs.push(gort::spawn(move || worker(i, &r)));
+        }
+    }
+    drop((rx_a, rx_b, rx_z));
+    // The round's senders drop with the last producer's `Arc<Round>`: the consumers then see the
+    // channels close.
+    let acct = r.acct.clone();
+    let mutex = r.mutex.clone();
+    drop(r);
+    let mut children = 0;
+    for h in hs {
+        children += h.join().unwrap();
+    }
+    let want_sent: u64 = (0..ROUND).map(expected_sends).sum();
+    let sent = acct.sent.load(Ordering::Relaxed);
+    let recvd = acct.recvd.load(Ordering::Relaxed);
+    assert_eq!(sent, want_sent, "sent count");
+    assert_eq!(recvd, want_sent, "received count (sent {sent})");
+    assert_eq!(
+        acct.sent_sum.load(Ordering::Relaxed),
+        acct.recv_sum.load(Ordering::Relaxed),
+        "checksums differ"
+    );
+    // Every expected id was received (exactly once: `got` checks for duplicates).
+    for i in 0..ROUND {
+        let slots: Vec<u64> = match role(i) {
+            0..=2 => (0..8).collect(),
+            4 => (8..12).collect(),
+            6 if i % 128 == 6 => vec![0],
+            _ => vec![],
+        };
+        for j in slots {
+            let v = i as u64 * SLOTS + j;
+            assert_ne!(
+                acct.seen[(v / 64) as usize].load(Ordering::Relaxed) & (1 << (v % 64)),
+                0,
+                "value {v} (G {i}, slot {j}) never received"
+            );
+        }
+    }
+    assert_eq!(*mutex.lock(), 4 * (ROUND as u64 / 8), "mutex count");
+    totals
+        .gs
+        .fetch_add(ROUND as u64 + children, Ordering::Relaxed);
+    totals.values.fetch_add(recvd, Ordering::Relaxed);
+    totals
+        .steals
+        .fetch_add(acct.steals.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
+        .timeouts
+        .fetch_add(acct.timeouts.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
+        .pingpongs
+        .fetch_add(16 * (ROUND as u64 / 8), Ordering::Relaxed);
+    totals.locked_exits.fetch_add(
+        (0..ROUND).filter(|i| i % 1024 == 6).count() as u64,
+        Ordering::Relaxed,
+    );
+    totals.rounds.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Runs rounds from `2 * maxprocs` driver Gs until `dur` has passed; returns the totals.
+fn churn(dur: Duration) -> Totals {
+    let totals = Arc::new(Totals::default());
+    let deadline = Instant::now() + dur;
+    let drivers: Vec<_> = (0..2 * gort::maxprocs() as u64)
+        .map(|d| {
+            let totals = totals.clone();
+            gort::spawn(move || {
+                // At least one round each, however late the driver starts.
+                for k in 0u64.. {
+                    round(mix(d << 32 | k), &totals);
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    let n = drivers.len() as u64;
+    for h in drivers {
+        h.join().unwrap();
+    }
+    totals.gs.fetch_add(n, Ordering::Relaxed);
+    Arc::into_inner(totals).unwrap()
+}
+
+fn report(what: &str, t: &Totals, took: Duration) {
+    let gs = t.gs.load(Ordering::Relaxed);
+    eprintln!(
+        "{what}: {gs} Gs in {} rounds, {} values received exactly once ({} by timed receives; \
+         {} timeouts), {} ping-pongs, {} Gs ended locked, in {took:?} ({:.0} Gs/s)",
+        t.rounds.load(Ordering::Relaxed),
+        t.values.load(Ordering::Relaxed),
+        t.steals.load(Ordering::Relaxed),
+        t.timeouts.load(Ordering::Relaxed),
+        t.pingpongs.load(Ordering::Relaxed),
+        t.locked_exits.load(Ordering::Relaxed),
+        gs as f64 / took.as_secs_f64()
+    );
+}
+
+// 1. A million Gs churning through spawn / channels / select / sleep / yield / locks / blocking
+// calls on all Ps for GORT_STRESS_SECS: every value received exactly once, no leaks.
+child_test!(
+    #[ignore = "stress: run with --release --ignored (CI stress step)"]
+    fn churn_a_million_gs() [] {
+        let secs = stress_secs();
+        let dog = watchdog("churn", Duration::from_secs(secs + 90));
+        let baseline = warm_up();
+        let t = Instant::now();
+        let totals = churn(Duration::from_secs(secs));
+        let took = t.elapsed();
+        report("churn", &totals, took);
+        // A million Gs over the default 30 s (pro rata for a shorter run).
+        let want = 1_000_000 * secs / 30;
+        assert!(
+            totals.gs.load(Ordering::Relaxed) >= want,
+            "only {} Gs in {took:?} (want {want})",
+            totals.gs.load(Ordering::Relaxed)
+        );
+        assert_no_leaks(baseline);
+        // The runtime still works.
+        assert_eq!(gort::spawn(|| 42).join().unwrap(), 42);
+        dog.store(false, Ordering::SeqCst);
+    }
+);
+
+// ---- random panics --------------------------------------------------------------------------
+
+/// Gs spawned by `random_panics`.
+const PANIC_GS: u64 = 200_000;
+
+/// Whether G `i` panics (1%, deterministic), and where.
+fn doomed(i: u64) -> Option<u64> {
+    let r = mix(i ^ 0xdead_beef);
+    r.is_multiple_of(100).then_some((r >> 8) % 5)
+}
+
+// 2. 1% of Gs panic (in plain code, inside `blocking`, inside `block_in_place`, while holding a
+// gort Mutex, while locked to their thread); the rest are unaffected: exact Ok/Err counts and
+// payloads, every value sent before a panic received, the runtime keeps working.
+// The parent checks the child's stderr: one message per panic, naming the G's payload.
+#[test]
+#[ignore = "stress: run with --release --ignored (CI stress step)"]
+fn random_panics() {
+    if !common::is_child() {
+        let out = common::child_ok("random_panics", &[("RUST_BACKTRACE", "0")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let want = (0..PANIC_GS).filter(|&i| doomed(i).is_some()).count();
+        let msgs = stderr.lines().filter(|l| l.starts_with("chaos ")).count();
+        let heads = stderr
+            .lines()
+            .filter(|l| l.starts_with("green thread ") && l.contains(" panicked at "))
+            .count();
+        assert_eq!(msgs, want, "panic messages on stderr");
+        assert_eq!(heads, want, "'green thread N panicked at' lines on stderr");
+        return;
+    }
+    {
+        const N: u64 = PANIC_GS;
+        const WAVE: u64 = 10_000;
+        let dog = watchdog("random_panics", Duration::from_secs(120));
+        let baseline = warm_up();
+        let t = Instant::now();
+        let mutex = Arc::new(gort::sync::Mutex::new(0u64));
+        let (tx, rx) = unbounded::<u64>();
+        let (mut ok, mut err, mut ok_sum) = (0u64, 0u64, 0u64);
+        for w in 0..N / WAVE {
+            let hs: Vec<_> = (w * WAVE..(w + 1) * WAVE)
+                .map(|i| {
+                    let (tx, mutex) = (tx.clone(), mutex.clone());
+                    gort::spawn(move || {
+                        tx.send(i).unwrap();
+                        gort::yield_now();
+                        match doomed(i) {
+                            None => {}
+                            Some(0) => panic!("chaos {i}"),
+                            Some(1) => gort::blocking(|| panic!("chaos {i}")),
+                            Some(2) => gort::block_in_place(|| panic!("chaos {i}")),
+                            Some(3) => {
+                                let mut g = mutex.lock();
+                                *g += 1;
+                                panic!("chaos {i}");
+                            }
+                            Some(_) => {
+                                gort::lock_os_thread();
+                                gort::sleep(Duration::from_micros(10));
+                                panic!("chaos {i}");
+                            }
+                        }
+                        *mutex.lock() += 1;
+                        i
+                    })
+                })
+                .collect();
+            for (i, h) in (w * WAVE..).zip(hs) {
+                match h.join() {
+                    Ok(v) => {
+                        assert_eq!(v, i);
+                        assert!(doomed(i).is_none(), "G {i} should have panicked");
+                        ok += 1;
+                        ok_sum += v;
+                    }
+                    Err(e) => {
+                        assert!(doomed(i).is_some(), "G {i} panicked unexpectedly");
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .unwrap_or_else(|| panic!("G {i}: payload is not a String"));
+                        assert_eq!(msg, format!("chaos {i}"));
+                        err += 1;
+                    }
+                }
+            }
+        }
+        drop(tx);
+        let want_err = (0..N).filter(|&i| doomed(i).is_some()).count() as u64;
+        let want_ok_sum: u64 = (0..N).filter(|&i| doomed(i).is_none()).sum();
+        assert_eq!(err, want_err);
+        assert_eq!(ok, N - want_err);
+        assert_eq!(ok_sum, want_ok_sum);
+        // Every G sent before it panicked: all N values, each once.
+        let mut got: Vec<u64> = rx.iter().collect();
+        got.sort_unstable();
+        assert!(got.iter().copied().eq(0..N), "values lost or duplicated");
+        // Panics while holding the gort Mutex released it (the guard drops on unwind).
+        let locked_panics = (0..N).filter(|&i| doomed(i) == Some(3)).count() as u64;
+        assert_eq!(*mutex.lock(), ok + locked_panics);
+        eprintln!(
+            "random_panics: {ok} Ok, {err} Err (want {want_err}) in {:?}",
+            t.elapsed()
+        );
+        // The runtime keeps working: a short churn after the panics.
+        let totals = churn(Duration::from_secs(1));
+        report("churn after panics", &totals, t.elapsed());
+        assert_no_leaks(baseline);
+        dog.store(false, Ordering::SeqCst);
+    }
+}
+
+// ---- close races ----------------------------------------------------------------------------
+
+/// A value that records its fate: dropped exactly once, and whether it was delivered (received,
+/// or handed back by a failed send) or dropped inside a channel.
+struct Tracked {
+    id: u64,
+    delivered: bool,
+    book: Arc<Book>,
+}
+
+struct Book {
+    dropped: Vec<AtomicU64>,
+    in_channel: AtomicU64,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let bit = 1u64 << (self.id % 64);
+        let old = self.book.dropped[(self.id / 64) as usize].fetch_or(bit, Ordering::Relaxed);
+        assert_eq!(old & bit, 0, "value {} dropped twice", self.id);
+        if !self.delivered {
+            self.book.in_channel.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+// Receivers dropped (closing the channel) while senders are parked or mid-send, on unbuffered and
+// buffered channels: every value is dropped exactly once; each is received, handed back by the
+// failed send, or dropped with the channel's buffer (never more than its capacity; none for an
+// unbuffered channel).
+child_test!(
+    #[ignore = "stress: run with --release --ignored (CI stress step)"]
+    fn close_races_drop_every_value_once() [] {
+        const ROUNDS: u64 = 30_000;
+        const SENDERS: u64 = 4;
+        const EACH: u64 = 32;
+        let dog = watchdog("close races", Duration::from_secs(120));
+        let baseline = warm_up();
+        let t = Instant::now();
+        let (mut received, mut returned, mut in_channel) = (0u64, 0u64, 0u64);
+        let waves: Vec<_> = (0..ROUNDS)
+            .map(|r| {
+                gort::spawn(move || {
+                    let cap = [0usize, 1, 4][(r % 3) as usize];
+                    let book = Arc::new(Book {
+                        dropped: (0..(SENDERS * EACH).div_ceil(64))
+                            .map(|_| AtomicU64::new(0))
+                            .collect(),
+                        in_channel: AtomicU64::new(0),
+                    });
+                    let (tx, rx) = bounded::<Tracked>(cap);
+                    let senders: Vec<_> = (0..SENDERS)
+                        .map(|s| {
+                            let (tx, book) = (tx.clone(), book.clone());
+                            gort::spawn(move || {
+                                let mut returned = 0u64;
+                                for j in 0..EACH {
+                                    let v = Tracked { id: s * EACH + j, delivered: false, book: book.clone() };
+                                    let res = if j % 3 == 0 {
+                                        tx.send_timeout(v, Duration::from_micros(j * 10)).map_err(|e| {
+                                            let closed = !e.is_timeout();
+                                            (e.into_inner(), closed)
+                                        })
+                                    } else {
+                                        tx.send(v).map_err(|e| (e.into_inner(), true))
+                                    };
+                                    match res {
+                                        Ok(()) => {}
+                                        Err((mut v, closed)) => {
+                                            v.delivered = true;
+                                            if closed {
+                                                returned += 1;
+                                                return returned;
+                                            }
+                                            returned += 1;
+                                        }
+                                    }
+                                    if j % 8 == 0 {
+                                        gort::yield_now();
+                                    }
+                                }
+                                returned
+                            })
+                        })
+                        .collect();
+                    drop(tx);
+                    // Receive a pseudo-random number of values, then close by dropping.
+                    let k = mix(r) % (SENDERS * EACH + 8);
+                    let mut got = 0u64;
+                    for _ in 0..k {
+                        match rx.recv() {
+                            Ok(mut v) => {
+                                v.delivered = true;
+                                got += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    drop(rx);
+                    let ret: u64 = senders.into_iter().map(|h| h.join().unwrap()).sum();
+                    // Every value created was dropped exactly once.
+                    let created: u64 = book
+                        .dropped
+                        .iter()
+                        .map(|w| w.load(Ordering::Relaxed).count_ones() as u64)
+                        .sum();
+                    let in_ch = book.in_channel.load(Ordering::Relaxed);
+                    assert!(in_ch <= cap as u64, "{in_ch} values dropped in a channel of capacity {cap}");
+                    (created, got, ret, in_ch)
+                })
+            })
+            .collect();
+        for h in waves {
+            let (created, got, ret, in_ch) = h.join().unwrap();
+            // Each sender stops at its first closed error; the values it never made are not
+            // counted, so created == received + handed back + dropped in the channel.
+            assert_eq!(created, got + ret + in_ch, "values unaccounted for");
+            received += got;
+            returned += ret;
+            in_channel += in_ch;
+        }
+        eprintln!(
+            "close races: {ROUNDS} rounds, {received} received, {returned} handed back by failed \
+             sends, {in_channel} dropped in buffers, in {:?}",
+            t.elapsed()
+        );
+        assert_no_leaks(baseline);
+        dog.store(false, Ordering::SeqCst);
+    }
+);
+
+// ---- one CPU, four Ps -----------------------------------------------------------------------
+
+/// Pins the calling thread (and every thread it starts later: the runtime's Ms and sysmon) to
+/// CPU 0.
+fn pin_to_cpu0() {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes within it; the syscall
+    // reads it by pointer with its size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+// 5. The churn on one CPU with four Ps (oversubscribed Ms, spinning Ms competing with the Gs'
+// Ms for the one CPU): exact counts, no leaks, and every G ran on CPU 0.
+child_test!(
+    #[ignore = "stress: run with --release --ignored (CI stress step)"]
+    fn churn_on_one_cpu_with_four_ps() ["GORT_MAXPROCS" => "4"] {
+        pin_to_cpu0();
+        let secs = (stress_secs() / 6).max(1);
+        let dog = watchdog("churn on one CPU", Duration::from_secs(secs + 90));
+        assert_eq!(gort::maxprocs(), 4);
+        let baseline = warm_up();
+        let t = Instant::now();
+        let totals = churn(Duration::from_secs(secs));
+        report("churn on 1 CPU, 4 Ps", &totals, t.elapsed());
+        assert!(totals.rounds.load(Ordering::Relaxed) >= 8, "every driver does a round");
+        // Every M runs on CPU 0.
+        let off = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..1000)
+            .map(|_| {
+                let off = off.clone();
+                gort::spawn(move || {
+                    gort::yield_now();
+                    // SAFETY: sched_getcpu has no preconditions.
+                    if unsafe { libc::sched_getcpu() } != 0 {
+                        off.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(off.load(Ordering::Relaxed), 0, "Gs ran off CPU 0");
+        assert_no_leaks(baseline);
+        dog.store(false, Ordering::SeqCst);
+    }
+);
