@@ -863,7 +863,16 @@ impl Sched {
         let mut g = g;
         g.owned().stack_reserved = stack_reserved;
         let id = g.id();
+        let lost_p = lost_p_on_g();
         self.ready_g(g, true);
+        // A G that spawns in a long loop reaches no scheduling point, so sysmon may have handed
+        // its P to another M (a CPU hog, sysmon.rs). Spawning is a safe point: rather than go on
+        // without a P (every spawn then takes the global queue's lock and a fresh G record),
+        // yield here, as Go's asynchronous preemption would, and continue once an M with a P
+        // picks the G up again.
+        if lost_p {
+            crate::park::yield_now();
+        }
         id
     }
 
@@ -999,6 +1008,16 @@ pub(crate) fn current_p_id() -> Option<usize> {
         },
         Err(_) => None,
     })
+}
+
+/// True when the caller is a G whose P sysmon retook (a CPU hog that goes on without a P);
+/// false on a plain thread and on a G that still has its P.
+fn lost_p_on_g() -> bool {
+    crate::coro::on_g_stack()
+        && with_m(|m| match &*m.p.borrow() {
+            PSlot::InG(r) => !r.still_mine(),
+            _ => true,
+        })
 }
 
 /// For `should_yield`: has sysmon ended the running G's slice (or taken its P)?
