@@ -884,6 +884,7 @@ impl Sched {
         if !crate::coro::on_g_stack() {
             return false;
         }
+        crate::sysmon::nudge();
         with_m(|m| {
             if let PSlot::InG(r) = &*m.p.borrow() {
                 r.enter_syscall();

@@ -457,12 +457,6 @@ pub(crate) fn run_due(now: Instant) -> Option<Instant> {
     (n != u64::MAX).then(|| t.instant(n) + BACKSTOP_SLACK)
 }
 
-/// Sleeps the calling (sysmon) thread until `until`.
-pub(crate) fn wait_until(until: Instant) {
-    let d = until.saturating_duration_since(Instant::now());
-    std::thread::sleep(d.max(Duration::from_micros(20)));
-}
-
 /// Parks the current G for `d` (Go's `time.Sleep`); on a plain thread, `std::thread::sleep`.
 /// Thousands of sleeping Gs cost no threads: each is one timer-heap entry.
 ///
