@@ -67,6 +67,7 @@ impl ParkFn {
     /// # Safety
     /// Only while the G that created it is suspended in the `suspend` that carried it (the M
     /// calls it right after `resume` returned `Suspended(Park)` and before resuming the G).
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn call(self, g: GRef) -> Option<GRef> {
         // SAFETY: the closure is alive on the suspended G's stack (caller's contract) and nobody
         // else holds a reference to it: its G is not running.
@@ -97,6 +98,7 @@ pub(crate) struct Coro {
 // resumed by one M at a time (it lives in `GOwned`, reached through the unique `GRef`). What its
 // stack holds is `Send` by the contract in the module docs: the entry is `Send + 'static`, and
 // holding a `!Send` value across a blocking point is the documented hazard users must avoid.
+// SAFETY: argued in the comment above.
 unsafe impl Send for Coro {}
 
 thread_local! {

@@ -229,6 +229,7 @@ impl G {
     /// # Safety
     /// Must be called only by the G itself while it runs (on its own stack): that is what makes
     /// the unsynchronised access to `locals` exclusive.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn with_local<R>(
         &self,
         idx: usize,
@@ -270,6 +271,7 @@ impl G {
     ///
     /// # Safety
     /// As for [`G::with_local`]: only the G itself, on its own stack.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn take_locals(&self) -> Vec<Option<Box<dyn Any + Send>>> {
         // SAFETY: caller's contract; the borrow ends before the values are dropped.
         std::mem::take(unsafe { &mut *self.locals.get() })
@@ -398,6 +400,7 @@ impl GRef {
     /// `p` must come from [`GRef::into_raw`], and this must be the only `from_raw` for that
     /// `into_raw` (ownership moves through the raw pointer exactly once).
     #[inline]
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn from_raw(p: *mut G) -> GRef {
         // SAFETY: non-null because it came from a `NonNull` in `into_raw` (caller's contract).
         GRef(unsafe { NonNull::new_unchecked(p) })

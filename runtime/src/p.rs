@@ -91,6 +91,7 @@ pub struct PShared {
 // crossbeam's `!Sync` worker end) is reached only by the party that owns the P according to
 // `own`, through `PHandle::local` or `RunningP::g_access`, and the hand-over between owners is a
 // Release/Acquire pair on `own` (module docs).
+// SAFETY: argued in the comment above.
 unsafe impl Sync for PShared {}
 
 /// The owner's part of a P.

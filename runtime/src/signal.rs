@@ -121,6 +121,7 @@ impl RunningInfo {
     /// info (or a copy) is installed with [`set_running`], i.e. until the
     /// next `set_running` on that thread. Keeping the name in the G that
     /// runs is enough.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub unsafe fn with_borrowed_name(goid: u64, name: Option<&str>, stack: &GStack) -> RunningInfo {
         let (guard_lo, guard_hi) = stack.guard_range();
         let (name_ptr, name_len) = name.map_or((ptr::null(), 0), |n| (n.as_ptr(), n.len()));
@@ -258,6 +259,7 @@ fn report(g: Option<&RunningInfo>, stack_size: usize) -> ! {
 /// # Safety
 /// Must be called from the signal handler for `sig` with the kernel's
 /// `info` and `ctx`.
+// SAFETY: callers uphold the `# Safety` contract in this function's docs.
 unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let prev = if sig == libc::SIGBUS {
         &PREV_BUS

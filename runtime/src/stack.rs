@@ -333,6 +333,7 @@ impl Drop for GStack {
 // >= 16 KiB. (3) base and limit are page-aligned, hence STACK_ALIGNMENT
 // (16) aligned. (4) The memory is owned by this GStack alone: a pool hands
 // each carved range to exactly one GStack at a time.
+// SAFETY: argued in the comment above.
 unsafe impl Stack for GStack {
     fn base(&self) -> StackPointer {
         StackPointer::new(self.lo + sys::page_size() + self.usable).expect("stack base is nonzero")

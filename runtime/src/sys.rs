@@ -84,6 +84,7 @@ pub(crate) fn mmap_anon(len: usize) -> io::Result<usize> {
 /// # Safety
 /// The range must be a mapping (or part of one) that this crate created,
 /// and nothing may reference memory inside it afterwards.
+// SAFETY: callers uphold the `# Safety` contract in this function's docs.
 pub(crate) unsafe fn munmap(addr: usize, len: usize) -> io::Result<()> {
     // SAFETY: the caller guarantees nothing references the range.
     cvt(unsafe { libc::munmap(addr as *mut libc::c_void, len) }).map(drop)
@@ -95,6 +96,7 @@ pub(crate) unsafe fn munmap(addr: usize, len: usize) -> io::Result<()> {
 /// # Safety
 /// The range must be page-aligned memory owned by the caller that no live
 /// Rust reference or running code uses.
+// SAFETY: callers uphold the `# Safety` contract in this function's docs.
 pub(crate) unsafe fn mprotect_none(addr: usize, len: usize) -> io::Result<()> {
     // SAFETY: the caller owns the range and nothing uses it.
     cvt(unsafe { libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_NONE) }).map(drop)
@@ -106,6 +108,7 @@ pub(crate) unsafe fn mprotect_none(addr: usize, len: usize) -> io::Result<()> {
 /// The range must be page-aligned memory owned by the caller. Destructive
 /// advice (`MADV_DONTNEED`, `MADV_GUARD_INSTALL`) discards the contents, so
 /// no live value may be stored in the range.
+// SAFETY: callers uphold the `# Safety` contract in this function's docs.
 pub(crate) unsafe fn madvise(addr: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
     // SAFETY: the caller owns the range and holds no live value in it.
     cvt(unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) }).map(drop)
@@ -116,6 +119,7 @@ pub(crate) unsafe fn madvise(addr: usize, len: usize, advice: libc::c_int) -> io
 ///
 /// # Safety
 /// As for [`madvise`]: no live value may be stored in the range.
+// SAFETY: callers uphold the `# Safety` contract in this function's docs.
 pub(crate) unsafe fn discard(addr: usize, len: usize) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let advice = libc::MADV_DONTNEED;

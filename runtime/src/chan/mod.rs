@@ -724,6 +724,7 @@ impl<T> SelectArm for RecvArm<'_, T> {
         }
     }
 
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     unsafe fn register(&self, core: *const SelCore, case: usize) -> Reg {
         let mut g = self.c.inner.lock();
         if !g.buf.is_empty() || g.closed || g.sendq.has_partner(core) {
@@ -816,6 +817,7 @@ impl<T> SelectArm for SendArm<'_, T> {
         }
     }
 
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     unsafe fn register(&self, core: *const SelCore, case: usize) -> Reg {
         let mut g = self.c.inner.lock();
         if g.closed || g.buf.len() < self.c.cap || g.recvq.has_partner(core) {

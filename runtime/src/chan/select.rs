@@ -56,6 +56,7 @@ pub trait SelectArm {
     ///
     /// # Safety
     /// `core` outlives the registration (until `unregister`); the arm is not moved meanwhile.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     unsafe fn register(&self, core: *const SelCore, case: usize) -> Reg;
     /// Pass 3: unlinks the waiter if it is still linked (takes the lock unless `selected`).
     fn unregister(&self, selected: bool);

@@ -134,6 +134,7 @@ impl SelCore {
     ///
     /// # Safety
     /// Only the registrar calls this, once, before publishing any waiter of this core.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn set_unparker(&self, u: Unparker) {
         // SAFETY: caller's contract: nobody else can reach the core yet.
         unsafe { *self.unparker.get() = Some(u) };
@@ -154,6 +155,7 @@ impl SelCore {
     ///
     /// # Safety
     /// Only the registrar calls this, once, after `set_unparker`.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn commit(&self) -> Option<Unparker> {
         // AcqRel: Acquire pairs with `complete`'s Release (the transfer), Release publishes our
         // last touches of the frame to a later `complete`.
@@ -224,6 +226,7 @@ impl<T> WaitList<T> {
 
     /// # Safety
     /// `w` is alive and not linked anywhere; caller holds the channel lock.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn push_back(&mut self, w: *mut Waiter<T>) {
         // SAFETY: caller's contract; `tail` is alive (list invariant).
         unsafe {
@@ -241,6 +244,7 @@ impl<T> WaitList<T> {
 
     /// # Safety
     /// `w` is alive and linked in this list; caller holds the channel lock.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn remove(&mut self, w: *mut Waiter<T>) {
         // SAFETY: caller's contract; neighbours are alive (list invariant).
         unsafe {
