@@ -1021,6 +1021,25 @@ fn lost_p_on_g() -> bool {
         })
 }
 
+/// Go's `sync_runtime_canSpin`: whether a G about to block on a contended lock should spin
+/// (round `iter`) first: at most 4 rounds, only with more than one P, only while other Ps run
+/// (the lock holder may be one of them), and only if nothing waits on this P's run queue.
+pub(crate) fn can_spin(iter: u32) -> bool {
+    if iter >= 4 || cfg!(loom) || !crate::coro::on_g_stack() {
+        return false;
+    }
+    let s = crate::sched();
+    if s.nprocs() <= 1
+        || s.nprocs() <= s.npidle.load(Ordering::Relaxed) + s.nmspinning.load(Ordering::Relaxed) + 1
+    {
+        return false;
+    }
+    with_m(|m| match &*m.p.borrow() {
+        PSlot::InG(r) => !r.shared().has_work(),
+        _ => false,
+    })
+}
+
 /// For `should_yield`: has sysmon ended the running G's slice (or taken its P)?
 pub(crate) fn current_p_preempted() -> bool {
     with_m(|m| match &*m.p.borrow() {

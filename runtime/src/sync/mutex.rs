@@ -85,7 +85,30 @@ impl RawMutex {
         let mut starving = false;
         let mut awoke = false;
         let mut old = self.state.load(Ordering::Relaxed);
+        let mut spins = 0;
         loop {
+            // Go's active spinning: while the mutex is locked (not starving) and the scheduler
+            // says spinning can pay off (more than one P, other Ps busy, nothing queued on ours),
+            // spin a little before queueing; set WOKEN so that unlock does not wake a waiter
+            // that would only find the mutex taken again.
+            if old & (LOCKED | STARVING) == LOCKED && crate::sched::can_spin(spins) {
+                if !awoke
+                    && old & WOKEN == 0
+                    && old >> WAITER_SHIFT != 0
+                    && self
+                        .state
+                        .compare_exchange(old, old | WOKEN, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    awoke = true;
+                }
+                for _ in 0..30 {
+                    std::hint::spin_loop();
+                }
+                spins += 1;
+                old = self.state.load(Ordering::Relaxed);
+                continue;
+            }
             let mut new = old;
             // Do not grab a starving mutex: arrivals queue.
             if old & STARVING == 0 {
