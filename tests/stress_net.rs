@@ -1,12 +1,11 @@
 // CI: cargo test --release --test stress_net -- --ignored --test-threads=1
-//! Stress and fault suite, socket part (needs `gort::net` from the `net` branch: rename this file
-//! to `tests/stress_net.rs` once `net` is merged). Same rules as tests/stress.rs: every test is
-//! `#[ignore]`, runs its body in a child process, ends with exact counts, no leaked Gs and the
-//! thread count back near its baseline.
-//!
-//! The child-process helpers are local (not `mod common`): main's and `net`'s `tests/common`
-//! differ (`is_child()` vs `is_child(name)`, `threads()` vs `threads(pid)`), and this file should
-//! compile whichever way the merge resolves them.
+//! Stress and fault suite, socket part. Same rules as tests/stress.rs: every test is
+//! `#[ignore]`, runs its body in a child process (`tests/common`), ends with exact counts, no
+//! leaked Gs and the thread count back near its baseline.
+
+mod common;
+
+use common::threads;
 
 use gort::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
@@ -16,60 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---- helpers --------------------------------------------------------------------------------
-
-const CHILD: &str = "GORT_TEST_CHILD";
-
-fn is_child() -> bool {
-    std::env::var_os(CHILD).is_some()
-}
-
-/// Re-runs exactly `test` of this binary in a child with `envs`; asserts it passed.
-fn child_ok(test: &str, envs: &[(&str, &str)]) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            test,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, "1")
-        .envs(envs.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("failed to run the child test process");
-    let so = String::from_utf8_lossy(&out.stdout);
-    let se = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && so.contains("1 passed"),
-        "child {test} failed: {}\nstdout:\n{so}\nstderr:\n{se}",
-        out.status
-    );
-    eprint!("{se}");
-}
-
-macro_rules! child_test {
-    ($(#[$m:meta])* fn $name:ident() [$($k:expr => $v:expr),* $(,)?] $body:block) => {
-        $(#[$m])*
-        #[test]
-        fn $name() {
-            if is_child() {
-                $body
-            } else {
-                child_ok(stringify!($name), &[$(($k, $v)),*]);
-            }
-        }
-    };
-}
-
-/// Number of OS threads in this process.
-fn threads() -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// CPU time (user + system) this process has used.
 fn cpu_time() -> Duration {

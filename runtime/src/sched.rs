@@ -845,7 +845,9 @@ impl Sched {
     ) -> u64 {
         self.ngoroutine.fetch_add(1, Ordering::Relaxed);
         let mut args = Some((name, entry));
+        let mut via_p = false;
         let g = with_current_p(|_, local| {
+            via_p = true;
             let (name, entry) = args.take().unwrap();
             let id = local.goids.borrow_mut().next();
             GRef::alloc(
@@ -863,7 +865,9 @@ impl Sched {
         let mut g = g;
         g.owned().stack_reserved = stack_reserved;
         let id = g.id();
-        let lost_p = lost_p_on_g();
+        // `with_current_p` failed (the fallback took `args`): a plain thread, or a G whose P is
+        // gone. Only the slow path pays for telling them apart.
+        let lost_p = !via_p && crate::coro::on_g_stack();
         self.ready_g(g, true);
         // A G that spawns in a long loop reaches no scheduling point, so sysmon may have handed
         // its P to another M (a CPU hog, sysmon.rs). Spawning is a safe point: rather than go on
@@ -1009,16 +1013,6 @@ pub(crate) fn current_p_id() -> Option<usize> {
         },
         Err(_) => None,
     })
-}
-
-/// True when the caller is a G whose P sysmon retook (a CPU hog that goes on without a P);
-/// false on a plain thread and on a G that still has its P.
-fn lost_p_on_g() -> bool {
-    crate::coro::on_g_stack()
-        && with_m(|m| match &*m.p.borrow() {
-            PSlot::InG(r) => !r.still_mine(),
-            _ => true,
-        })
 }
 
 /// Go's `sync_runtime_canSpin`: whether a G about to block on a contended lock should spin

@@ -698,10 +698,10 @@ impl Pool {
         let mut acc = 0usize;
         let mut off = page - std::mem::size_of::<usize>();
         loop {
-            // SAFETY: `probe..hot_lo` is a mapped, readable, page-aligned page of this stack,
-            // above its guard; `off` stays inside it. The stack is owned by the caller (moved
-            // into `free`) and its coroutine has finished, so nothing writes it concurrently;
-            // the bytes are plain integers to us, tested only against zero.
+            // `probe..hot_lo` is a mapped, readable page of this stack above its guard, and
+            // `off` stays inside it; the bytes are plain integers, only tested against zero.
+            // SAFETY: mapped and readable (above); nothing writes it: the stack was moved into
+            // `free` and its coroutine has finished.
             acc |= unsafe { ptr::read_volatile((probe + off) as *const usize) };
             if off < PROBE_STRIDE {
                 break;
@@ -709,10 +709,10 @@ impl Pool {
             off -= PROBE_STRIDE;
         }
         if acc != 0 {
-            // SAFETY: `[stack_lo, hot_lo)` belongs to this stack, whose
-            // coroutine has finished: no live value is stored there. The
-            // guard below `stack_lo` is not in the range (and a madvise
-            // guard would survive DONTNEED anyway).
+            // The guard below `stack_lo` is not in the range (and a madvise guard would survive
+            // DONTNEED anyway).
+            // SAFETY: `[stack_lo, hot_lo)` belongs to this stack, whose coroutine has finished,
+            // so no live value is stored there.
             if unsafe { sys::discard(stack_lo, hot_lo - stack_lo) }.is_ok() {
                 self.trims.fetch_add(1, Ordering::Relaxed);
             }
@@ -739,10 +739,9 @@ impl Pool {
             if class.free.len() - class.cold > GLOBAL_WARM {
                 let victim = class.free[class.cold];
                 class.cold += 1;
-                // SAFETY: `victim` is a free stack in this pool's list, so
-                // no G owns it, and we hold the lock, so it cannot be
-                // handed out while its usable part (above its guard) is
-                // discarded.
+                // We hold the pool lock, so it cannot be handed out meanwhile.
+                // SAFETY: `victim` is a free stack in this pool's list (no G owns it); only its
+                // usable part, above the guard, is discarded, under the lock.
                 if unsafe { sys::discard(victim + page, class.usable) }.is_ok() {
                     self.releases.fetch_add(1, Ordering::Relaxed);
                 }

@@ -32,11 +32,12 @@ pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("failed to run the child test process")
 }
 
-/// Runs the child and asserts it passed, showing its output otherwise.
+/// Runs the child and asserts it passed (and really ran its one test: a misspelt filter would
+/// otherwise pass with none), showing its output otherwise.
 pub fn child_ok(test: &str, envs: &[(&str, &str)]) -> Output {
     let out = run_child(test, envs);
     assert!(
-        out.status.success(),
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
         "child {test} failed: {}\nstdout:\n{}\nstderr:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
