@@ -62,6 +62,12 @@ impl ParkFn {
         })
     }
 
+    /// Where the callback lives: an address in the parked G's innermost frames (see
+    /// [`Coro::prefetch_stack`]).
+    fn addr(&self) -> usize {
+        self.0 as *mut u8 as usize
+    }
+
     /// Calls the callback.
     ///
     /// # Safety
@@ -92,6 +98,9 @@ pub(crate) struct Coro {
     pub(crate) overflow_info: crate::signal::RunningInfo,
     /// The G's `Yielder`, on its own stack; known after the first resume.
     yielder: *const Yielder<(), Suspend>,
+    /// An address inside the frames of the G's last park (its park callback's), 0 if it last
+    /// suspended otherwise; only ever used as a prefetch hint, never dereferenced.
+    parked_at: usize,
 }
 
 // SAFETY: THE migration assertion. A `Coro` moves between Ms only while suspended, and is only
@@ -122,6 +131,7 @@ impl Coro {
             inner,
             overflow_info,
             yielder: std::ptr::null(),
+            parked_at: 0,
         }
     }
 
@@ -136,8 +146,31 @@ impl Coro {
         }
         set_yielder_ptr(std::ptr::null());
         match r {
-            CoroutineResult::Yield(s) => Resumed::Suspended(s),
+            CoroutineResult::Yield(s) => {
+                self.parked_at = match &s {
+                    Suspend::Park(f) => f.addr(),
+                    _ => 0,
+                };
+                Resumed::Suspended(s)
+            }
             CoroutineResult::Return(()) => Resumed::Finished,
+        }
+    }
+
+    /// Starts loading the parked G's innermost frames into the cache: the lines a resume pops
+    /// its saved registers from and its blocking call returns through (about 1 KiB above the
+    /// park callback). Called when the G is readied into runnext, which is typically a
+    /// hundred-odd nanoseconds before an M resumes it, so the misses (often a TLB miss too: a
+    /// ring of 10,000 parked Gs touches 10,000 stack pages in turn) overlap the readier's own
+    /// work instead of stalling the resume. A prefetch never faults, whatever the address.
+    #[inline]
+    pub(crate) fn prefetch_stack(&self) {
+        if self.parked_at == 0 {
+            return;
+        }
+        let lo = (self.parked_at & !63).saturating_sub(PREFETCH_BELOW);
+        for line in (lo..lo + PREFETCH_BELOW + PREFETCH_ABOVE).step_by(64) {
+            prefetch(line);
         }
     }
 
@@ -145,6 +178,26 @@ impl Coro {
     pub(crate) fn into_stack(self) -> GStack {
         self.inner.into_stack()
     }
+}
+
+/// Bytes prefetched below the park callback (the suspend frame and corosensei's saved
+/// registers) and above it (the frames of the blocking call, up to the G's own code). Measured
+/// on the ring: the park callback sits ~1 KiB below the Yielder at the stack top.
+const PREFETCH_BELOW: usize = 256;
+const PREFETCH_ABOVE: usize = 1024;
+
+/// A hint to load the cache line holding `addr`; never faults (an unmapped address is
+/// ignored by the CPU).
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 has no architectural effect besides caching; it does not fault on any
+    // address (Intel SDM / AMD APM: "prefetches ... do not generate exceptions").
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
 }
 
 #[inline(never)]

@@ -276,7 +276,7 @@ impl<T> Sender<T> {
             TrySend::Full(v) => v,
         };
         let arm = SendArm::new(self, v);
-        __select(&[&arm], __Mode::BlockAfterTry);
+        select::block_one(&arm);
         arm.into_result()
             .expect("blocking send returned without completing")
     }
@@ -420,7 +420,7 @@ impl<T> Receiver<T> {
             TryRecv::Empty => {}
         }
         let arm = RecvArm::new(self);
-        __select(&[&arm], __Mode::BlockAfterTry);
+        select::block_one(&arm);
         arm.into_result()
             .expect("blocking recv returned without completing")
     }

@@ -166,6 +166,44 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
     }
 }
 
+/// A blocking `send` or `recv` whose caller has just tried the arm itself: the protocol of
+/// [`select`] in `Mode::BlockAfterTry` for one arm, without what only several arms need (the
+/// random order, the arm slice, dynamic dispatch). It keeps the parked G's frames shallow and
+/// few, which is what a resume pays for in cache misses (the ring benchmark cycles through
+/// 10,000 parked Gs); the claim protocol (waiter.rs) is the same one, step for step.
+#[doc(hidden)]
+pub fn block_one<A: SelectArm>(arm: &A) {
+    loop {
+        let core = SelCore::new();
+        let cp: *const SelCore = &core;
+        let register = |u| {
+            // SAFETY: we are the registrar, and nothing is published yet.
+            unsafe { core.set_unparker(u) };
+            // SAFETY: `core` and the arm live in this frame (and our caller's), which stays put
+            // until the arm is unregistered below.
+            if unsafe { arm.register(cp, 0) } == Reg::Ready {
+                core.claim_retry();
+            }
+            // SAFETY: we are the registrar; `set_unparker` ran above.
+            unsafe { core.commit() }
+        };
+        crate::park::park(arm.reason(), register);
+        let sel = core
+            .selected()
+            .expect("channel operation woken without a claim");
+        arm.unregister(sel == 0);
+        if sel != RETRY {
+            arm.mark();
+            return;
+        }
+        // Pass 1 again: the arm became ready while we registered.
+        if arm.try_now() {
+            arm.mark();
+            return;
+        }
+    }
+}
+
 /// Passes 2 and 3: park registered on every arm, then unlink. Returns the claimed case.
 fn block(
     arms: &[&dyn SelectArm],
