@@ -15,8 +15,10 @@
 //!   but arrivals see `STARVING` and queue at the tail instead of barging). The new owner leaves
 //!   starvation mode when it is the last waiter or waited less than 1 ms.
 //!
-//! Go spins a few times before parking when other Ps are busy; gort does not (the runtime does
-//! not expose "are other Ps running" to this layer yet), so contended lock goes straight to park.
+//! * **Spinning**: before queueing, a G spins up to 4 rounds of 30 `PAUSE`s while the mutex is
+//!   locked (not starving) and other Ps are running (`sched::can_spin`), setting `WOKEN` so that
+//!   the unlocker does not wake a waiter that would only find the mutex taken again. Unlike Go,
+//!   it spins even when its P has queued Gs: see `can_spin` for the measurement behind that.
 //!
 //! The algorithm and its orderings are Go's (`sync/mutex.go`, `lockSlow`/`unlockSlow`); every
 //! RMW here is AcqRel or SeqCst, as Go's atomics are sequentially consistent.
