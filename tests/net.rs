@@ -1,9 +1,8 @@
 //! Behaviour of `gort::net` and the netpoller through the public API.
 
-#[path = "netcommon/mod.rs"]
 mod common;
 
-use common::{is_child, run_child};
+use common::{child_ok, is_child};
 use gort::net::{TcpListener, TcpStream, UdpSocket};
 use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
@@ -70,7 +69,7 @@ fn plain_thread_sockets_block_like_std() {
 /// A G parked on read is woken by a write from another G on the same (only) P.
 #[test]
 fn parked_reader_woken_by_writer_on_same_p() {
-    if is_child("parked_reader_woken_by_writer_on_same_p") {
+    if is_child() {
         assert_eq!(gort::maxprocs(), 1);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = l.local_addr().unwrap();
@@ -91,8 +90,7 @@ fn parked_reader_woken_by_writer_on_same_p() {
         assert_eq!(&reader.join().unwrap(), b"wake!");
         return;
     }
-    run_child(
-        module_path!(),
+    child_ok(
         "parked_reader_woken_by_writer_on_same_p",
         &[("GORT_MAXPROCS", "1")],
     );
@@ -247,7 +245,7 @@ fn udp_and_unix_round_trip() {
 #[cfg(target_os = "linux")]
 #[test]
 fn idle_runtime_uses_no_cpu() {
-    if is_child("idle_runtime_uses_no_cpu") {
+    if is_child() {
         let a = echo_server();
         let conns: Vec<_> = (0..50)
             .map(|_| {
@@ -274,7 +272,7 @@ fn idle_runtime_uses_no_cpu() {
         drop(readers);
         return;
     }
-    run_child(module_path!(), "idle_runtime_uses_no_cpu", &[]);
+    child_ok("idle_runtime_uses_no_cpu", &[]);
 }
 
 fn set_nofile(soft: u64) -> u64 {
@@ -294,7 +292,7 @@ fn set_nofile(soft: u64) -> u64 {
 /// EMFILE during accept is returned to the caller; the listener works again once fds free up.
 #[test]
 fn accept_under_emfile() {
-    if is_child("accept_under_emfile") {
+    if is_child() {
         set_nofile(128);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = l.local_addr().unwrap();
@@ -332,7 +330,7 @@ fn accept_under_emfile() {
         drop(got);
         return;
     }
-    run_child(module_path!(), "accept_under_emfile", &[]);
+    child_ok("accept_under_emfile", &[]);
 }
 
 /// 10,000 concurrent connections to one server process, served with a thread count near
@@ -341,7 +339,7 @@ fn accept_under_emfile() {
 #[test]
 fn ten_thousand_connections() {
     const WANT: usize = 10_000;
-    if is_child("ten_thousand_connections") {
+    if is_child() {
         set_nofile(u64::MAX);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         println!("PORT {}", l.local_addr().unwrap().port());
@@ -373,7 +371,7 @@ fn ten_thousand_connections() {
     if n < WANT {
         eprintln!("RLIMIT_NOFILE hard limit {limit}: testing {n} connections instead of {WANT}");
     }
-    let mut child = common::child_command(module_path!(), "ten_thousand_connections", &[])
+    let mut child = common::child_command("ten_thousand_connections", &[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -417,7 +415,7 @@ fn ten_thousand_connections() {
         for h in hs {
             h.join().unwrap();
         }
-        let threads = common::threads(&pid);
+        let threads = common::threads_of(&pid);
         eprintln!("{n} connections served; server threads = {threads}");
         assert!(threads <= 2 + 6, "server has {threads} threads"); // 2 Ps by default
         drop(conns);

@@ -1,7 +1,7 @@
 //! Shared helpers for the behavioural tests.
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The environment variable that marks a re-run of the test binary as the child.
 pub const CHILD: &str = "GORT_TEST_CHILD";
@@ -16,6 +16,14 @@ pub fn is_child() -> bool {
 /// `num_goroutine()`, or that crash on purpose run this way — rayon's stack_overflow_crash.rs
 /// pattern). Returns the child's output.
 pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
+    child_command(test, envs)
+        .output()
+        .expect("failed to run the child test process")
+}
+
+/// The command [`run_child`] runs, for a test that must watch its child while it runs (read its
+/// stdout, sample its /proc entries).
+pub fn child_command(test: &str, envs: &[(&str, &str)]) -> Command {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -25,11 +33,12 @@ pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
         "--test-threads=1",
         "--include-ignored",
     ])
-    .env(CHILD, "1");
+    .env(CHILD, "1")
+    .stdin(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().expect("failed to run the child test process")
+    cmd
 }
 
 /// Runs the child and asserts it passed (and really ran its one test: a misspelt filter would
@@ -58,12 +67,27 @@ pub fn rss_bytes() -> usize {
 
 /// Number of OS threads in this process.
 pub fn threads() -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    threads_of("self")
+}
+
+/// Number of OS threads of process `pid` ("self" for this one), from /proc/<pid>/status.
+pub fn threads_of(pid: &str) -> usize {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
         .find(|l| l.starts_with("Threads:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one) from /proc/<pid>/stat, in
+/// clock ticks (1/100 s).
+pub fn cpu_ticks(pid: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat are utime, stime; `rest` starts at field 3.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
 /// Defines a test whose body runs in a child process with the given environment.
