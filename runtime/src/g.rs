@@ -591,3 +591,16 @@ impl GCache {
         self.0.push(g);
     }
 }
+#[cfg(test)]
+mod size {
+    /// The G record is part of what every parked G costs (docs/design.md, "What one G costs"):
+    /// 240 bytes, one 256-byte malloc chunk. This fails if a field pushes it to the next chunk.
+    #[test]
+    fn g_record_fits_one_256_byte_chunk() {
+        assert!(
+            std::mem::size_of::<super::G>() <= 256 - 16,
+            "G record grew to {} bytes; update docs/design.md if that is intended",
+            std::mem::size_of::<super::G>()
+        );
+    }
+}
