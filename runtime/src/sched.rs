@@ -263,17 +263,21 @@ impl Sched {
     /// Makes `g` runnable (Go's `ready`/`goready`): into the current P's runnext if this thread
     /// is an M holding a P (so the readied G runs next and inherits the time slice), else into
     /// the global queue; then wakes an M if a P is idle and nobody spins.
-    pub(crate) fn ready_g(&'static self, mut g: GRef, next: bool) {
+    pub(crate) fn ready_g(&'static self, g: GRef, next: bool) {
         g.set_status(GStatus::Runnable);
-        if next {
-            if let Some(c) = &g.owned().coro {
-                c.prefetch_stack();
-            }
-        }
         let mut slot = Some(g);
-        let queued =
-            with_current_p(|shared, local| self.runqput(shared, local, slot.take().unwrap(), next))
-                .is_some();
+        let queued = with_current_p(|shared, local| {
+            let mut g = slot.take().unwrap();
+            // Into runnext: it runs next on this core, so start loading its frames now (only
+            // here: a readier without a P puts it on the global queue, for any core).
+            if next {
+                if let Some(c) = &g.owned().coro {
+                    c.prefetch_stack();
+                }
+            }
+            self.runqput(shared, local, g, next)
+        })
+        .is_some();
         match slot {
             None => {
                 // S1 for a tail push: the runnext swap is SeqCst already, a deque push is only

@@ -119,12 +119,20 @@ pub const CACHE_CAP: usize = 32;
 pub const GLOBAL_WARM: usize = 1024;
 
 /// Guards installed per system call when a class carves new stacks in
-/// madvise mode: guarding ahead of use costs page-table entries only (no RSS),
+/// madvise mode (fewer for big stacks, see [`GUARD_BATCH_BYTES`]): guarding
+/// ahead of use costs page-table entries only (no RSS),
 /// and one `process_madvise` for 64 stacks cost 495 ns per guard against
 /// 1,066 ns for one `madvise` each (see `sys::madvise_many`). In mprotect
 /// mode each guard is its own call anyway and counts against the budget, so
 /// guards are installed one at a time there.
 pub const GUARD_BATCH: usize = 64;
+
+/// A batch of guards spans at most this much address space. Each 2 MiB with a guard in it needs
+/// a page-table page (4 KiB of kernel memory): for the default 256 KiB stacks a batch of 64
+/// (16.3 MiB) needs 8 of them, but for stacks of 2 MiB and more every guard needs its own, and
+/// installing 64 ahead would cost 256 KiB of page tables for Gs that may never come (15 with
+/// this cap).
+pub const GUARD_BATCH_BYTES: usize = 32 << 20;
 
 /// First slab size of a class; each new slab doubles, up to
 /// [`SLAB_MAX_BYTES`]. Origin: the brief's 64–256 MiB range; address space
@@ -663,14 +671,16 @@ impl Pool {
             g.mapped_bytes += len;
         }
         let lo = class.carve_next;
-        if lo == class.guarded_end {
+        debug_assert!(class.guarded_end <= class.carve_end);
+        if lo >= class.guarded_end {
             // SAFETY (both arms): every `[lo + i*stride, +page)` is an uncarved
             // guard slot of a slab this pool mapped (below `carve_end`); no
             // GStack covers it and nothing is stored in it.
             let (guarded, n) = match self.mode {
                 GuardMode::Madvise => {
                     let left = (class.carve_end - lo) / class.stride;
-                    let ranges: Vec<(usize, usize)> = (0..left.min(GUARD_BATCH))
+                    let batch = GUARD_BATCH.min(GUARD_BATCH_BYTES / class.stride).max(1);
+                    let ranges: Vec<(usize, usize)> = (0..left.min(batch))
                         .map(|i| (lo + i * class.stride, page))
                         .collect();
                     // SAFETY: see above.

@@ -30,10 +30,6 @@ pub enum Mode {
     Timeout(Duration),
     /// Wait until the instant.
     Deadline(Instant),
-    /// Like `Block`, for a caller that has just tried every arm itself (a channel's `send` or
-    /// `recv` fast path): the first pass 1 is skipped. Registration re-checks each arm under its
-    /// lock, so an arm that became ready meanwhile is still found.
-    BlockAfterTry,
 }
 
 /// Registration result for one arm (hidden, used by the arm types).
@@ -113,7 +109,6 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
         big.resize(n, 0u16);
         &mut big[..]
     };
-    let mut skip_pass1 = matches!(mode, Mode::BlockAfterTry);
     loop {
         // Pass 1, in a fresh random order.
         for i in 0..n {
@@ -121,13 +116,11 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
             let j = fastrand(i + 1);
             order.swap(i, j);
         }
-        if !std::mem::take(&mut skip_pass1) {
-            for &i in order.iter() {
-                let i = i as usize;
-                if arms[i].try_now() {
-                    arms[i].mark();
-                    return Some(i);
-                }
+        for &i in order.iter() {
+            let i = i as usize;
+            if arms[i].try_now() {
+                arms[i].mark();
+                return Some(i);
             }
         }
         match mode {
@@ -139,7 +132,7 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
                     }
                 }
             }
-            Mode::Block | Mode::BlockAfterTry => {}
+            Mode::Block => {}
         }
         let reason = match n {
             1 => arms[0].reason(),
@@ -167,12 +160,12 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
 }
 
 /// A blocking `send` or `recv` whose caller has just tried the arm itself: the protocol of
-/// [`select`] in `Mode::BlockAfterTry` for one arm, without what only several arms need (the
-/// random order, the arm slice, dynamic dispatch). It keeps the parked G's frames shallow and
+/// [`select`] for one arm, minus its first pass 1 and what only several arms need (the random
+/// order, the arm slice, dynamic dispatch). Registration re-checks the arm under its lock, so
+/// an arm that became ready since the caller's try is still found (`RETRY`). It keeps the parked G's frames shallow and
 /// few, which is what a resume pays for in cache misses (the ring benchmark cycles through
 /// 10,000 parked Gs); the claim protocol (waiter.rs) is the same one, step for step.
-#[doc(hidden)]
-pub fn block_one<A: SelectArm>(arm: &A) {
+pub(crate) fn block_one<A: SelectArm>(arm: &A) {
     loop {
         let core = SelCore::new();
         let cp: *const SelCore = &core;

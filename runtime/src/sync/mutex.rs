@@ -90,8 +90,8 @@ impl RawMutex {
         let mut spins = 0;
         loop {
             // Go's active spinning: while the mutex is locked (not starving) and the scheduler
-            // says spinning can pay off (more than one P, other Ps busy, nothing queued on ours),
-            // spin a little before queueing; set WOKEN so that unlock does not wake a waiter
+            // says spinning can pay off (more than one P, other Ps busy; unlike Go, even with
+            // Gs queued on ours: see `can_spin`), spin a little before queueing; set WOKEN so that unlock does not wake a waiter
             // that would only find the mutex taken again.
             if old & (LOCKED | STARVING) == LOCKED && crate::sched::can_spin(spins) {
                 if !awoke
