@@ -126,6 +126,33 @@ pub fn calibrate_iters_per_ms() -> u64 {
     ((n as f64) / (best.as_secs_f64() * 1e3)).max(1.0) as u64
 }
 
+/// CPU time (user + system) this process has used so far, in nanoseconds (`getrusage`).
+pub fn cpu_ns() -> u64 {
+    // SAFETY: `getrusage` fills the zeroed struct we pass; RUSAGE_SELF is always valid.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// The `sleep_wakeups` measurement, the same in every program: after a warm-up of `window_ms`,
+/// CPU time per wakeup over the next `window_ms`, where `wakeups()` counts wakeups so far.
+pub fn sleep_wakeups_window(window_ms: u64, wakeups: impl Fn() -> u64, sleep: impl Fn(Duration)) {
+    let w = Duration::from_millis(window_ms);
+    sleep(w);
+    let (c0, n0) = (cpu_ns(), wakeups());
+    sleep(w);
+    let (c1, n1) = (cpu_ns(), wakeups());
+    report(
+        "sleep_wakeups",
+        (c1 - c0) as f64 / (n1 - n0).max(1) as f64,
+        "ns_cpu/wakeup",
+    );
+}
+
 /// Sleeps the calling OS thread in a real blocking `nanosleep(2)`.
 pub fn blocking_nanosleep(d: Duration) {
     let ts = libc::timespec {

@@ -477,7 +477,9 @@ pub fn sleep(d: Duration) {
         return;
     }
     if crate::park::in_green_thread() {
-        sleep_until(Instant::now() + d);
+        // The deadline is in the future (d > 0): park at once, without sleep_until's first
+        // clock read (each costs ~30-50 ns on this VM; sleep_wakeups spent 13% in them).
+        park_until(Instant::now() + d);
     } else {
         std::thread::sleep(d);
     }
@@ -499,13 +501,22 @@ pub fn sleep_until(deadline: Instant) {
         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
         return;
     }
+    if Instant::now() < deadline {
+        park_until(deadline);
+    }
+}
+
+/// Parks the current G (on a G's stack) until `deadline`, which the caller saw in the future.
+fn park_until(deadline: Instant) {
     loop {
-        if Instant::now() >= deadline {
-            return;
-        }
         crate::park::park(crate::g::WaitReason::Sleep, move |u| {
             add_unpark(deadline, u);
             None
         });
+        // Only the timer holds the unparker, and it fires at or after the deadline; the check
+        // guards against the timers' nanosecond clock rounding below `Instant`.
+        if Instant::now() >= deadline {
+            return;
+        }
     }
 }

@@ -136,6 +136,8 @@ func main() {
 		serve(handleHTTP)
 	case "mutex_contended":
 		mutexContended(arg(1), arg(2))
+	case "sleep_wakeups":
+		sleepWakeups(arg(1), arg(2), arg(3))
 	case "tcp_echo_client":
 		tcpEchoClient(os.Args[2], arg(2), arg(3))
 	default:
@@ -374,6 +376,40 @@ func mutexContended(tasks, iters int) {
 		panic("mutex_contended: lost increments")
 	}
 	report("mutex_contended", float64(el.Nanoseconds())/float64(tasks*iters), "ns/op")
+}
+
+// cpuNs is this process's CPU time (user + system) in nanoseconds.
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// sleepWakeups: `tasks` goroutines each sleeping `ms` in a loop; CPU per wakeup over a window of
+// `windowMs` after a warm-up of the same length (as sleep_wakeups_window in common.rs).
+func sleepWakeups(tasks, ms, windowMs int) {
+	var count atomic.Int64
+	d := time.Duration(ms) * time.Millisecond
+	for i := 0; i < tasks; i++ {
+		go func() {
+			for {
+				time.Sleep(d)
+				count.Add(1)
+			}
+		}()
+	}
+	w := time.Duration(windowMs) * time.Millisecond
+	time.Sleep(w)
+	c0, n0 := cpuNs(), count.Load()
+	time.Sleep(w)
+	c1, n1 := cpuNs(), count.Load()
+	n := n1 - n0
+	if n < 1 {
+		n = 1
+	}
+	report("sleep_wakeups", float64(c1-c0)/float64(n), "ns_cpu/wakeup")
 }
 
 // tcpEchoClient opens `conns` connections (sequentially, so no server's

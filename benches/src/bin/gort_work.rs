@@ -29,6 +29,7 @@ fn main() {
         "tcp_echo_server" => tcp_echo_server(),
         "http_server" => http_server(),
         "mutex_contended" => mutex_contended(arg(1), arg(2)),
+        "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)),
         w => unsupported(w),
     })
     .join()
@@ -342,4 +343,21 @@ fn park_own(n: usize, mode: u64) {
     for h in hs {
         h.join().unwrap();
     }
+}
+
+/// `tasks` tasks each sleeping `ms` in a loop (timers firing all the time); CPU per wakeup over
+/// a window of `window_ms` after a warm-up of the same length.
+fn sleep_wakeups(tasks: u64, ms: u64, window_ms: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let count = Arc::new(AtomicU64::new(0));
+    let d = std::time::Duration::from_millis(ms);
+    for _ in 0..tasks {
+        let count = count.clone();
+        drop(gort::spawn(move || loop {
+            gort::sleep(d);
+            count.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    sleep_wakeups_window(window_ms, || count.load(Ordering::Relaxed), gort::sleep);
 }

@@ -38,6 +38,7 @@ fn main() {
         "tcp_echo_server" => tcp_echo_server(),
         "http_server" => http_server(),
         "mutex_contended" => mutex_contended(arg(1), arg(2)),
+        "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)),
         w => unsupported(w),
     }
     std::process::exit(0);
@@ -275,5 +276,23 @@ fn mutex_contended(threads: u64, iters: u64) {
         "mutex_contended",
         el.as_nanos() as f64 / (threads * iters) as f64,
         "ns/op",
+    );
+}
+
+fn sleep_wakeups(threads: u64, ms: u64, window_ms: u64) {
+    use std::sync::atomic::AtomicU64;
+    let count = Arc::new(AtomicU64::new(0));
+    let d = std::time::Duration::from_millis(ms);
+    for _ in 0..threads {
+        let count = count.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(d);
+            count.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    sleep_wakeups_window(
+        window_ms,
+        || count.load(Ordering::Relaxed),
+        std::thread::sleep,
     );
 }

@@ -34,6 +34,7 @@ fn main() {
             "tcp_echo_server" => tcp_echo_server().await,
             "http_server" => http_server().await,
             "mutex_contended" => mutex_contended(arg(1), arg(2)).await,
+            "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)).await,
             w => unsupported(w),
         }
     };
@@ -276,4 +277,29 @@ async fn mutex_contended(tasks: u64, iters: u64) {
         el.as_nanos() as f64 / (tasks * iters) as f64,
         "ns/op",
     );
+}
+
+async fn sleep_wakeups(tasks: u64, ms: u64, window_ms: u64) {
+    use std::sync::atomic::AtomicU64;
+    let count = Arc::new(AtomicU64::new(0));
+    let d = Duration::from_millis(ms);
+    for _ in 0..tasks {
+        let count = count.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(d).await;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    // The window is measured from a blocking thread so the workers only run the sleepers.
+    tokio::task::spawn_blocking(move || {
+        sleep_wakeups_window(
+            window_ms,
+            || count.load(Ordering::Relaxed),
+            std::thread::sleep,
+        )
+    })
+    .await
+    .unwrap();
 }
