@@ -128,12 +128,14 @@ pub fn calibrate_iters_per_ms() -> u64 {
 
 /// CPU time (user + system) this process has used so far, in nanoseconds (`getrusage`).
 pub fn cpu_ns() -> u64 {
-    // SAFETY: `getrusage` fills the zeroed struct we pass; RUSAGE_SELF is always valid.
-    let ru = unsafe {
+    // SAFETY: `rusage` is plain integers, so all zeros is a valid value; `&mut ru` is a valid,
+    // exclusive pointer for the kernel to write into; RUSAGE_SELF is always a valid target.
+    let (rc, ru) = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru
+        let rc = libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        (rc, ru)
     };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
     let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }

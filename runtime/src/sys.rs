@@ -149,6 +149,7 @@ pub(crate) unsafe fn madvise_many(
     ranges: &[(usize, usize)],
     advice: libc::c_int,
 ) -> io::Result<()> {
+    let mut first_err: Option<io::Error> = None;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let ranges = {
         // 0 = untried, 1 = unavailable, 2 = works. Relaxed: a hint; a race only means one more
@@ -204,18 +205,25 @@ pub(crate) unsafe fn madvise_many(
                 continue;
             }
             // A short count: the kernel stopped inside the batch (it reports what it did
-            // rather than an error). Skip the ranges it finished; the rest go one by one.
+            // rather than an error). Skip the ranges it finished, advise the one it stopped in
+            // alone (keeping its error), and go on batching after it.
             let mut skip = 0;
             while skip < n && done >= rest[skip].1 {
                 done -= rest[skip].1;
                 skip += 1;
             }
+            if skip < rest.len() {
+                let (addr, len) = rest[skip];
+                // SAFETY: forwarded contract.
+                if let Err(e) = unsafe { madvise(addr, len, advice) } {
+                    first_err.get_or_insert(e);
+                }
+                skip += 1;
+            }
             rest = &rest[skip..];
-            break;
         }
         rest
     };
-    let mut first_err = None;
     for &(addr, len) in ranges {
         // SAFETY: forwarded contract.
         if let Err(e) = unsafe { madvise(addr, len, advice) } {
@@ -348,7 +356,7 @@ mod tests {
     use super::*;
 
     /// `discard_many` over more ranges than one `process_madvise` call takes
-    /// (1,024): every touched page is released, the untouched ones between
+    /// (64): every touched page is released, the untouched ones between
     /// them are left alone, and the mapping stays usable.
     #[test]
     fn discard_many_releases_every_range() {

@@ -169,18 +169,6 @@ pub const WORKLOADS: &[Workload] = &[
         ..BASE
     },
     Workload {
-        name: "sleep_wakeups",
-        prog: "sleep_wakeups",
-        unit: "ns_cpu/wakeup",
-        what: "tasks each sleeping 10 ms in a loop: process CPU time per wakeup over a window \
-               that follows a warm-up of the same length (args: tasks, ms, window ms)",
-        full: &[10_000, 10, 1_000],
-        quick: &[2_000, 10, 300],
-        thread_full: Some(&[1_000, 10, 1_000]),
-        thread_quick: Some(&[500, 10, 300]),
-        ..BASE
-    },
-    Workload {
         name: "fanout_compute",
         prog: "fanout_compute",
         unit: "wall/ideal",
@@ -234,6 +222,18 @@ pub const WORKLOADS: &[Workload] = &[
         // Fewer OS threads, same kind of contention.
         thread_full: Some(&[10, 100_000]),
         thread_quick: Some(&[10, 10_000]),
+        ..BASE
+    },
+    Workload {
+        name: "sleep_wakeups",
+        prog: "sleep_wakeups",
+        unit: "ns_cpu/wakeup",
+        what: "tasks each sleeping 10 ms in a loop: process CPU time per wakeup over a window \
+               that follows a warm-up of the same length (args: tasks, ms, window ms)",
+        full: &[10_000, 10, 1_000],
+        quick: &[2_000, 10, 300],
+        thread_full: Some(&[1_000, 10, 1_000]),
+        thread_quick: Some(&[500, 10, 300]),
         ..BASE
     },
 ];

@@ -285,10 +285,10 @@ fn sleep_wakeups(threads: u64, ms: u64, window_ms: u64) {
     let d = std::time::Duration::from_millis(ms);
     for _ in 0..threads {
         let count = count.clone();
-        std::thread::spawn(move || loop {
+        drop(th(move || loop {
             std::thread::sleep(d);
             count.fetch_add(1, Ordering::Relaxed);
-        });
+        }));
     }
     sleep_wakeups_window(
         window_ms,
