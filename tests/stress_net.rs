@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::stress::{assert_no_leaks, mix, warm_up, watchdog};
 use common::threads;
 
 use gort::net::{TcpListener, TcpStream};
@@ -26,72 +27,6 @@ fn cpu_time() -> Duration {
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// splitmix64: the deterministic pseudo-random source of this file.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// Exits the process with a message if the returned flag is still set after `limit`.
-fn watchdog(what: &'static str, limit: Duration) -> Arc<AtomicBool> {
-    let armed = Arc::new(AtomicBool::new(true));
-    let a = armed.clone();
-    std::thread::spawn(move || {
-        let t = Instant::now();
-        while t.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(100));
-            if !a.load(Ordering::SeqCst) {
-                return;
-            }
-        }
-        eprintln!(
-            "WATCHDOG: {what} still running after {limit:?} (hang?): num_goroutine={} threads={}",
-            gort::num_goroutine(),
-            threads()
-        );
-        std::process::exit(3);
-    });
-    armed
-}
-
-/// Starts the runtime with an M on every P; returns the thread count (the baseline).
-fn warm_up() -> usize {
-    let hs: Vec<_> = (0..gort::maxprocs())
-        .map(|_| {
-            gort::spawn(|| {
-                let t = Instant::now();
-                while t.elapsed() < Duration::from_millis(20) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-    for h in hs {
-        h.join().unwrap();
-    }
-    threads()
-}
-
-/// No leaked Gs; threads back near `baseline` within a few seconds (idle Ms beyond
-/// GORT_MAXPROCS exit after 2 s).
-fn assert_no_leaks(baseline: usize) {
-    assert_eq!(gort::num_goroutine(), 0, "leaked green threads");
-    let ceiling = baseline.max(3 + gort::maxprocs()) + 1;
-    let t = Instant::now();
-    let mut n = threads();
-    while n > ceiling && t.elapsed() < Duration::from_secs(8) {
-        std::thread::sleep(Duration::from_millis(50));
-        n = threads();
-    }
-    eprintln!(
-        "threads: baseline {baseline}, now {n} (ceiling {ceiling}) after {:?}",
-        t.elapsed()
-    );
-    assert!(n <= ceiling, "threads did not come back: {n} > {ceiling}");
 }
 
 /// A pipe (read end, write end), both blocking.

@@ -1,6 +1,8 @@
 //! Shared helpers for the behavioural tests.
 #![allow(dead_code)]
 
+pub mod stress;
+
 use std::process::{Command, Output, Stdio};
 
 /// The environment variable that marks a re-run of the test binary as the child.
