@@ -64,7 +64,7 @@ impl ParkFn {
 
     /// Where the callback lives: an address in the parked G's innermost frames (see
     /// [`Coro::prefetch_stack`]).
-    fn addr(&self) -> usize {
+    pub(crate) fn addr(&self) -> usize {
         self.0 as *mut u8 as usize
     }
 
@@ -163,6 +163,13 @@ impl Coro {
     /// hundred-odd nanoseconds before an M resumes it, so the misses (often a TLB miss too: a
     /// ring of 10,000 parked Gs touches 10,000 stack pages in turn) overlap the readier's own
     /// work instead of stalling the resume. A prefetch never faults, whatever the address.
+    /// The park address (see `parked_at`), 0 if the G did not last suspend in a park: the key
+    /// of `PLocal::parked_recently`, as `ParkFn::addr` is of `PLocal::note_park`.
+    #[inline]
+    pub(crate) fn parked_at(&self) -> usize {
+        self.parked_at
+    }
+
     #[inline]
     pub(crate) fn prefetch_stack(&self) {
         if self.parked_at == 0 {

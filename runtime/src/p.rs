@@ -75,7 +75,8 @@ pub struct PShared {
     pub(crate) schedtick: AtomicU64,
     /// Atomic, Relaxed: bumped on each entry into a blocking call.
     pub(crate) syscalltick: AtomicU64,
-    /// Atomic, Relaxed: bumped each time a G switches out on this P (sysmon's hog detector).
+    /// Atomic, Relaxed: bumped (load + store, not an RMW) each time a G switches out on this P,
+    /// by the M that ran it; sysmon's hog detector only compares it with its last reading.
     pub(crate) switches: AtomicU64,
     /// Atomic, Relaxed: id of the M holding the P, or `usize::MAX` (traces).
     pub(crate) m: AtomicUsize,
@@ -102,6 +103,30 @@ pub(crate) struct PLocal {
     pub(crate) gfree: RefCell<GCache>,
     /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
     pub(crate) schedtick: Cell<u64>,
+    /// Park addresses (`Coro::parked_at`) of the last [`RECENT_PARKS`] Gs that parked on this P,
+    /// newest first: a G readied from here soon after it parked here still has its frames in
+    /// this core's cache, so its stack is not prefetched (a ping-pong pair, a small pipeline).
+    recent_parks: Cell<[usize; RECENT_PARKS]>,
+}
+
+/// How many parks [`PLocal`] remembers for the prefetch decision.
+const RECENT_PARKS: usize = 4;
+
+impl PLocal {
+    /// Notes that a G parked on this P at `addr` (`Coro::parked_at`; 0 is ignored).
+    pub(crate) fn note_park(&self, addr: usize) {
+        if addr != 0 {
+            let mut r = self.recent_parks.get();
+            r.copy_within(0..RECENT_PARKS - 1, 1);
+            r[0] = addr;
+            self.recent_parks.set(r);
+        }
+    }
+
+    /// Whether a G with park address `addr` is among the last few to park on this P.
+    pub(crate) fn parked_recently(&self, addr: usize) -> bool {
+        self.recent_parks.get().contains(&addr)
+    }
 }
 
 impl PShared {
@@ -123,6 +148,7 @@ impl PShared {
                 goids: RefCell::new(GoidBatch::default()),
                 gfree: RefCell::new(GCache::default()),
                 schedtick: Cell::new(0),
+                recent_parks: Cell::new([0; RECENT_PARKS]),
             }),
         }
     }

@@ -269,10 +269,13 @@ impl Sched {
         let queued = with_current_p(|shared, local| {
             let mut g = slot.take().unwrap();
             // Into runnext: it runs next on this core, so start loading its frames now (only
-            // here: a readier without a P puts it on the global queue, for any core).
+            // here: a readier without a P puts it on the global queue, for any core), unless it
+            // parked on this P a few switches ago and is still in its cache.
             if next {
                 if let Some(c) = &g.owned().coro {
-                    c.prefetch_stack();
+                    if !local.parked_recently(c.parked_at()) {
+                        c.prefetch_stack();
+                    }
                 }
             }
             self.runqput(shared, local, g, next)
@@ -543,11 +546,15 @@ impl Sched {
     /// with one. `Err` when the M must exit (idle too long).
     fn find_runnable(&'static self) -> Result<(GRef, bool), ()> {
         'top: loop {
-            // 0: this P's due timers (Go's checkTimers); the Gs they ready land in runnext.
-            if let Some(pid) = with_owned_p_opt(|p| p.map(|p| p.id())) {
+            let mut p = take_owned_p();
+            // 0: this P's due timers (Go's checkTimers); the Gs they ready land in runnext, so
+            // the P goes back in the slot while they run.
+            if crate::timer::local_due(p.id()) {
+                let pid = p.id();
+                set_p(PSlot::Owned(p));
                 crate::timer::check_local(pid);
+                p = take_owned_p();
             }
-            let p = take_owned_p();
             // 1-3: every 61st round the global queue first; then runnext and the local queue.
             if p.local()
                 .schedtick
@@ -671,40 +678,56 @@ impl Sched {
     /// Runs `g` on this M until it yields, parks or finishes (Go's `execute` + the tail of
     /// `gopark`/`goexit`). Called with a P; may return without one (the P was retaken from a
     /// blocking call or a hog, or handed to the M `g` is locked to).
-    fn execute(&'static self, mut g: GRef, mut inherit: bool) {
-        let me = current_m();
+    fn execute(&'static self, me: &'static MShared, mut g: GRef, mut inherit: bool) {
         loop {
-            let p = take_owned_p();
             // A G locked to another M runs only there (Go's startlockedm).
             let locked = g.locked_m.load(Ordering::Relaxed);
             if locked != 0 && locked != me.id + 1 {
-                self.startlockedm(p, g, locked - 1);
+                self.startlockedm(take_owned_p(), g, locked - 1);
                 return;
-            }
-            if !inherit {
-                let t = p.local().schedtick.get() + 1;
-                p.local().schedtick.set(t);
-                p.shared().schedtick.store(t, Ordering::Relaxed);
             }
             g.set_status(GStatus::Running);
             g.set_m(Some(me.id));
-            if g.owned().coro.is_none() && !self.bind_stack(&mut g, &p) {
-                // The G could not get a stack: it never runs; its task tells the joiner why.
+            if g.owned().coro.is_none() {
+                let p = take_owned_p();
+                let bound = self.bind_stack(&mut g, &p);
                 set_p(PSlot::Owned(p));
-                self.gdestroy(g);
-                return;
+                if !bound {
+                    // The G could not get a stack: it never runs; its task tells the joiner why.
+                    self.gdestroy(g);
+                    return;
+                }
             }
             let gp: *const G = &*g;
             me.curg.store(g.id(), Ordering::Relaxed);
-            let shared = p.shared();
             // One thread-local access before the switch and one after (this is the hot path of
-            // every park, yield and ready).
-            with_m(|m| {
+            // every park, yield and ready): the P goes from the slot into the G's hands.
+            let shared = with_m(|m| {
+                let mut slot = m.p.borrow_mut();
+                let p = match std::mem::replace(&mut *slot, PSlot::None) {
+                    PSlot::Owned(h) => h,
+                    _ => fatal!("execute ran without an owned P"),
+                };
+                if !inherit {
+                    let t = p.local().schedtick.get() + 1;
+                    p.local().schedtick.set(t);
+                    p.shared().schedtick.store(t, Ordering::Relaxed);
+                }
+                let shared = p.shared();
                 m.curg.set(gp);
-                *m.p.borrow_mut() = PSlot::InG(p.start_g());
+                *slot = PSlot::InG(p.start_g());
+                shared
             });
             let r = g.owned().coro.as_mut().unwrap().resume();
-            shared.switches.fetch_add(1, Ordering::Relaxed);
+            let parked_at = match &r {
+                Resumed::Suspended(Suspend::Park(f)) => f.addr(),
+                _ => 0,
+            };
+            // A plain load and store, not a locked RMW (one per switch is measurable): only the
+            // M that ran a G on this P writes here, bar the moment after sysmon retook it, and a
+            // lost or repeated bump is harmless, as sysmon only asks whether the count moved.
+            let sw = shared.switches.load(Ordering::Relaxed);
+            shared.switches.store(sw.wrapping_add(1), Ordering::Relaxed);
             me.curg.store(0, Ordering::Relaxed);
             g.set_m(None);
             let gid = g.id();
@@ -719,6 +742,7 @@ impl Sched {
                 };
                 let has_p = p.is_some();
                 if let Some(p) = p {
+                    p.local().note_park(parked_at);
                     *slot = PSlot::Owned(p);
                 }
                 (has_p, m.lockedg.get() == gid)
@@ -988,10 +1012,6 @@ fn take_owned_p() -> PHandle {
     )
 }
 
-fn has_owned_p() -> bool {
-    with_m(|m| matches!(&*m.p.borrow(), PSlot::Owned(_)))
-}
-
 fn with_owned_p_opt<R>(f: impl FnOnce(Option<&PHandle>) -> R) -> R {
     with_m(|m| match &*m.p.borrow() {
         PSlot::Owned(h) => f(Some(h)),
@@ -1146,25 +1166,33 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
     with_m(|l| l.m.set(Some(m)));
     let mut first = s.acquire(w);
     loop {
-        if with_m(|l| l.exiting.get()) {
+        // One thread-local access for the three questions of each round.
+        let (exiting, lockedg, has_p) = with_m(|l| {
+            (
+                l.exiting.get(),
+                l.lockedg.get(),
+                matches!(&*l.p.borrow(), PSlot::Owned(_)),
+            )
+        });
+        if exiting {
             break;
         }
         if let Some(g) = first.take() {
-            s.execute(g, true);
+            s.execute(m, g, true);
             continue;
         }
         // An M locked to a G runs only that G: give the P away and wait for the G.
-        if with_m(|l| l.lockedg.get()) != 0 {
+        if lockedg != 0 {
             match s.stoplockedm() {
-                Some(g) => s.execute(g, true),
+                Some(g) => s.execute(m, g, true),
                 None => fatal!("locked M{} woken without its G", m.id),
             }
             continue;
         }
-        if !has_owned_p() {
+        if !has_p {
             match s.stopm() {
                 Ok(Some(g)) => {
-                    s.execute(g, true);
+                    s.execute(m, g, true);
                     continue;
                 }
                 Ok(None) => {}
@@ -1173,8 +1201,11 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
         }
         match s.find_runnable() {
             Ok((g, inherit)) => {
-                s.reset_spinning();
-                s.execute(g, inherit);
+                // `m.spinning` mirrors the thread-local flag and only this M writes it.
+                if m.spinning.load(Ordering::Relaxed) {
+                    s.reset_spinning();
+                }
+                s.execute(m, g, inherit);
             }
             Err(()) => break,
         }

@@ -420,6 +420,14 @@ pub(crate) fn check_local(pid: usize) -> usize {
     t.run_shard(si, now)
 }
 
+/// Whether P `pid`'s shard has a due timer (the cheap test before [`check_local`], which needs
+/// the P in its M's slot).
+pub(crate) fn local_due(pid: usize) -> bool {
+    let Some(t) = TIMERS.get() else { return false };
+    let next = t.shards[pid % t.shards.len()].next.load(Ordering::SeqCst);
+    next != u64::MAX && next <= t.ns(Instant::now())
+}
+
 /// Runs the due timers of every shard (a spinning M's "steal timers", and the poller after a
 /// poll). Returns how many ran.
 pub(crate) fn check_all() -> usize {

@@ -44,7 +44,7 @@ pub use time::{after, tick};
 
 use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::loom::{Arc, Mutex};
+use crate::loom::{Arc, Mutex, MutexGuard};
 use select::{Reg, SelectArm};
 use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
@@ -108,9 +108,22 @@ impl<T> Chan<T> {
     }
 
     fn try_send(&self, v: T) -> TrySend<T> {
-        let mut g = self.inner.lock();
+        match self.send_locked(self.inner.lock(), v) {
+            Ok(r) => r,
+            Err((_, v)) => TrySend::Full(v),
+        }
+    }
+
+    /// The send under the lock `g`: hands `v` to a parked receiver, buffers it, or reports the
+    /// channel closed (`Ok`, the lock released); when it would block, gives the lock and `v`
+    /// back (`Err`), so that a blocking send links its waiter under the same lock.
+    fn send_locked<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, Inner<T>>,
+        v: T,
+    ) -> Result<TrySend<T>, (MutexGuard<'a, Inner<T>>, T)> {
         if g.closed {
-            return TrySend::Closed(v);
+            return Ok(TrySend::Closed(v));
         }
         if let Some(w) = g.recvq.claim_front() {
             // SAFETY: we won `w`'s core (claim_front), so its slot is ours to write, and the
@@ -121,21 +134,33 @@ impl<T> Chan<T> {
                 drop(g);
                 core.complete();
             }
-            return TrySend::Sent;
+            return Ok(TrySend::Sent);
         }
         if g.buf.len() < self.cap {
             g.buf.push_back(v);
-            return TrySend::Sent;
+            return Ok(TrySend::Sent);
         }
-        TrySend::Full(v)
+        Err((g, v))
     }
 
     fn try_recv(&self) -> TryRecv<T> {
-        let mut g = self.inner.lock();
+        match self.recv_locked(self.inner.lock()) {
+            Ok(r) => r,
+            Err(_) => TryRecv::Empty,
+        }
+    }
+
+    /// The receive under the lock `g`: takes a buffered value or a parked sender's, or reports
+    /// the channel closed and drained (`Ok`, the lock released); when it would block, gives the
+    /// lock back (`Err`), so that a blocking receive links its waiter under the same lock.
+    fn recv_locked<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, Inner<T>>,
+    ) -> Result<TryRecv<T>, MutexGuard<'a, Inner<T>>> {
         if let Some(v) = g.buf.pop_front() {
             // A full buffer with a parked sender: move its value to the tail (Go's recv).
             if let Some(w) = g.sendq.claim_front() {
-                // SAFETY: as in `try_send`: the claim gives us the sender's slot.
+                // SAFETY: as in `send_locked`: the claim gives us the sender's slot.
                 unsafe {
                     let sv = (*(*w).slot).take().expect("parked sender without a value");
                     g.buf.push_back(sv);
@@ -144,22 +169,22 @@ impl<T> Chan<T> {
                     core.complete();
                 }
             }
-            return TryRecv::Got(v);
+            return Ok(TryRecv::Got(v));
         }
         if let Some(w) = g.sendq.claim_front() {
-            // SAFETY: as in `try_send`.
+            // SAFETY: as in `send_locked`.
             unsafe {
                 let v = (*(*w).slot).take().expect("parked sender without a value");
                 let core = &*(*w).core;
                 drop(g);
                 core.complete();
-                return TryRecv::Got(v);
+                return Ok(TryRecv::Got(v));
             }
         }
         if g.closed {
-            TryRecv::Closed
+            Ok(TryRecv::Closed)
         } else {
-            TryRecv::Empty
+            Err(g)
         }
     }
 
@@ -269,14 +294,17 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
     /// ```
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
-        // Fast path: a parked receiver or room in the buffer (no select machinery).
-        let v = match self.c.try_send(v) {
-            TrySend::Sent => return Ok(()),
-            TrySend::Closed(v) => return Err(SendError(v)),
-            TrySend::Full(v) => v,
+        // One lock: the send itself (no arm is built: a running G's stack may be cold), or, if it
+        // must wait, the link of its waiter, under the same lock (select::block_one).
+        let (g, v) = match self.c.send_locked(self.c.inner.lock(), v) {
+            Ok(TrySend::Sent) => return Ok(()),
+            Ok(TrySend::Closed(v) | TrySend::Full(v)) => return Err(SendError(v)),
+            Err(blocked) => blocked,
         };
         let arm = SendArm::new(self, v);
-        select::block_one(&arm);
+        // SAFETY: `g` is this channel's lock; `block_one` keeps the core in place, and the arm
+        // lives in this frame, until the claimer has completed.
+        select::block_one(&arm, |core| unsafe { arm.link(g, core) });
         arm.into_result()
             .expect("blocking send returned without completing")
     }
@@ -413,14 +441,17 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Err(gort::chan::RecvError)); // the sender is gone
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
-        // Fast path: a buffered value or a parked sender (no select machinery).
-        match self.c.try_recv() {
-            TryRecv::Got(v) => return Ok(v),
-            TryRecv::Closed => return Err(RecvError),
-            TryRecv::Empty => {}
-        }
+        // One lock: the receive itself, or, if it must wait, the link of its waiter, under the
+        // same lock (select::block_one).
+        let g = match self.c.recv_locked(self.c.inner.lock()) {
+            Ok(TryRecv::Got(v)) => return Ok(v),
+            // Closed and drained (`Empty` comes back as `Err`, with the lock).
+            Ok(_) => return Err(RecvError),
+            Err(g) => g,
+        };
         let arm = RecvArm::new(self);
-        select::block_one(&arm);
+        // SAFETY: as in `Sender::send`.
+        select::block_one(&arm, |core| unsafe { arm.link(g, core) });
         arm.into_result()
             .expect("blocking recv returned without completing")
     }
@@ -730,15 +761,9 @@ impl<T> SelectArm for RecvArm<'_, T> {
         if !g.buf.is_empty() || g.closed || g.sendq.has_partner(core) {
             return Reg::Ready;
         }
-        let w = self.waiter.get();
         // SAFETY: the waiter is ours and unlinked; it stays in place until `unregister`
         // (caller's contract), and we hold the lock for the push.
-        unsafe {
-            (*w).core = core;
-            (*w).case = case;
-            (*w).slot = self.slot.get();
-            g.recvq.push_back(w);
-        }
+        unsafe { g.recvq.link(self.waiter.get(), core, case, self.slot.get()) };
         Reg::Linked
     }
 
@@ -763,6 +788,20 @@ impl<T> SelectArm for RecvArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         WaitReason::ChanReceive
+    }
+}
+
+impl<T> RecvArm<'_, T> {
+    /// Links this arm's waiter to `core` as case 0, under `g`, the channel's lock, which the
+    /// caller took for its attempt (`recv_locked`), then releases it.
+    ///
+    /// # Safety
+    /// `g` guards `self.c`; the arm and `core` stay in place, and the arm is not otherwise used,
+    /// until the claimer of the waiter has completed.
+    unsafe fn link(&self, mut g: MutexGuard<'_, Inner<T>>, core: *const SelCore) {
+        // SAFETY: the waiter is ours and unlinked, and stays in place until its claimer has
+        // completed (caller's contract); we hold the lock for the push.
+        unsafe { g.recvq.link(self.waiter.get(), core, 0, self.slot.get()) };
     }
 }
 
@@ -823,14 +862,8 @@ impl<T> SelectArm for SendArm<'_, T> {
         if g.closed || g.buf.len() < self.c.cap || g.recvq.has_partner(core) {
             return Reg::Ready;
         }
-        let w = self.waiter.get();
         // SAFETY: as in `RecvArm::register`.
-        unsafe {
-            (*w).core = core;
-            (*w).case = case;
-            (*w).slot = self.slot.get();
-            g.sendq.push_back(w);
-        }
+        unsafe { g.sendq.link(self.waiter.get(), core, case, self.slot.get()) };
         Reg::Linked
     }
 
@@ -854,6 +887,17 @@ impl<T> SelectArm for SendArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         WaitReason::ChanSend
+    }
+}
+
+impl<T> SendArm<'_, T> {
+    /// As [`RecvArm::link`], into the send queue; the value is already in the slot.
+    ///
+    /// # Safety
+    /// As [`RecvArm::link`].
+    unsafe fn link(&self, mut g: MutexGuard<'_, Inner<T>>, core: *const SelCore) {
+        // SAFETY: as in `RecvArm::link`.
+        unsafe { g.sendq.link(self.waiter.get(), core, 0, self.slot.get()) };
     }
 }
 

@@ -159,42 +159,33 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
     }
 }
 
-/// A blocking `send` or `recv` whose caller has just tried the arm itself: the protocol of
-/// [`select`] for one arm, minus its first pass 1 and what only several arms need (the random
-/// order, the arm slice, dynamic dispatch). Registration re-checks the arm under its lock, so
-/// an arm that became ready since the caller's try is still found (`RETRY`). It keeps the parked G's frames shallow and
-/// few, which is what a resume pays for in cache misses (the ring benchmark cycles through
-/// 10,000 parked Gs); the claim protocol (waiter.rs) is the same one, step for step.
-pub(crate) fn block_one<A: SelectArm>(arm: &A) {
-    loop {
-        let core = SelCore::new();
-        let cp: *const SelCore = &core;
-        let register = |u| {
-            // SAFETY: we are the registrar, and nothing is published yet.
-            unsafe { core.set_unparker(u) };
-            // SAFETY: `core` and the arm live in this frame (and our caller's), which stays put
-            // until the arm is unregistered below.
-            if unsafe { arm.register(cp, 0) } == Reg::Ready {
-                core.claim_retry();
-            }
-            // SAFETY: we are the registrar; `set_unparker` ran above.
-            unsafe { core.commit() }
-        };
-        crate::park::park(arm.reason(), register);
-        let sel = core
-            .selected()
-            .expect("channel operation woken without a claim");
-        arm.unregister(sel == 0);
-        if sel != RETRY {
-            arm.mark();
-            return;
-        }
-        // Pass 1 again: the arm became ready while we registered.
-        if arm.try_now() {
-            arm.mark();
-            return;
-        }
-    }
+/// The blocking part of a `send` or `recv` (not `select!`) that found its channel not ready:
+/// the caller still holds the channel's lock from that attempt, and `link` links the arm's
+/// waiter to the core under it and releases it. So an operation that must wait takes its
+/// channel's lock once, as Go's `chansend`/`chanrecv` do, and no `RETRY` can arise; only the
+/// unparker is left for the registrar on the M (waiter.rs, "Single-arm cores"). Without the
+/// random order, arm slice and dynamic dispatch, the parked G's frames stay shallow and few,
+/// which is what a resume pays for in cache misses (the ring benchmark cycles through 10,000
+/// parked Gs).
+pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)) {
+    let core = SelCore::new_single();
+    // `core` lives in this frame, which stays put until `park` returns, after the claimer's
+    // `complete` (the caller's `link` relies on that).
+    link(&core);
+    crate::park::park(arm.reason(), |u| {
+        // SAFETY: we are the registrar. The waiter is already published, which a single-arm
+        // core allows: a claimer that completes while `REG` is set leaves the unparker alone
+        // (step 4), and `commit` then hands it back, cancelling the park.
+        unsafe { core.set_unparker(u) };
+        // SAFETY: we are the registrar; `set_unparker` ran just above.
+        unsafe { core.commit() }
+    });
+    // The claimer unlinked the waiter before claiming it, so there is nothing to unregister.
+    let sel = core
+        .selected()
+        .expect("channel operation woken without a claim");
+    debug_assert_eq!(sel, 0, "a single-arm operation claimed as case {sel}");
+    arm.mark();
 }
 
 /// Passes 2 and 3: park registered on every arm, then unlink. Returns the claimed case.

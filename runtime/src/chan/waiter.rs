@@ -36,6 +36,15 @@
 //!    is looking at is therefore still alive), and only then returns: **nothing points into its
 //!    stack after the blocking call returns**. The selected waiter was unlinked by its claimer.
 //!
+//! **Single-arm cores** (a blocking `send`/`recv`, `select::block_one`): the G links its only
+//! waiter itself, under the lock of its attempt, before it switches out ("early link"), and the
+//! registrar on the M only stores the unparker and commits. This is safe because a claimer that
+//! completes while `REG` is set never reads the unparker (step 4). Such a core can be claimed
+//! only by popping its one waiter, under its one channel's lock (no select, no timer), so the
+//! pop is the claim: step 3's CAS is skipped and step 4's `fetch_or` sets case 0 with `DONE`.
+//! Per blocking operation that saves a lock round and a CAS; the exactly-once argument of
+//! steps 4-5 is unchanged.
+//!
 //! Why not Go's "lock every channel in address order": that needs the locks of channels of
 //! different element types held at once, through type erasure, and makes every send on a busy
 //! channel wait for selects that merely mention it. One lock at a time plus one CAS gives the
@@ -63,6 +72,9 @@ pub struct SelCore {
     /// publication through the channel lock; `complete` (Release) pairs with `commit` (Acquire)
     /// or with the G's read after the unpark.
     state: AtomicUsize,
+    /// A blocking `send`/`recv` (select::block_one): one waiter, reachable only under its one
+    /// channel's lock, so the claimer that pops it is the only one there can be. Immutable.
+    single: bool,
     /// Written once by the registrar before any waiter is published; taken by exactly one of the
     /// winner (`complete`) or the registrar (`commit`), as decided by `state`.
     unparker: UnsafeCell<Option<Unparker>>,
@@ -79,6 +91,17 @@ impl SelCore {
     pub(crate) fn new() -> SelCore {
         SelCore {
             state: AtomicUsize::new(REG),
+            single: false,
+            unparker: UnsafeCell::new(None),
+        }
+    }
+
+    /// The core of a blocking `send`/`recv`: one waiter, case 0, no deadline ("Single-arm
+    /// cores" in the module docs).
+    pub(crate) fn new_single() -> SelCore {
+        SelCore {
+            state: AtomicUsize::new(REG),
+            single: true,
             unparker: UnsafeCell::new(None),
         }
     }
@@ -120,7 +143,13 @@ impl SelCore {
     pub(crate) fn complete(&self) {
         // AcqRel: Release publishes the transfer; Acquire pairs with `commit`'s Release so that
         // the registrar's last touches of the frame happen before we wake the G.
-        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        // A single-arm core was never CASed (`claim_front`): its case 0 is set here, with DONE.
+        let bits = if self.single {
+            DONE | (1 << CASE_SHIFT)
+        } else {
+            DONE
+        };
+        let prev = self.state.fetch_or(bits, Ordering::AcqRel);
         if prev & REG == 0 {
             // SAFETY: the registrar has committed (REG clear) and we won the claim, so we are
             // the only party that may take the unparker (module docs, steps 4-5).
@@ -265,6 +294,27 @@ impl<T> WaitList<T> {
         }
     }
 
+    /// Points waiter `w` at its arm (`core`, `case`, `slot`) and links it at the back.
+    ///
+    /// # Safety
+    /// As [`push_back`](Self::push_back); `w` stays in place while linked (its G's frame), and
+    /// `core` and `slot` with it.
+    pub(crate) unsafe fn link(
+        &mut self,
+        w: *mut Waiter<T>,
+        core: *const SelCore,
+        case: usize,
+        slot: *mut Option<T>,
+    ) {
+        // SAFETY: caller's contract: `w` is ours, alive and unlinked; we hold the lock.
+        unsafe {
+            (*w).core = core;
+            (*w).case = case;
+            (*w).slot = slot;
+            self.push_back(w);
+        }
+    }
+
     /// Pops the first waiter (unlinked on return). Caller holds the channel lock.
     pub(crate) fn pop_front(&mut self) -> Option<*mut Waiter<T>> {
         let w = self.head;
@@ -282,7 +332,9 @@ impl<T> WaitList<T> {
         while let Some(w) = self.pop_front() {
             // SAFETY: popped under the lock from this list, so alive (list invariant).
             let (core, case) = unsafe { (&*(*w).core, (*w).case) };
-            if core.claim(case) {
+            // A single-arm core has no other waiter and no timer, and every claimer pops under
+            // this lock: having popped it, we are its claimer, without a CAS.
+            if core.single || core.claim(case) {
                 return Some(w);
             }
         }
