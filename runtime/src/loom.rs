@@ -68,11 +68,6 @@ mod imp {
     ) -> std::io::Result<()> {
         std::thread::Builder::new().name(name).spawn(f).map(drop)
     }
-
-    /// Go's `usleep(3)` in the steal path.
-    pub(crate) fn short_sleep() {
-        std::thread::sleep(std::time::Duration::from_micros(3));
-    }
 }
 
 /// Process-wide state that the loom models do NOT check, and that must not be a loom object:

@@ -349,7 +349,9 @@ impl PCtx {
 
     /// `Sched::runqput` (owner only).
     pub fn runqput(&self, g: GRef, next: bool) {
-        self.with_p(|p| self.s.runqput(p.shared(), p.local(), g, next))
+        self.with_p(|p| {
+            self.s.runqput(p.shared(), p.local(), g, next);
+        })
     }
 
     /// `Sched::runqget` (owner only): the G and whether it came from runnext.

@@ -84,6 +84,11 @@ pub struct PShared {
     /// scheduling round lets the local queue go before `runnext`, and `should_yield()` says so.
     /// Relaxed: a hint.
     pub(crate) preempt: AtomicBool,
+    /// How long a thief waits before taking this P's runnext while it runs (sched.rs,
+    /// `steal_work`): grown each time the owner ran that G meanwhile, reset by a steal.
+    /// Read and written by thieves, Relaxed and racy: a heuristic, not part of any protocol
+    /// (unmodelled: loom has nothing to check in it).
+    pub(crate) steal_backoff_us: crate::loom::unmodelled::AtomicUsize,
     /// Owner-only state; see `own`.
     local: UnsafeCell<PLocal>,
 }
@@ -142,6 +147,9 @@ impl PShared {
             switches: AtomicU64::new(0),
             m: AtomicUsize::new(usize::MAX),
             preempt: AtomicBool::new(false),
+            steal_backoff_us: crate::loom::unmodelled::AtomicUsize::new(
+                crate::sched::STEAL_BACKOFF_MIN_US,
+            ),
             local: UnsafeCell::new(PLocal {
                 runq,
                 stacks: RefCell::new(StackCache::default()),

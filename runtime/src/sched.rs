@@ -68,6 +68,85 @@ const GLOBAL_CHECK_INTERVAL: u64 = 61;
 /// last round (only the last takes runnext): more rounds repeat the same steps, and each one
 /// multiplies the interleavings loom explores.
 const STEAL_TRIES: usize = if cfg!(loom) { 2 } else { 4 };
+/// A thief's first wait before taking a running P's runnext: Go's `usleep(3)`, which Linux
+/// stretches to ~50 µs with its timer slack.
+pub(crate) const STEAL_BACKOFF_MIN_US: usize = 3;
+/// The longest such wait: each time the owner runs the G while a thief waits (a hand-off
+/// pattern such as a ping-pong pair), that P's wait doubles, up to this (`steal_work`).
+const STEAL_BACKOFF_MAX_US: usize = 1000;
+
+/// What came of a thief's attempt at a running P's runnext.
+enum RunnextTake {
+    Stole(GRef),
+    /// Left to its owner (it ran the G, or another thief took it).
+    Left,
+    /// The back-off was cut short: stealable work was queued somewhere.
+    Poked,
+}
+
+/// Where thieves wait in a runnext back-off, and how stealable work cuts the wait short.
+///
+/// A thief waits holding its P and counted in `nmspinning`, so while it waits `wakep` wakes no
+/// one else: work that lands in a run queue or the global queue meanwhile must not wait for the
+/// back-off to end. Whoever queues such work calls [`poke`](Self::poke), which wakes every
+/// waiting thief to look again; work that only lands in a runnext does not (that is the case the
+/// back-off is for). A poke that races with a thief going to sleep can be missed: that work then
+/// waits at most the thief's back-off, never longer (the thief scans again when it wakes).
+/// Not modelled by loom (a thief yields instead of waiting there): a latency aid only.
+struct BackoffSleep {
+    /// Thieves waiting; the poke's fast path is one load of it.
+    sleepers: crate::loom::unmodelled::AtomicUsize,
+    /// Pokes so far; a waiting thief returns when it changes.
+    pokes: crate::loom::unmodelled::Mutex<u64>,
+    cv: crate::loom::unmodelled::Condvar,
+}
+
+impl BackoffSleep {
+    fn new() -> BackoffSleep {
+        BackoffSleep {
+            sleepers: crate::loom::unmodelled::AtomicUsize::new(0),
+            pokes: crate::loom::unmodelled::Mutex::new(0),
+            cv: crate::loom::unmodelled::Condvar::new(),
+        }
+    }
+
+    /// Waits `us` microseconds or until poked; true if poked.
+    #[cfg(not(loom))]
+    fn sleep(&self, us: usize) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let deadline = std::time::Instant::now() + Duration::from_micros(us as u64);
+        let mut g = self.pokes.lock();
+        let seen = *g;
+        self.sleepers.fetch_add(1, SeqCst);
+        loop {
+            if *g != seen {
+                break;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            g = self.cv.wait_for(g, deadline - now);
+        }
+        self.sleepers.fetch_sub(1, SeqCst);
+        *g != seen
+    }
+
+    #[cfg(loom)]
+    fn sleep(&self, _us: usize) -> bool {
+        crate::loom::short_sleep();
+        false
+    }
+
+    /// Stealable work was just queued: wake the thieves waiting in a back-off, if any.
+    fn poke(&self) {
+        if self.sleepers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return;
+        }
+        *self.pokes.lock() += 1;
+        self.cv.notify_all();
+    }
+}
 /// An idle M beyond the floor exits after this long without work. Go never retires Ms; a burst
 /// of blocking calls would then leave hundreds of threads behind for good (golang/go#14592).
 /// Picked without data; seconds rather than minutes so a burst's threads are gone soon after.
@@ -115,6 +194,8 @@ pub struct Sched {
     pub(crate) nsyscall: AtomicUsize,
     /// Every M, newest last (for traces and LockOSThread hand-offs).
     pub(crate) allm: Mutex<Vec<&'static MShared>>,
+    /// Thieves waiting before they take a running P's runnext (`steal_work`).
+    backoff: BackoffSleep,
 }
 
 /// Under loom a `Sched` lives for one model execution, and its Ps hold loom objects (the run
@@ -168,6 +249,7 @@ impl Sched {
             ngoroutine: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
+            backoff: BackoffSleep::new(),
         }
     }
 
@@ -181,10 +263,12 @@ impl Sched {
     /// Puts a runnable G on P `p` (Go's `runqput`). With `next`, it goes into runnext (and the G
     /// it displaces to the tail); otherwise to the tail. A full local queue spills half of itself
     /// plus the G to the global queue. Caller: the owner of `p` only (`local` proves it).
-    pub(crate) fn runqput(&self, shared: &PShared, local: &PLocal, g: GRef, next: bool) {
+    /// Returns whether a G went where a thief takes it without a back-off (the queue, or the
+    /// global queue on a spill), rather than only into runnext.
+    pub(crate) fn runqput(&self, shared: &PShared, local: &PLocal, g: GRef, next: bool) -> bool {
         let g = if next {
             match crate::p::put_runnext_shared(shared, g) {
-                None => return,
+                None => return false,
                 Some(old) => old,
             }
         } else {
@@ -195,6 +279,7 @@ impl Sched {
         } else {
             self.runqputslow(local, g);
         }
+        true
     }
 
     /// Moves half of a local queue and `g` to the global queue in one lock (Go's `runqputslow`).
@@ -234,6 +319,8 @@ impl Sched {
         let mut l = self.lock.lock();
         l.global.push_back(g);
         self.nglobal.store(l.global.len(), Ordering::Relaxed);
+        drop(l);
+        self.backoff.poke();
     }
 
     /// Takes a batch from the global queue into `p` and returns one G (Go's `globrunqget`):
@@ -266,7 +353,7 @@ impl Sched {
     pub(crate) fn ready_g(&'static self, g: GRef, next: bool) {
         g.set_status(GStatus::Runnable);
         let mut slot = Some(g);
-        let queued = with_current_p(|shared, local| {
+        let stealable = with_current_p(|shared, local| {
             let mut g = slot.take().unwrap();
             // Into runnext: it runs next on this core, so start loading its frames now (only
             // here: a readier without a P puts it on the global queue, for any core), unless it
@@ -279,8 +366,8 @@ impl Sched {
                 }
             }
             self.runqput(shared, local, g, next)
-        })
-        .is_some();
+        });
+        let queued = stealable.is_some();
         match slot {
             None => {
                 // S1 for a tail push: the runnext swap is SeqCst already, a deque push is only
@@ -293,6 +380,9 @@ impl Sched {
                 debug_assert!(!queued);
                 self.global_put(g);
             }
+        }
+        if stealable == Some(true) {
+            self.backoff.poke();
         }
         self.wakep();
     }
@@ -498,47 +588,93 @@ impl Sched {
     // ---- finding work --------------------------------------------------------------------
 
     /// Steals from other Ps: `STEAL_TRIES` rounds over all Ps in a random order; runnext only
-    /// in the last round. Caller: a spinning M holding a P.
+    /// in the last round, after a back-off. Caller: a spinning M holding a P.
     fn steal_work(&self, p: &PHandle) -> Option<GRef> {
         let n = self.nprocs();
         if n == 1 {
             return None;
         }
-        for round in 0..STEAL_TRIES {
-            let last = round == STEAL_TRIES - 1;
-            let r = fastrand();
-            let start = r as usize % n;
-            let stride = self.strides[(r >> 32) as usize % self.strides.len()];
-            let mut retry = false;
-            for i in 0..n {
-                let v = &self.ps[(start + i * stride) % n];
-                if v.id == p.id() {
-                    continue;
-                }
-                match v.stealer.steal_into(&p.local().runq) {
-                    Steal::Success(g) => return Some(g),
-                    Steal::Retry => retry = true,
-                    Steal::Empty => {}
-                }
-                let seen = v.runnext.load(Ordering::Acquire);
-                if last && !seen.is_null() {
-                    // Its owner is probably about to run it (the G it runs readied it and is
-                    // about to block): back off as Go does (usleep(3), which on Linux sleeps for
-                    // the timer slack, ~50 µs), then take it only if it is still the same G, so
-                    // a ping-pong pair is not split across Ps.
-                    if v.status() == crate::p::PStatus::Running {
-                        crate::loom::short_sleep();
+        // A second pass over the rounds if a poke cut a back-off short (new stealable work).
+        for pass in 0..2 {
+            let mut poked = false;
+            'rounds: for round in 0..STEAL_TRIES {
+                let last = round == STEAL_TRIES - 1;
+                let r = fastrand();
+                let start = r as usize % n;
+                let stride = self.strides[(r >> 32) as usize % self.strides.len()];
+                let mut retry = false;
+                for i in 0..n {
+                    let v = &self.ps[(start + i * stride) % n];
+                    if v.id == p.id() {
+                        continue;
                     }
-                    if let Some(g) = v.steal_runnext(seen) {
-                        return Some(g);
+                    match v.stealer.steal_into(&p.local().runq) {
+                        Steal::Success(g) => return Some(g),
+                        Steal::Retry => retry = true,
+                        Steal::Empty => {}
                     }
+                    let seen = v.runnext.load(Ordering::Acquire);
+                    if last && !seen.is_null() {
+                        match self.steal_runnext_after_backoff(v, seen) {
+                            RunnextTake::Stole(g) => return Some(g),
+                            RunnextTake::Left => {}
+                            RunnextTake::Poked => {
+                                poked = true;
+                                break 'rounds;
+                            }
+                        }
+                    }
+                }
+                if !retry && last {
+                    break;
                 }
             }
-            if !retry && last {
+            if !poked || pass == 1 {
                 break;
             }
         }
         None
+    }
+
+    /// The last round's take of victim `v`'s runnext, which held `seen`.
+    ///
+    /// Its owner is probably about to run it (the G it runs readied it and is about to block),
+    /// so first back off, as Go does (usleep(3)); then take it only if the owner has not
+    /// switched Gs meanwhile (`switches`) and it is still the same G.
+    ///
+    /// **Deviation from Go**, which checks only the pointer and always waits 3 µs. In a
+    /// hand-off pattern (a ping-pong pair: the two Gs take turns in runnext) the pointer
+    /// matches again about half the time, so Go's thief splits the pair across Ps, and with
+    /// or without that, every waiting thief soon gives up its P and parks, to be woken by the
+    /// pair's next ready: ~1,100 M wake-ups and ~470 migrations per 1,000,000 round trips on 2
+    /// Ps (scratch counters). So: a P that switched keeps its runnext, and the next thief waits
+    /// twice as long before trying that P (`PShared::steal_backoff_us`, up to
+    /// [`STEAL_BACKOFF_MAX_US`]); a steal resets it. While a thief waits, work queued anywhere
+    /// else pokes it awake ([`BackoffSleep`]), so only a G that sits in a busy P's runnext
+    /// waits the longer back-off, at most once per change of pattern on that P.
+    fn steal_runnext_after_backoff(&self, v: &PShared, seen: *mut G) -> RunnextTake {
+        use std::sync::atomic::Ordering::Relaxed as R;
+        let switches = v.switches.load(Ordering::Relaxed);
+        if v.status() == crate::p::PStatus::Running
+            && self.backoff.sleep(v.steal_backoff_us.load(R))
+        {
+            return RunnextTake::Poked;
+        }
+        if v.switches.load(Ordering::Relaxed) != switches {
+            // The owner ran what we saw (or moved it to its queue's tail, where the steal of
+            // the next round or thief finds it).
+            let us = v.steal_backoff_us.load(R);
+            v.steal_backoff_us
+                .store((us * 2).min(STEAL_BACKOFF_MAX_US), R);
+            return RunnextTake::Left;
+        }
+        match v.steal_runnext(seen) {
+            Some(g) => {
+                v.steal_backoff_us.store(STEAL_BACKOFF_MIN_US, R);
+                RunnextTake::Stole(g)
+            }
+            None => RunnextTake::Left,
+        }
     }
 
     /// Finds a runnable G for this M (Go's `findRunnable`); parks the M while there is none.
@@ -1141,6 +1277,7 @@ impl Sched {
             }
             fence(Ordering::SeqCst);
         }
+        self.backoff.poke();
         for _ in 0..nglobal {
             let p = {
                 let mut l = self.lock.lock();
@@ -1313,4 +1450,28 @@ fn fastrand() -> u64 {
         s.set(x);
         x
     })
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::BackoffSleep;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A thief in a long back-off is woken by a poke (stealable work), not left to sleep out
+    /// its back-off; with no poke it returns `false` (timed out).
+    #[test]
+    fn backoff_sleep_is_cut_short_by_a_poke() {
+        let b = Arc::new(BackoffSleep::new());
+        assert!(!b.sleep(1), "no poke: the back-off times out");
+        let b2 = b.clone();
+        // One minute: far longer than any test run, so `true` can only come from the poke.
+        let thief = std::thread::spawn(move || b2.sleep(60_000_000));
+        while b.sleepers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        b.poke();
+        assert!(thief.join().unwrap(), "the poke did not end the back-off");
+        assert_eq!(b.sleepers.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
 }
