@@ -67,6 +67,43 @@ child_test!(fn burst_is_stolen() ["GORT_MAXPROCS" => "2"] {
     assert!(n >= 2, "the burst ran on {n} M(s); stealing should have spread it");
 });
 
+// The runnext back-off (sched.rs): a ping-pong phase on 2 Ps makes thieves wait longer before
+// taking that P's runnext. A G spawned into runnext behind a G that then spins without a
+// scheduling point must still be taken by the other M (this hangs if the back-off left it, or
+// if a thief stopped looking), on a P whose back-off has grown.
+child_test!(fn runnext_behind_a_spinner_is_stolen_after_a_pingpong() ["GORT_MAXPROCS" => "2"] {
+    gort::spawn(|| {
+        for _ in 0..5 {
+            // A ping-pong phase: the two Gs take turns in this P's runnext.
+            let (ping_tx, ping_rx) = gort::chan::bounded::<u32>(0);
+            let (pong_tx, pong_rx) = gort::chan::bounded::<u32>(0);
+            let echo = gort::spawn(move || {
+                for v in ping_rx {
+                    pong_tx.send(v).unwrap();
+                }
+            });
+            for i in 0..20_000 {
+                ping_tx.send(i).unwrap();
+                assert_eq!(pong_rx.recv().unwrap(), i);
+            }
+            drop(ping_tx);
+            echo.join().unwrap();
+            // Now a G in runnext behind a spinner: only another M can run it.
+            let ran = Arc::new(AtomicBool::new(false));
+            let r2 = ran.clone();
+            let h = gort::spawn(move || r2.store(true, Ordering::SeqCst));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !ran.load(Ordering::SeqCst) {
+                assert!(Instant::now() < deadline, "the runnext G was never taken");
+                std::hint::spin_loop();
+            }
+            h.join().unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+});
+
 // Global-queue fairness: with 1 P, a G that keeps its local queue full (spawning and yielding
 // forever) must not starve a G readied from outside (the global queue), thanks to the 1-in-61
 // global check.

@@ -39,9 +39,24 @@
 //! release one) is Go's "delicate dance": the readier sets `needspinning`, and an M about to
 //! release its P checks it under `lock` and spins instead. Loom model 2 (loom-tests) checks this.
 //!
+//! # The runnext back-off (a deviation from Go)
+//!
+//! A spinning M takes a running P's runnext only in its last steal round, after a back-off,
+//! since the owner is probably about to run it. Go waits 3 µs and then compares pointers. gort
+//! also leaves the G if the owner switched Gs meanwhile (it ran what we saw), and then doubles
+//! that P's back-off for the next thief, up to 1 ms; a steal resets it to 3 µs
+//! (`Sched::steal_runnext_after_backoff`). A hand-off pattern (a ping-pong pair takes turns in
+//! runnext) thus stops costing an M wake-up every few hundred µs. The waiting thief still holds
+//! its P and counts in `nmspinning`, and it scans again after the wait, so the Submit/Stop
+//! spinning argument above is unchanged; what the longer wait could delay is work queued
+//! elsewhere meanwhile (no one else is woken while a spinner exists), so every queue or
+//! global-queue push pokes waiting thieves awake (`BackoffSleep`). A G that only sits in a busy
+//! P's runnext waits out the longer back-off, at most once per change of pattern on that P.
+//!
 //! # Lock order
 //! `Sched::lock` < an M's note lock < a registry shard lock. Nothing else is held while taking
-//! `Sched::lock`, and user code never runs under any of them.
+//! `Sched::lock`, and user code never runs under any of them. `BackoffSleep::pokes` is a leaf:
+//! nothing is taken under it.
 
 use crate::coro::{Coro, Resumed, Suspend};
 use crate::env::Config;
@@ -110,11 +125,22 @@ impl BackoffSleep {
         }
     }
 
-    /// Waits `us` microseconds or until poked; true if poked.
+    /// Waits `us` microseconds or until poked; true if poked. A wait longer than Go's never
+    /// outlasts the nearest timer (a waiting thief runs no timers) and is not taken at all while
+    /// Gs wait on sockets (a waiting thief polls nothing, and it may be the M that would).
     #[cfg(not(loom))]
     fn sleep(&self, us: usize) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
-        let deadline = std::time::Instant::now() + Duration::from_micros(us as u64);
+        let now = std::time::Instant::now();
+        let mut deadline = now + Duration::from_micros(us as u64);
+        if us > STEAL_BACKOFF_MIN_US {
+            let go = now + Duration::from_micros(STEAL_BACKOFF_MIN_US as u64);
+            if crate::netpoll::waiters() > 0 {
+                deadline = go;
+            } else if let Some(t) = crate::timer::next_deadline() {
+                deadline = deadline.min(t.max(go));
+            }
+        }
         let mut g = self.pokes.lock();
         let seen = *g;
         self.sleepers.fetch_add(1, SeqCst);
