@@ -157,19 +157,20 @@ impl Coro {
         }
     }
 
+    /// The address of the G's last park (the field `parked_at`), 0 if it did not last suspend
+    /// in a park: the key of `PLocal::parked_recently`, as `ParkFn::addr` is of
+    /// `PLocal::note_park`.
+    #[inline]
+    pub(crate) fn parked_at(&self) -> usize {
+        self.parked_at
+    }
+
     /// Starts loading the parked G's innermost frames into the cache: the lines a resume pops
     /// its saved registers from and its blocking call returns through (about 1 KiB above the
     /// park callback). Called when the G is readied into runnext, which is typically a
     /// hundred-odd nanoseconds before an M resumes it, so the misses (often a TLB miss too: a
     /// ring of 10,000 parked Gs touches 10,000 stack pages in turn) overlap the readier's own
     /// work instead of stalling the resume. A prefetch never faults, whatever the address.
-    /// The park address (see `parked_at`), 0 if the G did not last suspend in a park: the key
-    /// of `PLocal::parked_recently`, as `ParkFn::addr` is of `PLocal::note_park`.
-    #[inline]
-    pub(crate) fn parked_at(&self) -> usize {
-        self.parked_at
-    }
-
     #[inline]
     pub(crate) fn prefetch_stack(&self) {
         if self.parked_at == 0 {

@@ -76,8 +76,14 @@ pub struct PShared {
     /// Atomic, Relaxed: bumped on each entry into a blocking call.
     pub(crate) syscalltick: AtomicU64,
     /// Atomic, Relaxed: bumped (load + store, not an RMW) each time a G switches out on this P,
-    /// by the M that ran it; sysmon's hog detector only compares it with its last reading.
+    /// by the M that ran it (a cancelled park counts); sysmon's hog detector only compares it
+    /// with its last reading. A bump lost after a retake delays a hog verdict by a tick.
     pub(crate) switches: AtomicU64,
+    /// Atomic, Relaxed: bumped (load + store) by the owner each time it takes its runnext
+    /// (`Sched::runqget`). A thief compares it across its back-off: if it moved, the owner ran
+    /// (or queued) what the thief saw (sched.rs, "The runnext back-off"). Unlike `switches`, a
+    /// cancelled park, which runs the same G on without looking at runnext, does not move it.
+    pub(crate) runnext_taken: AtomicU64,
     /// Atomic, Relaxed: id of the M holding the P, or `usize::MAX` (traces).
     pub(crate) m: AtomicUsize,
     /// Set by sysmon when the P's time slice is over (10 ms without a new slice): the next
@@ -108,9 +114,9 @@ pub(crate) struct PLocal {
     pub(crate) gfree: RefCell<GCache>,
     /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
     pub(crate) schedtick: Cell<u64>,
-    /// Park addresses (`Coro::parked_at`) of the last [`RECENT_PARKS`] Gs that parked on this P,
-    /// newest first: a G readied from here soon after it parked here still has its frames in
-    /// this core's cache, so its stack is not prefetched (a ping-pong pair, a small pipeline).
+    /// Park addresses (`Coro::parked_at`) of the last [`RECENT_PARKS`] parks on this P, newest
+    /// first: a G readied from here soon after it parked here still has its frames in this
+    /// core's cache, so its stack is not prefetched (a ping-pong pair, a small pipeline).
     recent_parks: Cell<[usize; RECENT_PARKS]>,
 }
 
@@ -145,6 +151,7 @@ impl PShared {
             schedtick: AtomicU64::new(0),
             syscalltick: AtomicU64::new(0),
             switches: AtomicU64::new(0),
+            runnext_taken: AtomicU64::new(0),
             m: AtomicUsize::new(usize::MAX),
             preempt: AtomicBool::new(false),
             steal_backoff_us: crate::loom::unmodelled::AtomicUsize::new(

@@ -21,6 +21,12 @@
 //!
 //! `register` runs on the M, not the G: it must not block, park or yield, and must be short.
 //!
+//! A waiter may also be published *before* the switch, as long as no waker can reach the G's
+//! `GRef` through it: a blocking channel send/recv links its waiter under the channel lock of
+//! its attempt ("early link", chan/waiter.rs), and a waker that finds it before `register` has
+//! run only completes the transfer; the `Unparker` is handed over in `register` as above, and
+//! the waiter's `REG` bit decides who readies the G.
+//!
 //! From a plain OS thread the same API blocks the thread: `register` runs first on the thread
 //! itself with an `Unparker::Thread`, and the thread then waits on its signal.
 

@@ -43,20 +43,22 @@
 //!
 //! A spinning M takes a running P's runnext only in its last steal round, after a back-off,
 //! since the owner is probably about to run it. Go waits 3 µs and then compares pointers. gort
-//! also leaves the G if the owner switched Gs meanwhile (it ran what we saw), and then doubles
-//! that P's back-off for the next thief, up to 1 ms; a steal resets it to 3 µs
-//! (`Sched::steal_runnext_after_backoff`). A hand-off pattern (a ping-pong pair takes turns in
-//! runnext) thus stops costing an M wake-up every few hundred µs. The waiting thief still holds
-//! its P and counts in `nmspinning`, and it scans again after the wait, so the Submit/Stop
-//! spinning argument above is unchanged; what the longer wait could delay is work queued
-//! elsewhere meanwhile (no one else is woken while a spinner exists), so every queue or
-//! global-queue push pokes waiting thieves awake (`BackoffSleep`). A G that only sits in a busy
-//! P's runnext waits out the longer back-off, at most once per change of pattern on that P.
+//! also leaves the G if the owner took its runnext meanwhile (`PShared::runnext_taken` moved:
+//! it ran or queued what we saw), and then doubles that P's back-off for the next thief, up to
+//! 1 ms; a steal resets it to 3 µs (`Sched::steal_runnext_after_backoff`). A hand-off pattern
+//! (a ping-pong pair takes turns in runnext) thus stops costing an M wake-up every few hundred
+//! µs. The waiting thief still holds its P and counts in `nmspinning`, and it finishes its
+//! round and re-checks (T3) after the wait, so the Submit/Stop spinning argument above is
+//! unchanged; what the longer wait could delay is work that appears elsewhere meanwhile (no one
+//! else is woken while a spinner exists), so queue and global-queue pushes, new timers and Gs
+//! parking on sockets poke waiting thieves awake (`BackoffSleep`), and a long wait is not taken
+//! while Gs wait on sockets. A G that only sits in a busy P's runnext, behind a G that keeps
+//! running, waits out the longer back-off (at most 1 ms) once; the steal resets it.
 //!
 //! # Lock order
-//! `Sched::lock` < an M's note lock < a registry shard lock. Nothing else is held while taking
-//! `Sched::lock`, and user code never runs under any of them. `BackoffSleep::pokes` is a leaf:
-//! nothing is taken under it.
+//! A channel's lock < `Sched::lock` < an M's note lock < a registry shard lock (a channel's
+//! `close` completes its waiters under its lock, and a completion readies a G). User code never
+//! runs under any of them. `BackoffSleep::pokes` is a leaf: nothing is taken under it.
 
 use crate::coro::{Coro, Resumed, Suspend};
 use crate::env::Config;
@@ -103,10 +105,13 @@ enum RunnextTake {
 ///
 /// A thief waits holding its P and counted in `nmspinning`, so while it waits `wakep` wakes no
 /// one else: work that lands in a run queue or the global queue meanwhile must not wait for the
-/// back-off to end. Whoever queues such work calls [`poke`](Self::poke), which wakes every
-/// waiting thief to look again; work that only lands in a runnext does not (that is the case the
-/// back-off is for). A poke that races with a thief going to sleep can be missed: that work then
-/// waits at most the thief's back-off, never longer (the thief scans again when it wakes).
+/// back-off to end. Whoever queues such work calls [`poke`](Self::poke) (`ready_g` when a G
+/// lands in a queue, `global_put`, `injectglist`; also a new timer and a G parking on a socket),
+/// which wakes every waiting thief to look again; work that only lands in a runnext does not
+/// (that is the case the back-off is for), nor does an owner moving its own runnext to its
+/// queue (the thief's T3 sees it). A poke that races with a thief going to sleep can be missed:
+/// that work then waits at most the thief's back-off (the thief finishes its round, and its T3
+/// re-check or next round finds it).
 /// Not modelled by loom (a thief yields instead of waiting there): a latency aid only.
 struct BackoffSleep {
     /// Thieves waiting; the poke's fast path is one load of it.
@@ -125,9 +130,10 @@ impl BackoffSleep {
         }
     }
 
-    /// Waits `us` microseconds or until poked; true if poked. A wait longer than Go's never
-    /// outlasts the nearest timer (a waiting thief runs no timers) and is not taken at all while
-    /// Gs wait on sockets (a waiting thief polls nothing, and it may be the M that would).
+    /// Waits `us` microseconds or until poked; true if poked. A wait longer than Go's ends by
+    /// the nearest timer due when it starts (a waiting thief runs no timers; a timer added
+    /// meanwhile pokes), and is not taken at all while Gs wait on sockets (a waiting thief
+    /// polls nothing, and it may be the M that would; a G parking on a socket pokes).
     #[cfg(not(loom))]
     fn sleep(&self, us: usize) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
@@ -329,12 +335,21 @@ impl Sched {
     fn runqget(&self, p: &PHandle) -> Option<(GRef, bool)> {
         let shared = p.shared();
         let local = p.local();
+        let taken = |s: &PShared| {
+            // Owner-only writer: a load and a store (thieves only compare it).
+            let n = s.runnext_taken.load(Ordering::Relaxed);
+            s.runnext_taken.store(n.wrapping_add(1), Ordering::Relaxed);
+        };
         if shared.preempt.load(Ordering::Relaxed) {
             shared.preempt.store(false, Ordering::Relaxed);
             if let Some(g) = shared.take_runnext() {
+                taken(shared);
+                // On the tail, where a thief takes it without a back-off (no poke needed:
+                // thieves end at T3, which sees it).
                 local.runq.push(g);
             }
         } else if let Some(g) = shared.take_runnext() {
+            taken(shared);
             return Some((g, true));
         }
         local.runq.pop().map(|g| (g, false))
@@ -411,6 +426,13 @@ impl Sched {
             self.backoff.poke();
         }
         self.wakep();
+    }
+
+    /// Wakes the thieves waiting in a runnext back-off, for work they would not see otherwise
+    /// until the wait ends: a new timer (a waiting thief runs none), a G parking on a socket
+    /// (a waiting thief polls nothing).
+    pub(crate) fn poke_thieves(&self) {
+        self.backoff.poke();
     }
 
     /// Starts one more M spinning if a P is idle and no M is spinning (Go's `wakep`; steps S2
@@ -620,6 +642,7 @@ impl Sched {
         if n == 1 {
             return None;
         }
+        let mut waited_long = false;
         // A second pass over the rounds if a poke cut a back-off short (new stealable work).
         for pass in 0..2 {
             let mut poked = false;
@@ -641,7 +664,7 @@ impl Sched {
                     }
                     let seen = v.runnext.load(Ordering::Acquire);
                     if last && !seen.is_null() {
-                        match self.steal_runnext_after_backoff(v, seen) {
+                        match self.steal_runnext_after_backoff(v, seen, &mut waited_long) {
                             RunnextTake::Stole(g) => return Some(g),
                             RunnextTake::Left => {}
                             RunnextTake::Poked => {
@@ -665,28 +688,41 @@ impl Sched {
     /// The last round's take of victim `v`'s runnext, which held `seen`.
     ///
     /// Its owner is probably about to run it (the G it runs readied it and is about to block),
-    /// so first back off, as Go does (usleep(3)); then take it only if the owner has not
-    /// switched Gs meanwhile (`switches`) and it is still the same G.
+    /// so first back off, as Go does (usleep(3)); then take it only if the owner has not taken
+    /// its runnext meanwhile (`runnext_taken`) and it is still the same G.
     ///
     /// **Deviation from Go**, which checks only the pointer and always waits 3 µs. In a
     /// hand-off pattern (a ping-pong pair: the two Gs take turns in runnext) the pointer
     /// matches again about half the time, so Go's thief splits the pair across Ps, and with
     /// or without that, every waiting thief soon gives up its P and parks, to be woken by the
     /// pair's next ready: ~1,100 M wake-ups and ~470 migrations per 1,000,000 round trips on 2
-    /// Ps (scratch counters). So: a P that switched keeps its runnext, and the next thief waits
+    /// Ps (scratch counters). So: a P that took its runnext keeps it, and the next thief waits
     /// twice as long before trying that P (`PShared::steal_backoff_us`, up to
     /// [`STEAL_BACKOFF_MAX_US`]); a steal resets it. While a thief waits, work queued anywhere
     /// else pokes it awake ([`BackoffSleep`]), so only a G that sits in a busy P's runnext
     /// waits the longer back-off, at most once per change of pattern on that P.
-    fn steal_runnext_after_backoff(&self, v: &PShared, seen: *mut G) -> RunnextTake {
+    fn steal_runnext_after_backoff(
+        &self,
+        v: &PShared,
+        seen: *mut G,
+        waited_long: &mut bool,
+    ) -> RunnextTake {
         use std::sync::atomic::Ordering::Relaxed as R;
-        let switches = v.switches.load(Ordering::Relaxed);
-        if v.status() == crate::p::PStatus::Running
-            && self.backoff.sleep(v.steal_backoff_us.load(R))
-        {
-            return RunnextTake::Poked;
+        let taken = v.runnext_taken.load(Ordering::Relaxed);
+        if v.status() == crate::p::PStatus::Running {
+            // At most one long wait per steal_work call (the last round may meet several Ps
+            // with a runnext); the others wait Go's 3 µs.
+            let us = if *waited_long {
+                STEAL_BACKOFF_MIN_US
+            } else {
+                v.steal_backoff_us.load(R)
+            };
+            *waited_long |= us > STEAL_BACKOFF_MIN_US;
+            if self.backoff.sleep(us) {
+                return RunnextTake::Poked;
+            }
         }
-        if v.switches.load(Ordering::Relaxed) != switches {
+        if v.runnext_taken.load(Ordering::Relaxed) != taken {
             // The owner ran what we saw (or moved it to its queue's tail, where the steal of
             // the next round or thief finds it).
             let us = v.steal_backoff_us.load(R);
@@ -1493,7 +1529,12 @@ mod tests {
         let b2 = b.clone();
         // One minute: far longer than any test run, so `true` can only come from the poke.
         let thief = std::thread::spawn(move || b2.sleep(60_000_000));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while b.sleepers.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the thief never started waiting"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         b.poke();

@@ -127,7 +127,8 @@ impl<T> Chan<T> {
         }
         if let Some(w) = g.recvq.claim_front() {
             // SAFETY: we won `w`'s core (claim_front), so its slot is ours to write, and the
-            // waiter is alive until `complete` (its G cannot run before that).
+            // waiter is alive until `complete` (its G cannot return from the blocking call
+            // before that; with an early link it may still be running towards its park).
             unsafe {
                 *(*w).slot = Some(v);
                 let core = &*(*w).core;
@@ -298,7 +299,8 @@ impl<T> Sender<T> {
         // must wait, the link of its waiter, under the same lock (select::block_one).
         let (g, v) = match self.c.send_locked(self.c.inner.lock(), v) {
             Ok(TrySend::Sent) => return Ok(()),
-            Ok(TrySend::Closed(v) | TrySend::Full(v)) => return Err(SendError(v)),
+            Ok(TrySend::Closed(v)) => return Err(SendError(v)),
+            Ok(TrySend::Full(_)) => unreachable!("send_locked reports a full channel as Err"),
             Err(blocked) => blocked,
         };
         let arm = SendArm::new(self, v);
@@ -445,8 +447,8 @@ impl<T> Receiver<T> {
         // same lock (select::block_one).
         let g = match self.c.recv_locked(self.c.inner.lock()) {
             Ok(TryRecv::Got(v)) => return Ok(v),
-            // Closed and drained (`Empty` comes back as `Err`, with the lock).
-            Ok(_) => return Err(RecvError),
+            Ok(TryRecv::Closed) => return Err(RecvError),
+            Ok(TryRecv::Empty) => unreachable!("recv_locked reports an empty channel as Err"),
             Err(g) => g,
         };
         let arm = RecvArm::new(self);

@@ -169,6 +169,11 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
 /// parked Gs).
 pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)) {
     let core = SelCore::new_single();
+    // From the link until the claimer's `complete`, a claimer may write into this frame and the
+    // caller's: unwinding out of here in between (a panic in `park`'s thread path, say, during
+    // thread-local teardown) would leave it writing into freed stack. Nothing here is meant to
+    // panic; if something does, abort rather than unwind.
+    let guard = AbortOnUnwind;
     // `core` lives in this frame, which stays put until `park` returns, after the claimer's
     // `complete` (the caller's `link` relies on that).
     link(&core);
@@ -180,12 +185,26 @@ pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)
         // SAFETY: we are the registrar; `set_unparker` ran just above.
         unsafe { core.commit() }
     });
+    std::mem::forget(guard);
     // The claimer unlinked the waiter before claiming it, so there is nothing to unregister.
     let sel = core
         .selected()
         .expect("channel operation woken without a claim");
     debug_assert_eq!(sel, 0, "a single-arm operation claimed as case {sel}");
     arm.mark();
+}
+
+/// Aborts the process if dropped during a panic (see `block_one`).
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            crate::fatal::fatal!(
+                "a panic unwound out of a blocking channel operation while its waiter was linked"
+            );
+        }
+    }
 }
 
 /// Passes 2 and 3: park registered on every arm, then unlink. Returns the claimed case.

@@ -75,13 +75,15 @@ pub struct SelCore {
     /// A blocking `send`/`recv` (select::block_one): one waiter, reachable only under its one
     /// channel's lock, so the claimer that pops it is the only one there can be. Immutable.
     single: bool,
-    /// Written once by the registrar before any waiter is published; taken by exactly one of the
-    /// winner (`complete`) or the registrar (`commit`), as decided by `state`.
+    /// Written once by the registrar while `REG` is set (before any waiter is published, except
+    /// for a single-arm core's early link); taken by exactly one of the winner (`complete`) or
+    /// the registrar (`commit`), as decided by `state`. Nobody reads it while `REG` is set.
     unparker: UnsafeCell<Option<Unparker>>,
 }
 
-// SAFETY: `unparker` is written before publication and then taken by exactly one party, chosen by
-// the RMWs on `state` (module docs, steps 4-5); `Unparker` is `Send`. The core is shared with a
+// SAFETY: `unparker` is written by the registrar while `REG` is set, when no other party reads it
+// (a claimer that completes with `REG` set leaves it alone, step 4), and then taken by exactly one
+// party, chosen by the RMWs on `state` (module docs, steps 4-5); `Unparker` is `Send`. The core is shared with a
 // timer thread only through an `Arc` for deadlines.
 unsafe impl Sync for SelCore {}
 // SAFETY: as above.
@@ -159,13 +161,15 @@ impl SelCore {
         }
     }
 
-    /// Step 2, first action: store the G's unparker (before any waiter is published).
+    /// Step 2, first action: store the G's unparker (before any waiter is published; for a
+    /// single-arm core, after its early link).
     ///
     /// # Safety
-    /// Only the registrar calls this, once, before publishing any waiter of this core.
+    /// Only the registrar calls this, once, before its `commit` (so while `REG` is set).
     // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn set_unparker(&self, u: Unparker) {
-        // SAFETY: caller's contract: nobody else can reach the core yet.
+        // SAFETY: caller's contract: `REG` is still set, and no party reads `unparker` while it
+        // is (a claimer that completes meanwhile leaves it to `commit`, step 4).
         unsafe { *self.unparker.get() = Some(u) };
     }
 

@@ -244,6 +244,8 @@ pub fn wait(pd: &'static Pd, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> 
         }) {
             Arm::Parked => {
                 WAITERS.fetch_add(1, Ordering::Relaxed);
+                // A thief in a long runnext back-off polls nothing: have it look (sched.rs).
+                crate::sched().poke_thieves();
                 None
             }
             Arm::Ready(w) | Arm::Closed(w) => Some(w.u),
@@ -404,6 +406,8 @@ pub(crate) fn break_poller() -> bool {
 pub(crate) fn timer_added(when_ns: u64) {
     let until = POLL_UNTIL.load(Ordering::SeqCst);
     if until == 0 {
+        // A thief in a long runnext back-off runs no timers: have it look (sched.rs).
+        crate::sched().poke_thieves();
         crate::sched().wakep();
     } else if when_ns < until {
         break_poller();
