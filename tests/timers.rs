@@ -118,3 +118,43 @@ fn timer_add_cancel_contract() {
 mod gort_runtime_api {
     pub use gort_runtime::timer;
 }
+
+/// Durations too long for `Instant` mean "for good", as in Go, and never panic: `sleep`, `after`
+/// and `tick` with `Duration::MAX`, and a socket read timeout of `Duration::MAX` that data
+/// arrives within.
+#[test]
+fn durations_too_long_for_instant_mean_forever() {
+    let sleeper = gort::spawn(|| gort::sleep(Duration::MAX));
+    let never = gort::time::after(Duration::MAX);
+    let never_tick = gort::time::tick(Duration::MAX);
+    let fired = gort::select! {
+        recv(never) -> _ => "after",
+        recv(never_tick) -> _ => "tick",
+        default(Duration::from_millis(50)) => "timeout",
+    };
+    assert_eq!(fired, "timeout");
+    // A panic in the sleeper would have finished it (and shown in its join).
+    assert!(
+        !sleeper.is_finished(),
+        "sleep(Duration::MAX) returned or panicked"
+    );
+
+    let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = gort::spawn(move || {
+        use std::io::Write;
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"x").unwrap();
+    });
+    let got = gort::spawn(move || {
+        use std::io::Read;
+        let mut c = gort::net::TcpStream::connect_timeout(&addr, Duration::MAX).unwrap();
+        c.set_read_timeout(Some(Duration::MAX)).unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).map(|()| b[0])
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got.unwrap(), b'x');
+    server.join().unwrap();
+}

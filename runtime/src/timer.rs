@@ -466,7 +466,8 @@ pub(crate) fn run_due(now: Instant) -> Option<Instant> {
 }
 
 /// Parks the current G for `d` (Go's `time.Sleep`); on a plain thread, `std::thread::sleep`.
-/// Thousands of sleeping Gs cost no threads: each is one timer-heap entry.
+/// Thousands of sleeping Gs cost no threads: each is one timer-heap entry. A `d` too long for
+/// `Instant` (`Duration::MAX`) sleeps 30 years, that is, for good, as in Go; it does not panic.
 ///
 /// # Examples
 ///
@@ -487,10 +488,18 @@ pub fn sleep(d: Duration) {
     if crate::park::in_green_thread() {
         // The deadline is in the future (d > 0): park at once, without sleep_until's first
         // clock read (each costs ~30-50 ns on this VM; sleep_wakeups spent 13% in them).
-        park_until(Instant::now() + d);
+        park_until(deadline_after(d));
     } else {
         std::thread::sleep(d);
     }
+}
+
+/// The instant `d` from now; a `d` too long for `Instant` (`Duration::MAX`, say) gives an instant
+/// 30 years ahead, which is "never" for every timer, as Go's `time.Sleep(math.MaxInt64)` is.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Parks the current G until `deadline` (returns at once if it has passed); on a plain thread,

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 #[must_use]
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = bounded(1);
-    let when = Instant::now().checked_add(d).unwrap_or_else(far_future);
+    let when = crate::timer::deadline_after(d);
     crate::timer::add(
         when,
         Box::new(move || {
@@ -55,7 +55,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 pub fn tick(period: Duration) -> Receiver<Instant> {
     assert!(!period.is_zero(), "gort::time::tick: zero period");
     let (tx, rx) = bounded(1);
-    arm_tick(tx, Instant::now() + period, period);
+    arm_tick(tx, crate::timer::deadline_after(period), period);
     rx
 }
 
@@ -68,16 +68,17 @@ fn arm_tick(tx: Sender<Instant>, when: Instant, period: Duration) {
                 return;
             }
             // Next tick on the period grid, skipping ticks already missed.
-            let mut next = when + period;
+            let mut next = when.checked_add(period).unwrap_or(when);
             if next <= now {
+                // Skip the missed ticks (saturating: a period that long never gets here twice).
                 let missed = (now - when).as_nanos() / period.as_nanos();
-                next = when + period * (missed as u32 + 1);
+                let skip = u32::try_from(missed + 1).unwrap_or(u32::MAX);
+                next = period
+                    .checked_mul(skip)
+                    .and_then(|p| when.checked_add(p))
+                    .unwrap_or_else(|| crate::timer::deadline_after(period));
             }
             arm_tick(tx, next, period);
         }),
     );
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }

@@ -91,7 +91,7 @@ impl<S: AsRawFd> Io<S> {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             if deadline.is_none() {
-                deadline = self.timeout(dir).map(|d| Instant::now() + d);
+                deadline = self.timeout(dir).map(crate::timer::deadline_after);
             }
             netpoll::wait(self.pd, self.fd, dir, deadline)?;
         }

@@ -285,7 +285,7 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        TcpStream::connect_deadline(*addr, Some(Instant::now() + timeout))
+        TcpStream::connect_deadline(*addr, Some(crate::timer::deadline_after(timeout)))
     }
 
     fn connect_deadline(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
