@@ -51,8 +51,8 @@
 //! round and re-checks (T3) after the wait, so the Submit/Stop spinning argument above is
 //! unchanged; what the longer wait could delay is work that appears elsewhere meanwhile (no one
 //! else is woken while a spinner exists), so queue and global-queue pushes, new timers and Gs
-//! parking on sockets poke waiting thieves awake (`BackoffSleep`), and a long wait is not taken
-//! while Gs wait on sockets. A G that only sits in a busy P's runnext, behind a G that keeps
+//! parking on sockets poke thieves in a longer wait awake (`BackoffSleep`; Go's 3 µs wait stays
+//! a plain sleep), and a long wait is not taken while Gs wait on sockets. A G that only sits in a busy P's runnext, behind a G that keeps
 //! running, waits out the longer back-off (at most 1 ms) once; the steal resets it.
 //!
 //! # Lock order
