@@ -153,7 +153,10 @@ impl Coro {
                 };
                 Resumed::Suspended(s)
             }
-            CoroutineResult::Return(()) => Resumed::Finished,
+            CoroutineResult::Return(()) => {
+                self.parked_at = 0;
+                Resumed::Finished
+            }
         }
     }
 

@@ -52,8 +52,9 @@
 //! unchanged; what the longer wait could delay is work that appears elsewhere meanwhile (no one
 //! else is woken while a spinner exists), so queue and global-queue pushes, new timers and Gs
 //! parking on sockets poke thieves in a longer wait awake (`BackoffSleep`; Go's 3 µs wait stays
-//! a plain sleep), and a long wait is not taken while Gs wait on sockets. A G that only sits in a busy P's runnext, behind a G that keeps
-//! running, waits out the longer back-off (at most 1 ms) once; the steal resets it.
+//! a plain sleep), and a long wait is not taken while Gs wait on sockets. A G that only sits in
+//! a busy P's runnext, behind a G that keeps running, waits out the longer back-off (at most
+//! 1 ms) once; the steal resets it.
 //!
 //! # Lock order
 //! A channel's lock < `Sched::lock` < an M's note lock < a registry shard lock (a channel's
@@ -108,10 +109,9 @@ enum RunnextTake {
 /// long back-off to end. (Go's own 3 µs wait is a plain sleep, as in Go: only longer waits are
 /// registered here and can be poked.) Whoever queues such work calls [`poke`](Self::poke)
 /// (`ready_g` when a G lands in a queue, `global_put`, `injectglist`; also a new timer and a G
-/// parking on a socket),
-/// which wakes every waiting thief to look again; work that only lands in a runnext does not
-/// (that is the case the back-off is for), nor does an owner moving its own runnext to its
-/// queue (the thief's T3 sees it). A poke that races with a thief going to sleep can be missed:
+/// parking on a socket), which wakes every waiting thief to look again; work that only lands in
+/// a runnext does not (that is the case the back-off is for), nor does an owner moving its own
+/// runnext to its queue (the thief's T3 sees it). A poke that races with a thief going to sleep can be missed:
 /// that work then waits at most the thief's back-off (the thief finishes its round, and its T3
 /// re-check or next round finds it).
 /// Not modelled by loom (a thief yields instead of waiting there): a latency aid only.
@@ -754,10 +754,10 @@ impl Sched {
             let mut p = take_owned_p();
             // 0: this P's due timers (Go's checkTimers); the Gs they ready land in runnext, so
             // the P goes back in the slot while they run.
-            if crate::timer::local_due(p.id()) {
+            if let Some(now) = crate::timer::local_due(p.id()) {
                 let pid = p.id();
                 set_p(PSlot::Owned(p));
-                crate::timer::check_local(pid);
+                crate::timer::check_local(pid, now);
                 p = take_owned_p();
             }
             // 1-3: every 61st round the global queue first; then runnext and the local queue.
@@ -924,10 +924,7 @@ impl Sched {
                 shared
             });
             let r = g.owned().coro.as_mut().unwrap().resume();
-            let parked_at = match &r {
-                Resumed::Suspended(Suspend::Park(f)) => f.addr(),
-                _ => 0,
-            };
+            let parked_at = g.owned().coro.as_ref().map_or(0, Coro::parked_at);
             // A plain load and store, not a locked RMW (one per switch is measurable): only the
             // M that ran a G on this P writes here, bar the moment after sysmon retook it, and a
             // lost or repeated bump is harmless, as sysmon only asks whether the count moved.

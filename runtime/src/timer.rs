@@ -406,26 +406,22 @@ pub fn pending() -> usize {
 
 /// Step 0 of `find_runnable` (Go's `checkTimers`): runs the due timers of P `pid`. One atomic
 /// load when nothing is due. Returns how many ran.
-pub(crate) fn check_local(pid: usize) -> usize {
-    let Some(t) = TIMERS.get() else { return 0 };
-    let si = pid % t.shards.len();
-    let next = t.shards[si].next.load(Ordering::SeqCst);
-    if next == u64::MAX {
-        return 0;
-    }
-    let now = t.ns(Instant::now());
-    if next > now {
-        return 0;
-    }
-    t.run_shard(si, now)
+pub(crate) fn check_local(pid: usize, now: u64) -> usize {
+    let t = timers();
+    t.run_shard(pid % t.shards.len(), now)
 }
 
-/// Whether P `pid`'s shard has a due timer (the cheap test before [`check_local`], which needs
-/// the P in its M's slot).
-pub(crate) fn local_due(pid: usize) -> bool {
-    let Some(t) = TIMERS.get() else { return false };
+/// If P `pid`'s shard has a due timer, the time it was found due at, for [`check_local`] (the
+/// test is separate because running the timers needs the P in its M's slot). One atomic load
+/// when the shard is empty; the clock is read once either way.
+pub(crate) fn local_due(pid: usize) -> Option<u64> {
+    let t = TIMERS.get()?;
     let next = t.shards[pid % t.shards.len()].next.load(Ordering::SeqCst);
-    next != u64::MAX && next <= t.ns(Instant::now())
+    if next == u64::MAX {
+        return None;
+    }
+    let now = t.ns(Instant::now());
+    (next <= now).then_some(now)
 }
 
 /// Runs the due timers of every shard (a spinning M's "steal timers", and the poller after a

@@ -304,9 +304,12 @@ impl<T> Sender<T> {
             Err(blocked) => blocked,
         };
         let arm = SendArm::new(self, v);
-        // SAFETY: `g` is this channel's lock; `block_one` keeps the core in place, and the arm
-        // lives in this frame, until the claimer has completed.
-        select::block_one(&arm, |core| unsafe { arm.link(g, core) });
+        let (w, slot) = (arm.waiter.get(), arm.slot.get());
+        select::block_one(&arm, move |core| {
+            let mut g = g;
+            // SAFETY: our unlinked waiter, core and slot stay put until the claimer completes.
+            unsafe { g.sendq.link(w, core, 0, slot) };
+        });
         arm.into_result()
             .expect("blocking send returned without completing")
     }
@@ -452,8 +455,12 @@ impl<T> Receiver<T> {
             Err(g) => g,
         };
         let arm = RecvArm::new(self);
-        // SAFETY: as in `Sender::send`.
-        select::block_one(&arm, |core| unsafe { arm.link(g, core) });
+        let (w, slot) = (arm.waiter.get(), arm.slot.get());
+        select::block_one(&arm, move |core| {
+            let mut g = g;
+            // SAFETY: our unlinked waiter, core and slot stay put until the claimer completes.
+            unsafe { g.recvq.link(w, core, 0, slot) };
+        });
         arm.into_result()
             .expect("blocking recv returned without completing")
     }
@@ -763,8 +770,8 @@ impl<T> SelectArm for RecvArm<'_, T> {
         if !g.buf.is_empty() || g.closed || g.sendq.has_partner(core) {
             return Reg::Ready;
         }
-        // SAFETY: the waiter is ours and unlinked; it stays in place until `unregister`
-        // (caller's contract), and we hold the lock for the push.
+        // Our unlinked waiter stays in place until `unregister` (the caller's contract).
+        // SAFETY: so it, `core` and the slot outlive the link; we hold the lock for the push.
         unsafe { g.recvq.link(self.waiter.get(), core, case, self.slot.get()) };
         Reg::Linked
     }
@@ -790,20 +797,6 @@ impl<T> SelectArm for RecvArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         WaitReason::ChanReceive
-    }
-}
-
-impl<T> RecvArm<'_, T> {
-    /// Links this arm's waiter to `core` as case 0, under `g`, the channel's lock, which the
-    /// caller took for its attempt (`recv_locked`), then releases it.
-    ///
-    /// # Safety
-    /// `g` guards `self.c`; the arm and `core` stay in place, and the arm is not otherwise used,
-    /// until the claimer of the waiter has completed.
-    unsafe fn link(&self, mut g: MutexGuard<'_, Inner<T>>, core: *const SelCore) {
-        // SAFETY: the waiter is ours and unlinked, and stays in place until its claimer has
-        // completed (caller's contract); we hold the lock for the push.
-        unsafe { g.recvq.link(self.waiter.get(), core, 0, self.slot.get()) };
     }
 }
 
@@ -864,7 +857,7 @@ impl<T> SelectArm for SendArm<'_, T> {
         if g.closed || g.buf.len() < self.c.cap || g.recvq.has_partner(core) {
             return Reg::Ready;
         }
-        // SAFETY: as in `RecvArm::register`.
+        // SAFETY: as in `RecvArm::register`: our waiter outlives the link; we hold the lock.
         unsafe { g.sendq.link(self.waiter.get(), core, case, self.slot.get()) };
         Reg::Linked
     }
@@ -889,17 +882,6 @@ impl<T> SelectArm for SendArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         WaitReason::ChanSend
-    }
-}
-
-impl<T> SendArm<'_, T> {
-    /// As [`RecvArm::link`], into the send queue; the value is already in the slot.
-    ///
-    /// # Safety
-    /// As [`RecvArm::link`].
-    unsafe fn link(&self, mut g: MutexGuard<'_, Inner<T>>, core: *const SelCore) {
-        // SAFETY: as in `RecvArm::link`.
-        unsafe { g.sendq.link(self.waiter.get(), core, 0, self.slot.get()) };
     }
 }
 

@@ -83,8 +83,8 @@ pub struct SelCore {
 
 // SAFETY: `unparker` is written by the registrar while `REG` is set, when no other party reads it
 // (a claimer that completes with `REG` set leaves it alone, step 4), and then taken by exactly one
-// party, chosen by the RMWs on `state` (module docs, steps 4-5); `Unparker` is `Send`. The core is shared with a
-// timer thread only through an `Arc` for deadlines.
+// party, chosen by the RMWs on `state` (module docs, steps 4-5); `Unparker` is `Send`. The core is
+// shared with a timer thread only through an `Arc` for deadlines.
 unsafe impl Sync for SelCore {}
 // SAFETY: as above.
 unsafe impl Send for SelCore {}
@@ -303,6 +303,7 @@ impl<T> WaitList<T> {
     /// # Safety
     /// As [`push_back`](Self::push_back); `w` stays in place while linked (its G's frame), and
     /// `core` and `slot` with it.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
     pub(crate) unsafe fn link(
         &mut self,
         w: *mut Waiter<T>,
