@@ -404,8 +404,8 @@ pub fn pending() -> usize {
     }
 }
 
-/// Step 0 of `find_runnable` (Go's `checkTimers`): runs the due timers of P `pid`. One atomic
-/// load when nothing is due. Returns how many ran.
+/// Step 0 of `find_runnable` (Go's `checkTimers`): runs the timers of P `pid` due at `now`, the
+/// time [`local_due`] found them due at. Returns how many ran.
 pub(crate) fn check_local(pid: usize, now: u64) -> usize {
     let t = timers();
     t.run_shard(pid % t.shards.len(), now)
