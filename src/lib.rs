@@ -124,3 +124,94 @@ pub mod sync {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The auto-trait promises of gort's handle and guard types, as compile-time tests (issue 15,
+/// item 1). Each `compile_fail` block must fail to compile; the last block must compile.
+///
+/// A `MutexGuard` hands out `&T`, so it is `Sync` only when `T` is (as std's guard):
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::sync::MutexGuard<'static, std::cell::Cell<u64>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::sync::RwLockReadGuard<'static, std::cell::Cell<u64>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::sync::RwLockWriteGuard<'static, std::cell::Cell<u64>>>();
+/// ```
+///
+/// A guard of a `!Send` value cannot be sent (it would move `&mut T` to another thread):
+///
+/// ```compile_fail
+/// fn send<T: Send>() {}
+/// send::<gort::sync::MutexGuard<'static, std::rc::Rc<u64>>>();
+/// ```
+///
+/// Locks and cells share their value between threads only when it may be shared:
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::sync::Mutex<std::rc::Rc<u64>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::sync::RwLock<std::cell::Cell<u64>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::sync::OnceLock<std::cell::Cell<u64>>>();
+/// ```
+///
+/// Channels carry only `Send` values (crossbeam's bounds):
+///
+/// ```compile_fail
+/// fn send<T: Send>() {}
+/// send::<gort::chan::Sender<std::rc::Rc<u8>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<gort::chan::Receiver<std::rc::Rc<u8>>>();
+/// ```
+///
+/// A G's closure and result must be `Send` (they may start and end on different threads):
+///
+/// ```compile_fail
+/// let rc = std::rc::Rc::new(1);
+/// gort::spawn(move || *rc);
+/// ```
+///
+/// ```compile_fail
+/// gort::spawn(|| std::rc::Rc::new(1));
+/// ```
+///
+/// A G-local value moves with its G between threads, so it must be `Send`:
+///
+/// ```compile_fail
+/// gort::local! { static L: std::rc::Rc<u8> = std::rc::Rc::new(0); }
+/// ```
+///
+/// And what is promised does hold:
+///
+/// ```
+/// fn send<T: Send>() {}
+/// fn sync<T: Sync>() {}
+/// send::<gort::sync::MutexGuard<'static, std::cell::Cell<u64>>>(); // may move with its G
+/// sync::<gort::sync::MutexGuard<'static, u64>>();
+/// send::<gort::sync::RwLockReadGuard<'static, u64>>();
+/// sync::<gort::sync::RwLockWriteGuard<'static, u64>>();
+/// send::<gort::chan::Sender<std::cell::Cell<u8>>>();
+/// sync::<gort::chan::Receiver<std::cell::Cell<u8>>>();
+/// send::<gort::JoinHandle<std::cell::Cell<u8>>>();
+/// send::<gort::net::TcpStream>();
+/// sync::<gort::net::TcpStream>();
+/// ```
+#[cfg(doctest)]
+struct AutoTraitPromises;

@@ -236,6 +236,9 @@ pub(crate) fn on_g_stack() -> bool {
 ///
 /// Must be called on a G's stack (`on_g_stack()`); the engine checks before calling.
 pub(crate) fn suspend(s: Suspend) {
+    // A G that is unwinding must not leave its OS thread (std's panic state is per thread):
+    // sched.rs, "Unwinding Gs keep their M".
+    crate::sched::before_switch();
     let y = get_yielder();
     if y.is_null() {
         crate::fatal::fatal!("suspend called outside a green thread");

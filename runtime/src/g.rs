@@ -352,8 +352,13 @@ impl GRef {
             std::mem::replace(unsafe { &mut *self.0.as_ref().name.get() }, name)
         };
         drop(old);
+        // A G's locals are dropped by that G, on its own stack, before it ends (join.rs steps 2
+        // and 6): none is left here. Should one be (an engine bug), dropping it now would run its
+        // destructor inside another G's spawn, so it is leaked instead.
         // SAFETY: a dead G runs no code, so nobody else touches its locals; we hold its `GRef`.
-        drop(unsafe { self.take_locals() });
+        let left = unsafe { self.take_locals() };
+        debug_assert!(left.is_empty(), "a dead G record still held G-local values");
+        std::mem::forget(left);
     }
 
     /// The mutable part of the G. Only the holder of the unique `GRef` gets here.
@@ -572,8 +577,8 @@ impl GCache {
     /// Takes back a dead G (its coroutine and entry already dropped).
     pub(crate) fn put(&mut self, mut g: GRef) {
         debug_assert!(g.owned().coro.is_none() && g.owned().entry.is_none());
-        // G-local values were dropped on the G's stack at exit; any left (created by a
-        // destructor after that) are dropped when the record is reused.
+        // G-local values were dropped on the G's stack at exit, until none was left
+        // (`drop_g_locals`).
         g.set_status(GStatus::Dead);
         if self.0.len() >= GCACHE_CAP {
             let half: Vec<GRef> = self.0.drain(GCACHE_CAP / 2..).collect();

@@ -6,7 +6,22 @@
 //! 1. the panic (if any) is caught at the G's boundary (a panic never unwinds into the M);
 //! 2. the G's G-local values are dropped (on its own stack);
 //! 3. the live-G count drops (so `num_goroutine()` is exact once a join returns);
-//! 4. the result goes into the join slot and a parked joiner is unparked.
+//! 4. the result goes into the join slot and a parked joiner is unparked;
+//! 5. the G lets go of its task: for a detached G (its `JoinHandle` dropped) that was the last
+//!    reference, so the result (or the panic payload) is dropped here, still on the G;
+//! 6. G-local values that step 5's destructors created are dropped, again on the G.
+//!
+//! # The boundary (no panic reaches an M)
+//!
+//! Every piece of user code the runtime runs for a G runs inside a `catch_unwind`: the closure
+//! (step 1), each G-local value's destructor (steps 2 and 6, one value at a time, so one
+//! panicking destructor does not leak the rest), the result's and the payload's destructors
+//! (step 5), and the closure's destructor when the G never runs ([`Runnable::abandon`], on the
+//! M). A panic caught in steps 2, 5 and 6 is reported on stderr naming the G (the panic hook has
+//! already printed its message and location) and the G ends normally: its M, its P and the
+//! runtime's counts are untouched. A payload whose own destructor panics is leaked with a
+//! message rather than dropped again. The engine's loop (`m_main`) aborts with a message if
+//! anything unwinds out of it anyway: an M is never lost silently.
 //!
 //! If the G never runs because it could not get a stack, the engine calls
 //! [`Runnable::abandon`], which does steps 3 and 4 with an error payload that says why.
@@ -73,17 +88,26 @@ where
 {
     fn run(self: std::sync::Arc<Self>) {
         let f = self.f.lock().take();
+        // Step 1.
         let r = match f {
             Some(f) => catch_unwind(AssertUnwindSafe(f)),
             None => crate::fatal::fatal!("a green thread ran twice"),
         };
-        // G-local values die with the G, on its stack, before the joiner hears of it.
-        let _ = catch_unwind(crate::drop_g_locals);
+        // Step 2: G-local values die with the G, on its stack, before the joiner hears of it.
+        crate::drop_g_locals();
+        // Steps 3 and 4.
         self.join.complete(r);
+        // Step 5: if the JoinHandle is gone, this drops the result or the panic payload.
+        guarded("the destructor of its result", move || drop(self));
+        // Step 6.
+        crate::drop_g_locals();
     }
 
     fn abandon(self: std::sync::Arc<Self>, why: String) {
-        drop(self.f.lock().take());
+        // On the M: the closure never ran, but its captured values have destructors.
+        guarded("the destructor of its closure", || {
+            drop(self.f.lock().take())
+        });
         self.join.complete(Err(Box::new(why)));
     }
 }
@@ -95,6 +119,35 @@ where
 {
     fn state(&self) -> &JoinState<T> {
         &self.join
+    }
+}
+
+/// Runs `f`, user code the runtime runs on a G's behalf (a destructor), under the boundary
+/// described in the module docs: a panic is reported, naming the running G, and goes no further.
+pub(crate) fn guarded(what: &str, f: impl FnOnce()) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        report_caught(what, p);
+    }
+}
+
+/// Reports a panic caught by [`guarded`] and disposes of its payload without letting a second
+/// panic (from the payload's own destructor) escape.
+pub(crate) fn report_caught(what: &str, payload: Box<dyn Any + Send>) {
+    let who = match crate::current_info() {
+        Some((id, name)) => format!(
+            "green thread {id}{}",
+            name.map(|n| format!(" '{n}'")).unwrap_or_default()
+        ),
+        None => "the runtime".to_string(),
+    };
+    eprintln!(
+        "gort: {who}: a panic in {what} was caught at the green thread's boundary ({}); the \
+         program goes on",
+        payload_str(&*payload)
+    );
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        eprintln!("gort: {who}: the panic payload's own destructor panicked too; it is leaked");
+        std::mem::forget(again);
     }
 }
 
@@ -217,6 +270,7 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    pinned: bool,
 }
 
 impl Builder {
@@ -258,6 +312,42 @@ impl Builder {
         self
     }
 
+    /// Pins the G to one OS thread for its whole life, as if its first act were
+    /// [`lock_os_thread`](crate::lock_os_thread): the G runs only on the M that first runs it,
+    /// and that M runs no other G until this one ends (then the M goes back to running any G;
+    /// unlike a G that ends inside `lock_os_thread`, its thread is not ended). Nested
+    /// `lock_os_thread`/`unlock_os_thread` calls inside the G cannot undo the pin.
+    ///
+    /// This is the remedy for code that touches thread-locals in a function that also blocks
+    /// (see [`spawn`], "The one rule Rust cannot check for you"): `rand::thread_rng`, `tracing`
+    /// span guards, C libraries with per-thread state. The cost: each time the G blocks, its
+    /// M hands the P to another M and sleeps, and each time it wakes, the P comes back through
+    /// two thread switches (Go measures ~8 µs against ~0.5 µs for an ordinary park and wake,
+    /// golang/go#21827), and every pinned G that is alive holds an OS thread. Pin the few Gs
+    /// that need it, not a whole server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// thread_local! { static CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) }; }
+    /// let h = gort::Builder::new()
+    ///     .pinned(true)
+    ///     .spawn(|| {
+    ///         let thread = std::thread::current().id();
+    ///         for _ in 0..10 {
+    ///             CALLS.with(|c| c.set(c.get() + 1)); // a thread-local, between blocking calls
+    ///             gort::sleep(std::time::Duration::from_millis(1));
+    ///         }
+    ///         (thread == std::thread::current().id(), CALLS.with(|c| c.get()))
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(h.join().unwrap(), (true, 10));
+    /// ```
+    pub fn pinned(mut self, pinned: bool) -> Builder {
+        self.pinned = pinned;
+        self
+    }
+
     /// Spawns the G. Errors (instead of panicking) when the stack allocator cannot serve one more
     /// stack (address space, or the `vm.max_map_count` budget of the mprotect fallback).
     ///
@@ -268,6 +358,21 @@ impl Builder {
     /// assert_eq!(h.join().unwrap(), "done");
     /// ```
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.pinned {
+            // The pin is the G's first act (see `pinned`).
+            return self.spawn_g(move || {
+                crate::sched::pin_for_life();
+                f()
+            });
+        }
+        self.spawn_g(f)
+    }
+
+    fn spawn_g<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,

@@ -140,19 +140,41 @@ pub fn with_g_local<R>(
     Some(unsafe { (*g).with_local(idx, init, f) })
 }
 
-/// Drops the calling G's G-local values (at G exit, on the G's own stack, so destructors run in
-/// G context). A destructor that creates new values is handled by looping.
+/// How many times [`drop_g_locals`] takes the table again because destructors made new values
+/// (pthread's `PTHREAD_DESTRUCTOR_ITERATIONS` is 4; more is generous). Values still made after
+/// that are leaked, with a message, rather than dropped by anyone else.
+const LOCAL_DROP_ROUNDS: usize = 16;
+
+/// Drops the calling G's G-local values, one at a time, each under the G's boundary
+/// (`join::guarded`), at G exit on the G's own stack, so destructors run as the G. A destructor
+/// that creates new values (of any key) is handled by taking the table again until it stays
+/// empty: when this returns, the G holds no value, so nothing of it is left for the record's
+/// next user (`GRef::reuse` checks).
 #[allow(unsafe_code)]
 pub(crate) fn drop_g_locals() {
-    if let Some(g) = current_g_ptr() {
-        loop {
-            // SAFETY: as in `with_g_local`.
-            let vals = unsafe { (*g).take_locals() };
-            if vals.is_empty() {
-                break;
-            }
-            drop(vals);
+    let Some(g) = current_g_ptr() else { return };
+    for _ in 0..LOCAL_DROP_ROUNDS {
+        // SAFETY: as in `with_g_local`: we run on the G's own stack; the borrow of the table
+        // ends inside `take_locals`, before any destructor runs.
+        let vals = unsafe { (*g).take_locals() };
+        if vals.is_empty() {
+            return;
         }
+        for v in vals.into_iter().flatten() {
+            join::guarded("the destructor of a gort::local! value", move || drop(v));
+        }
+    }
+    // SAFETY: as above.
+    let left = unsafe { (*g).take_locals() };
+    if left.iter().any(Option::is_some) {
+        eprintln!(
+            "gort: green thread {}: G-local destructors kept creating G-local values after {} \
+             rounds; the rest are leaked",
+            // SAFETY: as above; `id` is immutable while the G runs.
+            unsafe { (*g).id() },
+            LOCAL_DROP_ROUNDS
+        );
+        std::mem::forget(left);
     }
 }
 

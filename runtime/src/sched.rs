@@ -951,12 +951,20 @@ impl Sched {
             });
             match r {
                 Resumed::Finished => {
+                    let wiring = g.lock_count.load(Ordering::Relaxed);
+                    if wiring & PIN_UNWIND != 0 {
+                        UNWIND_PINNED.fetch_sub(1, Ordering::Relaxed);
+                    }
                     self.gdestroy(g);
                     if locked_here {
-                        // Go: a G that exits while locked terminates its thread.
+                        // Go: a G that exits inside lock_os_thread terminates its thread (its
+                        // state may be tainted). A pin alone (Builder::pinned, unwinding) does
+                        // not: the M goes back to running any G.
                         with_m(|m| m.lockedg.set(0));
                         me.lockedg.store(0, Ordering::Relaxed);
-                        with_m(|m| m.exiting.set(true));
+                        if wiring & LOCK_COUNT_MASK != 0 {
+                            with_m(|m| m.exiting.set(true));
+                        }
                     }
                     return;
                 }
@@ -1367,6 +1375,12 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
         );
     }
     with_m(|l| l.m.set(Some(m)));
+    // User code never unwinds into here (join.rs, "The boundary"); if anything does anyway, the
+    // process stops with a message instead of losing this M, its P and its accounting silently.
+    let mut alive = MLossGuard {
+        id: m.id,
+        returned: false,
+    };
     let mut first = s.acquire(w);
     loop {
         // One thread-local access for the three questions of each round.
@@ -1419,6 +1433,25 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
     }
     m.dead.store(true, Ordering::Relaxed);
     s.mlive.fetch_sub(1, Ordering::Relaxed);
+    alive.returned = true;
+}
+
+/// Armed for an M's whole loop (`m_main`): dropped without `returned`, the loop unwound.
+struct MLossGuard {
+    id: usize,
+    returned: bool,
+}
+
+impl Drop for MLossGuard {
+    fn drop(&mut self) {
+        if !self.returned {
+            fatal!(
+                "a panic unwound out of M{}'s scheduler loop (a gort bug: user code runs under \
+                 the green thread boundary); stopping rather than losing the thread",
+                self.id
+            );
+        }
+    }
 }
 
 impl Sched {
@@ -1437,47 +1470,123 @@ impl Sched {
 
     /// Wires the running G to its M (Go's `LockOSThread`); nested calls count.
     pub(crate) fn lock_os_thread(&self) {
-        if !crate::coro::on_g_stack() {
-            return;
-        }
-        with_m(|m| {
-            let g = m.curg.get();
-            // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
-            let g = unsafe { &*g };
-            if g.lock_count.fetch_add(1, Ordering::Relaxed) == 0 {
-                let me = m.m.get().map(|x| x.id).unwrap();
-                g.locked_m.store(me + 1, Ordering::Relaxed);
-                m.lockedg.set(g.id());
-                if let Some(ms) = m.m.get() {
-                    ms.lockedg.store(g.id(), Ordering::Relaxed);
-                }
+        update_wiring(|c| {
+            if c & LOCK_COUNT_MASK == LOCK_COUNT_MASK {
+                c // saturated: more than 2^62 nested locks
+            } else {
+                c + 1
             }
         });
     }
 
-    /// Undoes one `lock_os_thread`; the last one unwires the G.
+    /// Undoes one `lock_os_thread`; the last one unwires the G (unless a pin holds it).
     pub(crate) fn unlock_os_thread(&self) {
-        if !crate::coro::on_g_stack() {
-            return;
-        }
-        with_m(|m| {
-            let g = m.curg.get();
-            // SAFETY: as in `lock_os_thread`.
-            let g = unsafe { &*g };
-            let c = g.lock_count.load(Ordering::Relaxed);
-            if c == 0 {
-                return;
-            }
-            g.lock_count.store(c - 1, Ordering::Relaxed);
-            if c == 1 {
-                g.locked_m.store(0, Ordering::Relaxed);
-                m.lockedg.set(0);
-                if let Some(ms) = m.m.get() {
-                    ms.lockedg.store(0, Ordering::Relaxed);
-                }
-            }
-        });
+        update_wiring(|c| if c & LOCK_COUNT_MASK == 0 { c } else { c - 1 });
     }
+}
+
+// ---- wiring a G to its M: LockOSThread, Builder::pinned, and unwinding Gs ------------------
+//
+// A G is wired to the M it runs on while its `lock_count` word is non-zero (`G::locked_m` names
+// the M; the M's `lockedg` names the G; m_main, `execute` and `startlockedm` keep them
+// together). Three independent reasons share the word, so that none undoes another:
+//
+// * bits 0..62: the nesting count of `lock_os_thread` (user calls);
+// * `PIN_BUILDER`: `Builder::pinned(true)`, set by the G as it starts, for its whole life;
+// * `PIN_UNWIND`: the G parked or yielded while unwinding from a panic (below).
+//
+// Written only by the G itself while it runs (Relaxed: read by the M that picks the G, after
+// the hand-over of its `GRef`, which orders it).
+//
+// # Unwinding Gs keep their M (issue 15, item 2)
+//
+// std keeps the panic count behind `std::thread::panicking()`, and the "in the panic hook" flag
+// that turns a second panic into an abort, in thread-locals of the OS thread. A G that parks
+// or yields mid-unwind (a channel operation in a `Drop`, a `MutexGuard` dropped in starvation
+// mode, a panic hook that sleeps) would leave that state on its M for the next G, and resume
+// and finish its unwinding, decrementing the count, on another thread. So every switch point
+// (`coro::suspend`, the one way a G leaves its M) checks: a G that is panicking gets
+// `PIN_UNWIND` before it switches, and is then treated exactly like a locked G: its M hands the
+// P off and sleeps until the G can run again, and runs no other G meanwhile. The pin is dropped
+// at the G's first switch after the unwinding ended (a G that caught its own panic), or when
+// the G ends; an unwinding G that ends does not end its thread (its panic count is back to 0
+// once the G's boundary caught the panic), unlike a G that ends inside `lock_os_thread`.
+//
+// Cost on the hot path: `std::thread::panicking()` is one relaxed load of std's global panic
+// count while no thread panics, plus one load of `UNWIND_PINNED`; only with a pin somewhere
+// does a switch look at its G's word.
+
+/// The `lock_os_thread` nesting count in `G::lock_count`.
+pub(crate) const LOCK_COUNT_MASK: usize = (1 << (usize::BITS - 2)) - 1;
+/// `G::lock_count` bit: wired by `Builder::pinned(true)`.
+pub(crate) const PIN_BUILDER: usize = 1 << (usize::BITS - 2);
+/// `G::lock_count` bit: wired because it switched while unwinding.
+pub(crate) const PIN_UNWIND: usize = 1 << (usize::BITS - 1);
+
+/// Gs holding `PIN_UNWIND`. Relaxed: a fast-path filter only; a G reads its own bit exactly.
+static UNWIND_PINNED: crate::loom::unmodelled::AtomicUsize =
+    crate::loom::unmodelled::AtomicUsize::new(0);
+
+/// Applies `f` to the running G's `lock_count` and wires or unwires it as the word leaves or
+/// reaches 0. Returns the old and new words (equal on a plain thread, which is never wired).
+fn update_wiring(f: impl FnOnce(usize) -> usize) -> (usize, usize) {
+    if !crate::coro::on_g_stack() {
+        return (0, 0);
+    }
+    with_m(|m| {
+        // SAFETY: `curg` is the G running this code (we are on its stack), alive while it runs.
+        let g = unsafe { &*m.curg.get() };
+        let old = g.lock_count.load(Ordering::Relaxed);
+        let new = f(old);
+        g.lock_count.store(new, Ordering::Relaxed);
+        let ms = m.m.get().expect("a G runs on an M");
+        if old == 0 && new != 0 {
+            g.locked_m.store(ms.id + 1, Ordering::Relaxed);
+            m.lockedg.set(g.id());
+            ms.lockedg.store(g.id(), Ordering::Relaxed);
+        } else if old != 0 && new == 0 {
+            g.locked_m.store(0, Ordering::Relaxed);
+            m.lockedg.set(0);
+            ms.lockedg.store(0, Ordering::Relaxed);
+        }
+        (old, new)
+    })
+}
+
+/// Called by `coro::suspend` before every switch out of a G: pins a panicking G to its M, and
+/// unpins one whose unwinding ended (see "Unwinding Gs keep their M" above).
+#[inline]
+pub(crate) fn before_switch() {
+    if std::thread::panicking() || UNWIND_PINNED.load(Ordering::Relaxed) != 0 {
+        update_unwind_pin();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn update_unwind_pin() {
+    let panicking = std::thread::panicking();
+    let (old, new) = update_wiring(|c| {
+        if panicking {
+            c | PIN_UNWIND
+        } else {
+            c & !PIN_UNWIND
+        }
+    });
+    match (old & PIN_UNWIND != 0, new & PIN_UNWIND != 0) {
+        (false, true) => {
+            UNWIND_PINNED.fetch_add(1, Ordering::Relaxed);
+        }
+        (true, false) => {
+            UNWIND_PINNED.fetch_sub(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+}
+
+/// `Builder::pinned(true)`: the G wires itself to its M as it starts.
+pub(crate) fn pin_for_life() {
+    update_wiring(|c| c | PIN_BUILDER);
 }
 
 fn gcd(a: usize, b: usize) -> usize {

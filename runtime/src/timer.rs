@@ -96,7 +96,8 @@ enum Action {
 impl Action {
     fn run(self) {
         match self {
-            Action::Call(f) => f(),
+            // On a runtime thread: a panicking callback must not take the M with it.
+            Action::Call(f) => crate::join::guarded("a timer callback", f),
             Action::Unpark(u) => u.unpark(),
         }
     }

@@ -28,6 +28,7 @@ use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicU32, Ordering};
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
@@ -286,7 +287,10 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
-        MutexGuard { m: self }
+        MutexGuard {
+            m: self,
+            _marker: PhantomData,
+        }
     }
 
     /// Locks if free right now.
@@ -301,7 +305,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_some());
     /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_lock().then(|| MutexGuard { m: self })
+        self.raw.try_lock().then(|| MutexGuard {
+            m: self,
+            _marker: PhantomData,
+        })
     }
 
     /// The value, through `&mut` (no locking needed).
@@ -363,6 +370,13 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     m: &'a Mutex<T>,
+    /// The guard hands out `&T` and `&mut T`, so its auto traits must be those of `&mut T`:
+    /// `Send` iff `T: Send`, `Sync` iff `T: Sync` (std's `MutexGuard` is `Sync` for `T: Sync`
+    /// too). Without this the guard would be `Sync` whenever `&Mutex<T>` is, i.e. for any
+    /// `T: Send`, and two threads sharing `&MutexGuard<Cell<_>>` could race on the `Cell`.
+    /// Unlike std's guard it is `Send`: gort's mutex is not tied to a thread, and a G holding
+    /// it may resume on another thread anyway.
+    _marker: PhantomData<&'a mut T>,
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
