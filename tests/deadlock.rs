@@ -5,18 +5,15 @@
 //! and libtest's worker threads would rightly prevent any report. `main` re-runs this binary once
 //! per scenario and checks its exit status and stderr.
 
-use gort_runtime::g::WaitReason;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Parks the calling G forever, as if on a channel nobody else holds (its Unparker is dropped on
-/// the floor inside a leaked box, so nothing can ever wake it).
+/// Parks the calling G forever on a channel nobody else holds (its sender is leaked, so the
+/// channel never closes and nothing can ever wake the G).
 fn park_forever() {
-    gort_runtime::park(WaitReason::ChanReceive, |u| {
-        std::mem::forget(u);
-        None
-    });
+    let (tx, rx) = gort::chan::bounded::<()>(0);
+    std::mem::forget(tx);
+    let _ = rx.recv();
 }
 
 fn scenario(name: &str) {
@@ -44,24 +41,12 @@ fn scenario(name: &str) {
         }
         // A plain thread (not blocked on gort) will wake the parked G later: never reported.
         "plain_thread_wakes" => {
-            let slot: Arc<Mutex<Option<gort_runtime::Unparker>>> = Arc::new(Mutex::new(None));
-            let s2 = slot.clone();
-            let h = gort::spawn(move || {
-                gort_runtime::park(WaitReason::ChanReceive, |u| {
-                    *s2.lock().unwrap() = Some(u);
-                    None
-                });
-                7
-            });
+            let (tx, rx) = gort::chan::bounded::<u32>(0);
+            let h = gort::spawn(move || rx.recv().unwrap());
             let waker = std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(300));
-                loop {
-                    if let Some(u) = slot.lock().unwrap().take() {
-                        u.unpark();
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+                // A plain thread is not blocked on gort while it sleeps; its send wakes the G.
+                tx.send(7).unwrap();
             });
             assert_eq!(h.join().unwrap(), 7);
             waker.join().unwrap();

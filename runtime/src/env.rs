@@ -18,6 +18,10 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// The smallest stack a G may ask for (four pages: corosensei's minimum plus room for the
 /// runtime's own frames on the G's stack).
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// The largest stack a G may ask for: 1 GiB, Go's limit for a goroutine's stack on 64-bit
+/// systems (`maxstacksize`). Larger requests are errors (`Builder::spawn`) or warnings
+/// (`GORT_STACK_SIZE`); sizes are rounded to a bounded set of classes (docs/stacks.md).
+pub const MAX_STACK_SIZE: usize = 1 << 30;
 
 /// What `GORT_DEBUG` asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,13 +64,36 @@ impl Config {
         let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
         let maxprocs = match get("GORT_MAXPROCS") {
             None => default_procs,
-            Some(v) => match v.trim().parse::<i64>() {
-                Ok(n) if n >= 1 && n <= MAX_PROCS as i64 => n as usize,
-                Ok(n) if n > MAX_PROCS as i64 => {
-                    warnings.push(warning("GORT_MAXPROCS", &v, "too large", MAX_PROCS));
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n >= 1 && n <= MAX_PROCS as u64 => n as usize,
+                Ok(0) => {
+                    warnings.push(warning(
+                        "GORT_MAXPROCS",
+                        &v,
+                        "must be at least 1",
+                        default_procs,
+                    ));
+                    default_procs
+                }
+                Ok(_) => {
+                    warnings.push(warning(
+                        "GORT_MAXPROCS",
+                        &v,
+                        &format!("out of range (1 to {MAX_PROCS})"),
+                        MAX_PROCS,
+                    ));
                     MAX_PROCS
                 }
-                _ => {
+                Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+                    warnings.push(warning(
+                        "GORT_MAXPROCS",
+                        &v,
+                        &format!("out of range (1 to {MAX_PROCS})"),
+                        MAX_PROCS,
+                    ));
+                    MAX_PROCS
+                }
+                Err(_) => {
                     warnings.push(warning(
                         "GORT_MAXPROCS",
                         &v,
@@ -80,8 +107,8 @@ impl Config {
         let stack_size = match get("GORT_STACK_SIZE") {
             None => DEFAULT_STACK_SIZE,
             Some(v) => match parse_size(&v) {
-                Some(n) if n >= MIN_STACK_SIZE => n,
-                Some(_) => {
+                Some(n) if (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&n) => n,
+                Some(n) if n < MIN_STACK_SIZE => {
                     warnings.push(warning(
                         "GORT_STACK_SIZE",
                         &v,
@@ -89,6 +116,15 @@ impl Config {
                         MIN_STACK_SIZE,
                     ));
                     MIN_STACK_SIZE
+                }
+                Some(_) => {
+                    warnings.push(warning(
+                        "GORT_STACK_SIZE",
+                        &v,
+                        "above the 1 GiB maximum",
+                        DEFAULT_STACK_SIZE,
+                    ));
+                    DEFAULT_STACK_SIZE
                 }
                 None => {
                     warnings.push(warning(
@@ -104,7 +140,20 @@ impl Config {
         let maxthreads = match get("GORT_MAXTHREADS") {
             None => DEFAULT_MAXTHREADS,
             Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => n,
+                Ok(n) if n >= min_threads(maxprocs) => n,
+                Ok(n) if n >= 1 => {
+                    warnings.push(warning(
+                        "GORT_MAXTHREADS",
+                        &v,
+                        &format!(
+                            "below what {maxprocs} Ps need (an M per P, plus one to hand a P to \
+                             while an M blocks); raised"
+                        ),
+                        min_threads(maxprocs),
+                    ));
+                    min_threads(maxprocs)
+                }
+                Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => usize::MAX,
                 _ => {
                     warnings.push(warning(
                         "GORT_MAXTHREADS",
@@ -165,7 +214,14 @@ fn warning(var: &str, value: &str, why: &str, used: usize) -> String {
     s
 }
 
-/// Parses `262144`, `256K`, `256KiB`, `1M`, `1MiB` (binary units; case-insensitive).
+/// The fewest Ms `GORT_MAXTHREADS` may allow with `maxprocs` Ps: one M per P, plus one so that a
+/// P can be handed off while its M blocks or hogs (sysmon's retake needs a second M).
+pub fn min_threads(maxprocs: usize) -> usize {
+    maxprocs + 1
+}
+
+/// Parses `262144`, `256K`, `256KiB`, `1M`, `1MiB` (binary units; case-insensitive). A size
+/// too large for `usize` reads as `usize::MAX` (callers call it too large, not malformed).
 pub fn parse_size(v: &str) -> Option<usize> {
     let v = v.trim();
     let lower = v.to_ascii_lowercase();
@@ -184,7 +240,11 @@ pub fn parse_size(v: &str) -> Option<usize> {
     } else {
         (lower.as_str(), 1)
     };
-    num.trim().parse::<usize>().ok()?.checked_mul(mult)
+    match num.trim().parse::<usize>() {
+        Ok(n) => Some(n.saturating_mul(mult)),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(usize::MAX),
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -235,6 +295,28 @@ mod tests {
         let (c, w) = parse(&[("GORT_STACK_SIZE", "lots")]);
         assert_eq!(c.stack_size, DEFAULT_STACK_SIZE);
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn out_of_range_values_say_so() {
+        let (c, w) = parse(&[("GORT_MAXPROCS", "99999999999999999999")]);
+        assert_eq!(c.maxprocs, MAX_PROCS);
+        assert!(w[0].contains("out of range"), "{}", w[0]);
+        let (c, w) = parse(&[("GORT_MAXPROCS", "5000")]);
+        assert_eq!(c.maxprocs, MAX_PROCS);
+        assert!(w[0].contains("out of range"), "{}", w[0]);
+        let (c, w) = parse(&[("GORT_STACK_SIZE", "18446744073709551615")]);
+        assert_eq!(c.stack_size, DEFAULT_STACK_SIZE);
+        assert!(w[0].contains("maximum"), "{}", w[0]);
+        let (c, w) = parse(&[("GORT_STACK_SIZE", "99999999999999999999999K")]);
+        assert_eq!(c.stack_size, DEFAULT_STACK_SIZE);
+        assert!(w[0].contains("maximum"), "{}", w[0]);
+        let (c, w) = parse(&[("GORT_MAXTHREADS", "1"), ("GORT_MAXPROCS", "4")]);
+        assert_eq!(c.maxthreads, 5);
+        assert!(w[0].contains("raised"), "{}", w[0]);
+        let (c, w) = parse(&[("GORT_MAXTHREADS", "5"), ("GORT_MAXPROCS", "4")]);
+        assert_eq!(c.maxthreads, 5);
+        assert!(w.is_empty());
     }
 
     #[test]

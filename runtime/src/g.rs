@@ -414,6 +414,17 @@ impl GRef {
 
 impl Drop for GRef {
     fn drop(&mut self) {
+        // Only dead Gs (their coroutine finished and taken by `gdestroy`) and Gs that never ran
+        // are freed. Dropping a suspended coroutine would make corosensei unwind the G's stack
+        // here, on whatever thread drops it, outside the G: its destructors would not run as
+        // that G (issue 15, item 5). The engine never does this; stop loudly if it happens.
+        if self.owned().coro.is_some() {
+            crate::fatal::fatal!(
+                "G{} was dropped while suspended (its owner, an Unparker, was dropped instead of \
+                 unparked); this is a gort bug",
+                self.id()
+            );
+        }
         // Leave the registry first, under its shard lock, so no tracer holds `&G` when we free it.
         registry_remove(self.shard, self.slot);
         // SAFETY: we are the unique owner (see `GRef`), the pointer came from `Box::leak`, and

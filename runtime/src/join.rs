@@ -299,7 +299,10 @@ impl Builder {
         self
     }
 
-    /// Sets the usable stack size in bytes (rounded up to whole pages; at least 16 KiB).
+    /// Sets the usable stack size in bytes: at least 16 KiB, at most 1 GiB (Go's limit), rounded
+    /// up to a size class (four per doubling, so less than a quarter is added; docs/stacks.md).
+    /// The stack is reserved address space: a G pays only for the pages it touches. A size
+    /// above 1 GiB makes [`Builder::spawn`] return an `InvalidInput` error.
     ///
     /// # Examples
     ///
@@ -443,13 +446,35 @@ where
     })
 }
 
-/// Installs the panic hook that names the green thread: on a G, a panic prints
-/// `green thread 7 'worker' panicked at src/main.rs:3:5:` and the message; elsewhere the
-/// previous hook runs unchanged.
+/// Installs the panic hook that names the green thread (issue 15, item 7: hooks chain).
+///
+/// * On a G, when the previous hook is std's default, it prints
+///   `green thread 7 'worker' panicked at src/main.rs:3:5:` and the message (plus the backtrace
+///   when `RUST_BACKTRACE` asks for one): it replaces only std's default message, which would
+///   name the M's OS thread instead of the G.
+/// * When the program installed its own hook before the runtime started, that hook runs for
+///   panics in Gs too, unchanged; it can name the G with `gort::current()`.
+/// * Off a G, the previous hook runs unchanged.
+///
+/// A hook the program installs *after* the runtime started replaces this one, as `set_hook`
+/// always does; chaining to the previous hook (`take_hook`) keeps gort's message.
+///
+/// std offers no way to ask whether a hook is its default, so the previous hook is compared with
+/// the one `take_hook` hands back once no hook is set (std's default, boxed in `take_hook` itself,
+/// so both boxes share std's vtable; any other hook has its own). The hook cannot be changed while
+/// the thread panics (`set_hook` would panic inside the panic), so a runtime started from a
+/// destructor during unwinding goes without it.
 pub(crate) fn install_panic_hook() {
+    if std::thread::panicking() {
+        return;
+    }
     let prev = std::panic::take_hook();
+    let default = std::panic::take_hook(); // no hook is set now: this is std's default
+    #[allow(ambiguous_wide_pointer_comparisons)] // comparing the vtable is the point
+    let prev_is_default = std::ptr::eq(&*prev as *const _, &*default as *const _);
+    drop(default);
     std::panic::set_hook(Box::new(move |info| match crate::current_info() {
-        Some((id, name)) => {
+        Some((id, name)) if prev_is_default => {
             let name = name.map(|n| format!(" '{n}'")).unwrap_or_default();
             let msg = payload_str(info.payload());
             let loc = info
@@ -464,7 +489,7 @@ pub(crate) fn install_panic_hook() {
             };
             eprintln!("green thread {id}{name} panicked{loc}:\n{msg}{bt}");
         }
-        None => prev(info),
+        _ => prev(info),
     }));
 }
 

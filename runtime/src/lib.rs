@@ -74,11 +74,47 @@ pub mod timer;
 pub mod trace;
 
 pub use join::{spawn, Builder, JoinHandle};
-pub use park::{in_green_thread, park, park_deadline, yield_now, Unparker};
+pub use park::{in_green_thread, yield_now, Unparker};
 pub use syscall::{
     block_in_place, blocking, lock_os_thread, preempt_point, should_yield, unlock_os_thread,
 };
 pub use timer::sleep;
+
+/// What this crate's public API does not let safe code do (issue 15, item 5), as compile-time
+/// tests. Each block must fail to compile.
+///
+/// `park`, whose callback receives the only owner of a suspended G, is not public:
+///
+/// ```compile_fail
+/// gort_runtime::park::park(gort_runtime::g::WaitReason::Sleep, |u| Some(u));
+/// ```
+///
+/// ```compile_fail
+/// gort_runtime::park::park_deadline(
+///     gort_runtime::g::WaitReason::Sleep,
+///     std::time::Instant::now(),
+///     |u| Some(u),
+///     || None,
+/// );
+/// ```
+///
+/// nor is the timer that owns one:
+///
+/// ```compile_fail
+/// fn f(u: gort_runtime::Unparker) {
+///     gort_runtime::timer::add_unpark(std::time::Instant::now(), u);
+/// }
+/// ```
+///
+/// Raw file descriptors are not registered or closed through the netpoller from outside (I/O
+/// safety: a safe call must not close an fd it does not own):
+///
+/// ```compile_fail
+/// let pd = gort_runtime::netpoll::open(0).unwrap();
+/// gort_runtime::netpoll::close(pd, 0);
+/// ```
+#[cfg(doctest)]
+struct EngineApiPromises;
 
 /// The loom model harness (only under `--cfg loom`; see docs/loom.md and `loom-tests/`).
 #[cfg(loom)]
@@ -104,12 +140,57 @@ pub fn sched() -> &'static sched::Sched {
         let cfg = env::Config::from_env();
         let s: &'static sched::Sched = Box::leak(Box::new(sched::Sched::new(cfg)));
         join::install_panic_hook();
+        if let Err(e) = sys::on_fork_child(forked_child) {
+            eprintln!("gort: cannot register the fork handler ({e}): gort calls in a child forked without exec will hang instead of panicking");
+        }
         if let Err(e) = signal::install() {
             eprintln!("gort: cannot install the stack-overflow handler ({e}): an overflow will be a bare SIGSEGV");
         }
         sysmon::start(s);
         s
     })
+}
+
+// ---- fork (issue 15, item 6) ------------------------------------------------------------------
+//
+// `fork()` copies only the calling thread: in a child forked without `exec`, the Ms, sysmon and
+// the poller thread do not exist, yet the scheduler's memory says they do, so the first spawn +
+// join would wait forever for an M that is not there. Go does not support it either. gort makes
+// it loud: a `pthread_atfork` child handler (registered when the runtime starts) sets `FORKED`,
+// and the entry points that would wait (spawn, park, yield) check it: a plain thread gets a panic
+// naming fork, a G (an M copied mid-run) a fatal error, since its scheduler cannot go on.
+// `std::process::Command` (posix_spawn, or fork + exec without gort calls in between) is not
+// affected.
+
+/// Set in a child forked after the runtime started. Std atomic even under loom: written by the
+/// fork handler, outside every model.
+static FORKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn forked_child() {
+    FORKED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+const FORK_MESSAGE: &str = "gort: this process was forked (fork() without exec) after the gort \
+    runtime started; the runtime's threads do not exist in the child, so green threads cannot \
+    run here. Call exec right after fork (std::process::Command does), or fork before the first \
+    gort call";
+
+/// Panics (plain thread) or stops (a G) in a child forked without exec; see above. One relaxed
+/// load otherwise.
+#[inline]
+pub(crate) fn check_not_forked() {
+    if FORKED.load(std::sync::atomic::Ordering::Relaxed) {
+        forked_fail();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn forked_fail() -> ! {
+    if coro::on_g_stack() {
+        fatal::fatal!("{FORK_MESSAGE}");
+    }
+    panic!("{FORK_MESSAGE}");
 }
 
 /// The running G's id and name, if the caller is a G.

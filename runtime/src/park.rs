@@ -29,6 +29,18 @@
 //!
 //! From a plain OS thread the same API blocks the thread: `register` runs first on the thread
 //! itself with an `Unparker::Thread`, and the thread then waits on its signal.
+//!
+//! # Why `park` is not public (issue 15, item 5)
+//!
+//! `register` runs on the M, between two Gs, and receives the only owner of the parked G. A
+//! callback that dropped its `Unparker` would free a suspended G, and corosensei would unwind
+//! that G's stack right there, on the M, inside the callback: the G's destructors would run as
+//! nobody, with the M's locks held. A callback that blocked or panicked would wedge or kill the
+//! M. Those rules cannot be expressed in a safe signature, so `park` and [`park_deadline`] are
+//! `pub(crate)`: every blocking API users see (channels, locks, join, sleep, sockets) is built on
+//! them inside the engine, where each callback is written to the rules above. As a last line,
+//! dropping the owner of a suspended G is a fatal error naming the G (`GRef`'s drop), never an
+//! unwinding on the wrong stack.
 
 use crate::coro::{self, ParkFn, Suspend};
 use crate::g::{GRef, WaitReason};
@@ -155,10 +167,11 @@ pub fn in_green_thread() -> bool {
 /// `register` receives the caller's `Unparker` and must store it where a waker will find it
 /// (returning `None`), or hand it back (`Some`) if the wait is no longer needed. On a G it runs on
 /// the M after the switch; on a plain thread it runs on the thread before it blocks.
-pub fn park<F>(reason: WaitReason, register: F)
+pub(crate) fn park<F>(reason: WaitReason, register: F)
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
+    crate::check_not_forked();
     if coro::on_g_stack() {
         let mut cb = park_callback(reason, register);
         coro::suspend(Suspend::Park(ParkFn::new(&mut cb)));
@@ -207,11 +220,17 @@ where
 /// a thread): it must remove the caller's `Unparker` from where `register` stored it and return
 /// it, or return `None` if a waker already took it (then that waker's unpark is on its way and
 /// is awaited). Returns true if the caller was unparked by a waker, false if it timed out.
-pub fn park_deadline<F, C>(reason: WaitReason, deadline: Instant, register: F, cancel: C) -> bool
+pub(crate) fn park_deadline<F, C>(
+    reason: WaitReason,
+    deadline: Instant,
+    register: F,
+    cancel: C,
+) -> bool
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
     C: FnOnce() -> Option<Unparker> + Send + 'static,
 {
+    crate::check_not_forked();
     if coro::on_g_stack() {
         // The timer is armed by the M right after `register` stored our Unparker (so it cannot
         // fire before there is something to cancel), under `slot`'s lock so that the G, once
@@ -269,6 +288,7 @@ where
 /// Yields the processor: the current G goes to the back of its P's run queue and other Gs run
 /// (Go's `runtime.Gosched`). On a plain thread, `std::thread::yield_now`.
 pub fn yield_now() {
+    crate::check_not_forked();
     if coro::on_g_stack() {
         coro::suspend(Suspend::Yield);
     } else {

@@ -1086,6 +1086,7 @@ impl Sched {
         stack_reserved: bool,
         entry: crate::g::Entry,
     ) -> u64 {
+        crate::check_not_forked();
         self.ngoroutine.fetch_add(1, Ordering::Relaxed);
         let mut args = Some((name, entry));
         let mut via_p = false;

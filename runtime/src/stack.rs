@@ -32,10 +32,10 @@
 //!   which costs two VMAs per stack, so they are rationed by a *budget*
 //!   derived from `vm.max_map_count`; past it [`alloc`] fails with an error
 //!   naming the sysctl. Stacks are never handed out unguarded.
-//! * **Size classes** are exact page multiples: a request is rounded up to
-//!   the page size (minimum [`MIN_STACK_SIZE`]), and each distinct rounded
-//!   size is a class with its own slabs and free list. The engine uses one
-//!   default size, so there are few classes in practice.
+//! * **Size classes**: a request is rounded up to one of at most 62 classes
+//!   (four per doubling, from [`MIN_STACK_SIZE`] to 1 GiB; [`class_of`]),
+//!   each with its own slabs and free list. Bounding the classes bounds the
+//!   address space that distinct sizes can pin (slabs are never unmapped).
 //! * **Reuse.** Free stacks go to the freeing P's [`StackCache`] (LIFO,
 //!   [`CACHE_CAP`] entries, spilling the older half to the global pool when
 //!   full) or to the global pool (one `parking_lot::Mutex`, a LIFO list per
@@ -518,19 +518,28 @@ fn warn_bad_guard(v: &str) {
     });
 }
 
-/// Rounds a requested size to its class: page multiple, at least
-/// [`MIN_STACK_SIZE`].
+/// Rounds a requested size to its class (docs/stacks.md, "Size classes"): at least
+/// [`MIN_STACK_SIZE`], at most [`crate::env::MAX_STACK_SIZE`] (1 GiB, Go's limit), and rounded
+/// up to a quarter of its highest power of two (and to whole pages), so there are four classes
+/// per doubling: 16, 20, 24, 28, 32, 40, ... KiB, 256, 320, 384, 448, 512 KiB, ... 1 GiB. At most
+/// 62 classes exist however many distinct sizes are asked for, and a class wastes under a
+/// quarter of its size, in address space only (stacks are reserved, not committed).
 fn class_of(size: usize) -> io::Result<usize> {
-    let page = sys::page_size();
-    size.max(MIN_STACK_SIZE)
-        .checked_next_multiple_of(page)
-        .filter(|&u| u <= isize::MAX as usize / 4)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("gort: stack size {size} is too large"),
-            )
-        })
+    let max = crate::env::MAX_STACK_SIZE;
+    if size > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "gort: stack size {size} bytes is above the maximum of {} MiB; ask for less \
+                 (Builder::stack_size, GORT_STACK_SIZE)",
+                max >> 20
+            ),
+        ));
+    }
+    let size = size.max(MIN_STACK_SIZE);
+    let top = 1usize << (usize::BITS - 1 - size.leading_zeros());
+    let step = (top / 4).max(sys::page_size());
+    Ok(size.next_multiple_of(step))
 }
 
 impl Pool {
@@ -888,10 +897,32 @@ mod tests {
 
     #[test]
     fn class_rounding() {
-        let page = sys::page_size();
+        const K: usize = 1024;
+        if sys::page_size() == 4096 {
+            assert_eq!(class_of(MIN_STACK_SIZE + 1).unwrap(), 20 * K);
+        }
         assert_eq!(class_of(0).unwrap(), MIN_STACK_SIZE);
-        assert_eq!(class_of(MIN_STACK_SIZE + 1).unwrap(), MIN_STACK_SIZE + page);
+        assert_eq!(class_of(256 * K).unwrap(), 256 * K);
+        assert_eq!(class_of(256 * K + 1).unwrap(), 320 * K);
+        assert_eq!(class_of(300 * K).unwrap(), 320 * K);
+        assert_eq!(class_of(1 << 30).unwrap(), 1 << 30);
+        assert_eq!(class_of((1 << 30) - 1).unwrap(), 1 << 30);
+        assert!(class_of((1 << 30) + 1).is_err());
         assert!(class_of(usize::MAX).is_err());
+        // Every size maps into a bounded set of classes, each a page multiple and >= the size.
+        let mut classes = std::collections::BTreeSet::new();
+        let mut size = 1;
+        while size <= 1 << 30 {
+            for s in [size, size + 1, size * 3 / 2] {
+                if let Ok(c) = class_of(s) {
+                    assert!(c >= s && c % sys::page_size() == 0, "{s} -> {c}");
+                    assert!(s < MIN_STACK_SIZE || c - s < c / 4 + sys::page_size());
+                    classes.insert(c);
+                }
+            }
+            size *= 2;
+        }
+        assert!(classes.len() <= 62, "{} classes", classes.len());
     }
 
     #[test]

@@ -32,6 +32,20 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Registers `child` to run in the child process after every `fork()` (`pthread_atfork`).
+/// `child` runs in the child's only thread right after the fork, so it must be
+/// async-signal-safe (a store to an atomic is).
+pub(crate) fn on_fork_child(child: unsafe extern "C" fn()) -> io::Result<()> {
+    // SAFETY: registers a handler; `child` is a valid function for the process's life (a fn
+    // item), and the other two handlers are absent.
+    let r = unsafe { libc::pthread_atfork(None, None, Some(child)) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}
+
 /// The system page size, read once. Async-signal-safe after the first call
 /// (the signal handler never makes the first call: `stack` and `signal` call
 /// it before any stack exists).

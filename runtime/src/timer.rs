@@ -354,24 +354,7 @@ pub fn add(when: Instant, f: Box<dyn FnOnce() + Send>) -> TimerId {
 
 /// Registers `u` to be unparked at or after `when`: [`add`] without the allocation (what
 /// [`sleep`] uses).
-///
-/// # Examples
-///
-/// ```
-/// use gort_runtime::{g::WaitReason, park::park, timer};
-/// use std::time::{Duration, Instant};
-/// let t = Instant::now();
-/// gort_runtime::spawn(move || {
-///     park(WaitReason::Sleep, |u| {
-///         timer::add_unpark(Instant::now() + Duration::from_millis(2), u);
-///         None
-///     })
-/// })
-/// .join()
-/// .unwrap();
-/// assert!(t.elapsed() >= Duration::from_millis(2));
-/// ```
-pub fn add_unpark(when: Instant, u: Unparker) -> TimerId {
+pub(crate) fn add_unpark(when: Instant, u: Unparker) -> TimerId {
     timers().add(when, Action::Unpark(u))
 }
 
@@ -532,5 +515,26 @@ fn park_until(deadline: Instant) {
         if Instant::now() >= deadline {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::g::WaitReason;
+
+    /// `add_unpark` (crate-private since issue 15: it takes the owner of a parked G) wakes its G.
+    #[test]
+    fn add_unpark_wakes_the_g() {
+        let t = Instant::now();
+        crate::spawn(move || {
+            crate::park::park(WaitReason::Sleep, |u| {
+                add_unpark(Instant::now() + Duration::from_millis(2), u);
+                None
+            })
+        })
+        .join()
+        .unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(2));
     }
 }

@@ -751,6 +751,8 @@ impl<'a, T> RecvArm<'a, T> {
     }
 }
 
+impl<T> select::sealed::Sealed for RecvArm<'_, T> {}
+
 impl<T> SelectArm for RecvArm<'_, T> {
     fn try_now(&self) -> bool {
         match self.c.try_recv() {
@@ -832,6 +834,8 @@ impl<'a, T> SendArm<'a, T> {
         })
     }
 }
+
+impl<T> select::sealed::Sealed for SendArm<'_, T> {}
 
 impl<T> SelectArm for SendArm<'_, T> {
     fn try_now(&self) -> bool {

@@ -42,9 +42,17 @@ pub enum Reg {
     Ready,
 }
 
-/// One arm of a select (hidden: implemented by the receive and send arms).
+/// Seals [`SelectArm`]: the trait must be public for `select!` to name it from users' crates,
+/// but its `register` links waiters into channels and its `try_now` decides what a select
+/// returns, so only the engine's arms may implement it (issue 15, item 5).
+pub(crate) mod sealed {
+    /// Implemented by the engine's arm types only.
+    pub trait Sealed {}
+}
+
+/// One arm of a select (hidden: implemented by the receive and send arms; sealed).
 #[doc(hidden)]
-pub trait SelectArm {
+pub trait SelectArm: sealed::Sealed {
     /// Pass 1: performs the operation if it can complete now. True if it did (or the channel is
     /// closed, which completes the arm with an error).
     fn try_now(&self) -> bool;

@@ -123,17 +123,7 @@ pub fn waiters() -> usize {
 }
 
 /// Registers the non-blocking `fd` with the poller; returns its descriptor.
-///
-/// # Examples
-///
-/// ```
-/// use std::os::fd::AsRawFd;
-/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-/// l.set_nonblocking(true).unwrap();
-/// let pd = gort_runtime::netpoll::open(l.as_raw_fd()).unwrap();
-/// gort_runtime::netpoll::close(pd, l.as_raw_fd());
-/// ```
-pub fn open(fd: RawFd) -> io::Result<&'static Pd> {
+pub(crate) fn open(fd: RawFd) -> io::Result<&'static Pd> {
     let p = poller()?;
     let pd = match free_list().lock().pop() {
         Some(pd) => {
@@ -154,36 +144,14 @@ pub fn open(fd: RawFd) -> io::Result<&'static Pd> {
 
 /// Deregisters `fd`, wakes every waiter of `pd` with a close error, and recycles `pd`. Call it
 /// before closing the fd.
-///
-/// # Examples
-///
-/// ```
-/// use std::os::fd::AsRawFd;
-/// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-/// s.set_nonblocking(true).unwrap();
-/// let pd = gort_runtime::netpoll::open(s.as_raw_fd()).unwrap();
-/// gort_runtime::netpoll::close(pd, s.as_raw_fd());
-/// ```
-pub fn close(pd: &'static Pd, fd: RawFd) {
+pub(crate) fn close(pd: &'static Pd, fd: RawFd) {
     shutdown(pd, fd);
     free_list().lock().push(pd);
 }
 
 /// [`close`] without recycling: the descriptor stays closed (every wait fails) until [`close`];
 /// for `close(&self)` on sockets still owned by someone.
-///
-/// # Examples
-///
-/// ```
-/// use std::os::fd::AsRawFd;
-/// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-/// s.set_nonblocking(true).unwrap();
-/// let pd = gort_runtime::netpoll::open(s.as_raw_fd()).unwrap();
-/// gort_runtime::netpoll::shutdown(pd, s.as_raw_fd());
-/// assert!(pd.is_closed());
-/// gort_runtime::netpoll::close(pd, s.as_raw_fd());
-/// ```
-pub fn shutdown(pd: &'static Pd, fd: RawFd) {
+pub(crate) fn shutdown(pd: &'static Pd, fd: RawFd) {
     if pd.is_closed() {
         return;
     }
@@ -205,24 +173,12 @@ pub fn closed_error() -> io::Error {
 }
 
 /// Waits for `dir` readiness of `fd` (after a `WouldBlock`), until `deadline`. See the contract.
-///
-/// # Examples
-///
-/// ```
-/// use gort_runtime::netpoll::{self, pd::Dir};
-/// use std::os::fd::AsRawFd;
-/// use std::time::{Duration, Instant};
-/// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-/// s.set_nonblocking(true).unwrap();
-/// let pd = netpoll::open(s.as_raw_fd()).unwrap();
-/// let fd = s.as_raw_fd();
-/// let r = gort_runtime::spawn(move || {
-///     netpoll::wait(pd, fd, Dir::Read, Some(Instant::now() + Duration::from_millis(5)))
-/// });
-/// assert_eq!(r.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
-/// netpoll::close(pd, fd);
-/// ```
-pub fn wait(pd: &'static Pd, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<()> {
+pub(crate) fn wait(
+    pd: &'static Pd,
+    fd: RawFd,
+    dir: Dir,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
     if !crate::park::in_green_thread() {
         return wait_thread(pd, fd, dir, deadline);
     }
@@ -427,5 +383,53 @@ pub(crate) fn sysmon_poll() {
     let mut out = Vec::new();
     if poll_now(&mut out) && !out.is_empty() {
         wake_all(out, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The descriptor API (crate-private since issue 15: raw fds are not opened or closed
+    //! through the poller by safe code outside the crate).
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    #[test]
+    fn open_and_close() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let pd = open(l.as_raw_fd()).unwrap();
+        close(pd, l.as_raw_fd());
+    }
+
+    #[test]
+    fn shutdown_closes_the_descriptor() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let pd = open(s.as_raw_fd()).unwrap();
+        shutdown(pd, s.as_raw_fd());
+        assert!(pd.is_closed());
+        close(pd, s.as_raw_fd());
+    }
+
+    #[test]
+    fn wait_times_out_on_a_g() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let pd = open(s.as_raw_fd()).unwrap();
+        let fd = s.as_raw_fd();
+        let r = crate::spawn(move || {
+            wait(
+                pd,
+                fd,
+                Dir::Read,
+                Some(Instant::now() + Duration::from_millis(5)),
+            )
+        });
+        assert_eq!(
+            r.join().unwrap().unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+        close(pd, fd);
     }
 }
