@@ -15,9 +15,34 @@
 //!
 //! ## The hazard a stackful M:N runtime cannot check
 //!
-//! A G may resume on another OS thread after any blocking point. Holding a `thread_local!`
-//! reference or a `!Send` guard (such as `std::sync::MutexGuard`) across one is a bug the
-//! compiler cannot catch. See [`spawn`] for the rule and the remedies, and docs/design.md.
+//! A G may resume on another OS thread after any blocking point (a join, sleep, channel
+//! operation, gort lock or guard drop, socket call, `yield_now`, `spawn`, `blocking`). So in a
+//! G, **do not touch thread-locals in a function that also blocks**, directly or through a
+//! library, unless the G is pinned: the compiler may compute a thread-local's address once and
+//! reuse it after the G moved, so even a `LOCAL.with(...)` made *after* the blocking call can
+//! read the old thread's value. The same goes for `!Send` values tied to a thread
+//! (`std::sync::MutexGuard`, `Rc`s shared with thread-local state). The usual culprits:
+//! `rand::thread_rng`, `tracing`'s `Span::enter` guard, `RefCell` borrows of a `thread_local!`,
+//! `std::sync::MutexGuard`, `std::thread::current()` (which names the OS thread, not the G).
+//! The compiler cannot catch this; the remedies are API:
+//!
+//! * [`local!`] instead of `thread_local!` (per G, moves with the G);
+//! * [`sync`]'s locks instead of `std::sync`'s (their guards may cross threads);
+//! * [`Builder::pinned`]`(true)`, or [`lock_os_thread`], for a G that must use thread-locals or
+//!   thread-bound C state: it keeps one OS thread for its life (two thread switches per park).
+//!
+//! ```
+//! thread_local! { static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) }; }
+//! // Pinned: this G may use thread-locals around blocking calls.
+//! let h = gort::Builder::new().pinned(true).spawn(|| {
+//!     SCRATCH.with(|s| s.borrow_mut().push(1));
+//!     gort::sleep(std::time::Duration::from_millis(1));
+//!     SCRATCH.with(|s| s.borrow().len())
+//! });
+//! assert_eq!(h.unwrap().join().unwrap(), 1);
+//! ```
+//!
+//! See [`spawn`] for the full list of blocking points, and docs/design.md §11 for why.
 //!
 //! ## Environment
 //! * `GORT_MAXPROCS=N`: number of Ps (default: `available_parallelism()`).

@@ -59,7 +59,8 @@ pub(crate) fn check(s: &Sched) {
         return;
     }
     // Rule 5 before rule 2: reading /proc costs microseconds, walking a million Gs milliseconds.
-    let runtime_threads = s.mlive.load(Ordering::SeqCst) + 1; // Ms + sysmon
+    // Ms + sysmon + the scavenger, once started.
+    let runtime_threads = s.mlive.load(Ordering::SeqCst) + 1 + crate::scavenge::threads();
     if process_threads() != Some(runtime_threads + parked) {
         return;
     }
@@ -74,7 +75,8 @@ pub(crate) fn check(s: &Sched) {
         return;
     }
     // Re-read what may have changed while we looked (any change means progress is possible).
-    if process_threads() != Some(s.mlive.load(Ordering::SeqCst) + 1 + parked)
+    if process_threads()
+        != Some(s.mlive.load(Ordering::SeqCst) + 1 + crate::scavenge::threads() + parked)
         || PARKED_THREADS.load(Ordering::SeqCst) != parked
         || s.npidle.load(Ordering::SeqCst) != s.nprocs()
         || crate::timer::pending() != 0

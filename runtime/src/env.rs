@@ -30,6 +30,9 @@ pub struct Debug {
     pub schedtrace_ms: u64,
     /// `scheddetail=1`: add per-P, per-M and per-G lines to each trace.
     pub scheddetail: bool,
+    /// `scavenge=0`: do not return the memory freed after a burst of Gs to the OS
+    /// (runtime/src/scavenge.rs; on by default).
+    pub scavenge_off: bool,
 }
 
 /// The runtime's configuration, as read from the environment.
@@ -64,7 +67,11 @@ impl Config {
         let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
         let maxprocs = match get("GORT_MAXPROCS") {
             None => default_procs,
-            Some(v) => match v.trim().parse::<u64>() {
+            // Too large for any integer type reads as too large, not as malformed.
+            Some(v) => match v.trim().parse::<u64>().or_else(|e| match e.kind() {
+                std::num::IntErrorKind::PosOverflow => Ok(u64::MAX),
+                _ => Err(e),
+            }) {
                 Ok(n) if n >= 1 && n <= MAX_PROCS as u64 => n as usize,
                 Ok(0) => {
                     warnings.push(warning(
@@ -76,15 +83,6 @@ impl Config {
                     default_procs
                 }
                 Ok(_) => {
-                    warnings.push(warning(
-                        "GORT_MAXPROCS",
-                        &v,
-                        &format!("out of range (1 to {MAX_PROCS})"),
-                        MAX_PROCS,
-                    ));
-                    MAX_PROCS
-                }
-                Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
                     warnings.push(warning(
                         "GORT_MAXPROCS",
                         &v,
@@ -177,17 +175,13 @@ impl Config {
                              milliseconds (e.g. schedtrace=1000); using schedtrace=0 (off)"
                         )),
                     },
-                    "scheddetail" => match val {
-                        "1" => debug.scheddetail = true,
-                        "0" => debug.scheddetail = false,
-                        _ => warnings.push(format!(
-                            "gort: ignoring GORT_DEBUG item {item:?}: scheddetail is 0 or 1; \
-                             using scheddetail=0"
-                        )),
-                    },
+                    "scavenge" => {
+                        debug.scavenge_off = !flag(item, key, val, true, &mut warnings);
+                    }
+                    "scheddetail" => debug.scheddetail = flag(item, key, val, false, &mut warnings),
                     _ => warnings.push(format!(
                         "gort: ignoring unknown GORT_DEBUG key {key:?} (known: schedtrace, \
-                         scheddetail)"
+                         scheddetail, scavenge)"
                     )),
                 }
             }
@@ -207,6 +201,21 @@ impl Config {
 /// The largest number of Ps (Go allows 2^31; beyond a few hundred the per-P arrays in traces are
 /// useless and a typo like 10000000 would allocate for nothing).
 pub const MAX_PROCS: usize = 1024;
+
+/// A `GORT_DEBUG` switch: `key=1` or `key=0`; anything else warns and gives `default`.
+fn flag(item: &str, key: &str, val: &str, default: bool, warnings: &mut Vec<String>) -> bool {
+    match val {
+        "1" => true,
+        "0" => false,
+        _ => {
+            warnings.push(format!(
+                "gort: ignoring GORT_DEBUG item {item:?}: {key} is 0 or 1; using {key}={}",
+                u8::from(default)
+            ));
+            default
+        }
+    }
+}
 
 fn warning(var: &str, value: &str, why: &str, used: usize) -> String {
     let mut s = String::new();

@@ -44,27 +44,57 @@ pub(crate) trait Runnable: Send + Sync {
 
 /// The joiner's view of a task.
 trait JoinSide<T>: Send + Sync {
-    fn state(&self) -> &JoinState<T>;
+    /// True once the result is in (Acquire: pairs with `complete`'s Release store).
+    fn finished(&self) -> bool;
+    /// Parks the caller until the G finished, then takes its result.
+    fn wait_and_take(&self) -> std::thread::Result<T>;
 }
 
-struct Slot<T> {
-    result: Option<std::thread::Result<T>>,
+/// A task's life, under its mutex (uncontended but for one G and one joiner).
+enum State<F, T> {
+    /// Spawned, not started: the closure. A joiner that comes now waits in `waiter`.
+    Ready(F),
+    /// The closure runs on the G.
+    Running,
+    /// Finished: the result (or panic payload), until the joiner takes it.
+    Done(std::thread::Result<T>),
+    /// The joiner took the result.
+    Taken,
+}
+
+struct Inner<F, T> {
+    state: State<F, T>,
+    /// The parked joiner, if any (at most one: `join` consumes the handle).
     waiter: Option<Unparker>,
 }
 
-struct JoinState<T> {
-    /// Set (Release) after `slot.result` is filled; read (Acquire) by `is_finished` and the
+/// The closure and the join slot of one G, in one allocation: 80 bytes of malloc for a small
+/// closure and result (a unit test holds it to that), which a million queued `JoinHandle`s
+/// hold until they are joined.
+struct Task<F, T> {
+    /// Set (Release) after `state` became `Done`; read (Acquire) by `is_finished` and the
     /// join fast path.
     finished: AtomicBool,
-    slot: Mutex<Slot<T>>,
+    inner: Mutex<Inner<F, T>>,
 }
 
-impl<T> JoinState<T> {
+impl<F, T> Task<F, T> {
+    fn new(f: F) -> Task<F, T> {
+        Task {
+            finished: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                state: State::Ready(f),
+                waiter: None,
+            }),
+        }
+    }
+
+    /// Steps 3 and 4 of the exit protocol (module docs).
     fn complete(&self, r: std::thread::Result<T>) {
         crate::sched().ngoroutine.fetch_sub(1, Ordering::Relaxed);
         let waiter = {
-            let mut s = self.slot.lock();
-            s.result = Some(r);
+            let mut s = self.inner.lock();
+            s.state = State::Done(r);
             self.finished.store(true, Ordering::Release);
             s.waiter.take()
         };
@@ -74,29 +104,22 @@ impl<T> JoinState<T> {
     }
 }
 
-/// The closure and the join slot of one G, in one allocation.
-struct Task<F, T> {
-    /// Taken once, when the G first runs (protected by its mutex, uncontended).
-    f: Mutex<Option<F>>,
-    join: JoinState<T>,
-}
-
 impl<F, T> Runnable for Task<F, T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     fn run(self: std::sync::Arc<Self>) {
-        let f = self.f.lock().take();
-        // Step 1.
-        let r = match f {
-            Some(f) => catch_unwind(AssertUnwindSafe(f)),
-            None => crate::fatal::fatal!("a green thread ran twice"),
+        let f = match std::mem::replace(&mut self.inner.lock().state, State::Running) {
+            State::Ready(f) => f,
+            _ => crate::fatal::fatal!("a green thread ran twice"),
         };
+        // Step 1.
+        let r = catch_unwind(AssertUnwindSafe(f));
         // Step 2: G-local values die with the G, on its stack, before the joiner hears of it.
         crate::drop_g_locals();
         // Steps 3 and 4.
-        self.join.complete(r);
+        self.complete(r);
         // Step 5: if the JoinHandle is gone, this drops the result or the panic payload.
         guarded("the destructor of its result", move || drop(self));
         // Step 6.
@@ -106,9 +129,12 @@ where
     fn abandon(self: std::sync::Arc<Self>, why: String) {
         // On the M: the closure never ran, but its captured values have destructors.
         guarded("the destructor of its closure", || {
-            drop(self.f.lock().take())
+            drop(std::mem::replace(
+                &mut self.inner.lock().state,
+                State::Running,
+            ))
         });
-        self.join.complete(Err(Box::new(why)));
+        self.complete(Err(Box::new(why)));
     }
 }
 
@@ -117,8 +143,26 @@ where
     F: Send,
     T: Send,
 {
-    fn state(&self) -> &JoinState<T> {
-        &self.join
+    fn finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    fn wait_and_take(&self) -> std::thread::Result<T> {
+        if !self.finished() {
+            park(WaitReason::Join, |u| {
+                let mut s = self.inner.lock();
+                if let State::Done(_) = s.state {
+                    Some(u)
+                } else {
+                    s.waiter = Some(u);
+                    None
+                }
+            });
+        }
+        match std::mem::replace(&mut self.inner.lock().state, State::Taken) {
+            State::Done(r) => r,
+            _ => crate::fatal::fatal!("join woke before its G finished"),
+        }
     }
 }
 
@@ -196,23 +240,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
-        let st = self.task.state();
-        if !st.finished.load(Ordering::Acquire) {
-            park(WaitReason::Join, |u| {
-                let mut s = st.slot.lock();
-                if s.result.is_some() {
-                    Some(u)
-                } else {
-                    s.waiter = Some(u);
-                    None
-                }
-            });
-        }
-        st.slot
-            .lock()
-            .result
-            .take()
-            .unwrap_or_else(|| crate::fatal::fatal!("join woke before its G finished"))
+        self.task.wait_and_take()
     }
 
     /// True once the G has finished (its closure returned or panicked).
@@ -227,7 +255,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.state().finished.load(Ordering::Acquire)
+        self.task.finished()
     }
 
     /// The G's id (unique for the process's life; the same as `gort::current().id()` inside it).
@@ -386,16 +414,7 @@ impl Builder {
             .unwrap_or(s.cfg.stack_size)
             .max(crate::env::MIN_STACK_SIZE);
         let reserved = crate::stack::check_capacity(size)?;
-        let task = std::sync::Arc::new(Task {
-            f: Mutex::new(Some(f)),
-            join: JoinState {
-                finished: AtomicBool::new(false),
-                slot: Mutex::new(Slot {
-                    result: None,
-                    waiter: None,
-                }),
-            },
-        });
+        let task = std::sync::Arc::new(Task::new(f));
         let name = self.name.map(std::sync::Arc::<str>::from);
         let id = s.spawn_g(name, size, reserved, task.clone());
         Ok(JoinHandle { task, id })
@@ -410,16 +429,41 @@ impl Builder {
 ///
 /// # The one rule Rust cannot check for you
 ///
-/// A G may resume on a different OS thread after any blocking point (a gort channel operation,
-/// lock, sleep, socket read, `yield_now`, `join`). Do not hold across such a point:
-/// * a reference into a `thread_local!` (it would point at the old thread's value), or
-/// * a `!Send` value whose correctness depends on its thread, such as a
-///   `std::sync::MutexGuard` (unlocking on another thread is undefined on some platforms) or an
-///   `Rc` shared with thread-local state.
+/// A G may resume on a different OS thread after any **blocking point**. So, in a G:
 ///
-/// The compiler cannot see stack migration, so it will not stop you. Instead: use
-/// `gort::local!` for per-G state, gort's own locks (`gort::sync`), or `gort::lock_os_thread()`
-/// to pin the G to its thread. docs/design.md, "Soundness", explains why.
+/// **Do not touch thread-locals in a function that also blocks** (directly, or through a
+/// library that blocks), unless the G is pinned. Not holding a thread-local reference across
+/// the blocking call is not enough: the compiler treats the thread as fixed for the whole
+/// function, so it may compute a thread-local's address once, before the blocking call, and
+/// reuse it after, when the G runs on another thread (this has been seen: `%fs:0` read once
+/// before `rx.recv()`, and a second `LOCAL.with(...)` after it returned the old thread's slot).
+/// Nor may a `!Send` value whose meaning depends on its thread live across a blocking point.
+///
+/// The usual culprits: `rand::thread_rng()` (a thread-local generator), `tracing`'s
+/// `Span::enter` guard (a thread-local span stack), `RefCell` borrows of a `thread_local!`,
+/// `std::sync::MutexGuard` (unlocking on another thread is undefined on some platforms),
+/// `std::thread::current()` (it names the M, not the G), and any C library with per-thread
+/// state (`errno` is handled by std; OpenSSL error queues, GL contexts are not).
+///
+/// The blocking points: `JoinHandle::join`; `gort::sleep`, `sleep_until` and timer channels;
+/// every channel operation that may wait (`send`, `recv`, `select!`, receiver iterators); the
+/// `gort::sync` waits (`Mutex::lock`, `RwLock::read`/`write`, `Condvar::wait`,
+/// `WaitGroup::wait`, `Once`/`OnceLock` while another G initialises, `Semaphore::acquire`,
+/// `Barrier::wait`) and **dropping a `MutexGuard`** (in starvation mode the unlock hands the lock
+/// over and yields); socket calls (`connect`, `accept`, `read`, `write`, DNS lookups);
+/// `yield_now` and `preempt_point`; **`spawn`** itself (a G whose P was retaken yields there);
+/// and **`blocking` and `block_in_place`** (the G may come back on another M).
+///
+/// The compiler cannot see stack migration (rust-lang/rust#33368), so it will not stop you. The
+/// remedies are API: [`local!`](crate::local!) for per-G state instead of `thread_local!`;
+/// gort's own locks (`gort::sync`, whose guards may cross threads); and
+/// [`Builder::pinned`]`(true)` (or [`lock_os_thread`](crate::lock_os_thread)) for a G that
+/// must use thread-locals or thread-bound C state: it then never leaves its OS thread, at the
+/// cost of two thread switches per park and wake. docs/design.md §11 explains why.
+///
+/// A G that is unwinding from a panic is pinned automatically: std's panic bookkeeping is per
+/// thread, so a G that parks in a `Drop` during unwinding keeps its thread until the unwinding
+/// ends, and its M runs no other G meanwhile.
 ///
 /// # Panics
 ///
@@ -500,5 +544,23 @@ fn payload_str(p: &(dyn Any + Send)) -> &str {
         s
     } else {
         "Box<dyn Any>"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What a queued G costs on the heap besides its record (docs/design.md, "What one G
+    /// costs"): the task of a small closure and result must fit an 80-byte malloc chunk
+    /// (72 usable bytes: 16 of `Arc` counts, 56 of task).
+    #[test]
+    fn a_small_task_fits_an_80_byte_chunk() {
+        // A closure capturing one u64 and returning one, as the spawn_join benchmark spawns.
+        fn size_of_task<F, T>(_: &F) -> usize {
+            std::mem::size_of::<super::Task<F, T>>()
+        }
+        let x = 7u64;
+        let f = move || x;
+        let task = size_of_task::<_, u64>(&f);
+        assert!(task + 16 <= 72, "task grew to {task} bytes");
     }
 }

@@ -17,6 +17,7 @@
 //! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
 //! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
 //! | `sysmon` | the monitor thread: retake, slices, timers, traces   | sysmon                 |
+//! | `scavenge`| returning memory freed after bursts to the OS       | Deviations             |
 //! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
 //! | `netpoll`| the netpoller: contract, poll descriptors, mio poller [unsafe] | Netpoller    |
@@ -58,6 +59,7 @@ pub mod netpoll;
 pub mod p;
 pub mod park;
 pub(crate) mod runq;
+pub(crate) mod scavenge;
 #[allow(unsafe_code)]
 pub mod sched;
 #[allow(unsafe_code)]

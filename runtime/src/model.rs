@@ -363,7 +363,9 @@ impl PCtx {
     pub fn globrunqget(&self) -> Option<GRef> {
         self.with_p(|p| {
             let mut l = self.s.lock.lock();
-            self.s.globrunqget(&mut l, p, 0)
+            let got = self.s.globrunqget(&mut l, p, 0);
+            drop(l);
+            got.then(|| self.s.globrunq_finish(p))
         })
     }
 

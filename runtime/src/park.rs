@@ -3,7 +3,7 @@
 //!
 //! # The protocol (Go's `gopark(unlockf)` / `goready`)
 //!
-//! 1. A G that must wait calls [`park`]`(reason, register)`.
+//! 1. A G that must wait calls `park``(reason, register)`.
 //! 2. The G switches out to its M. Only then, on the M's stack, the M calls `register(u)` with
 //!    the G's [`Unparker`] (which owns the G's `GRef`).
 //! 3. `register` takes the lock of whatever the G waits on, re-checks the condition, and either
@@ -36,7 +36,7 @@
 //! callback that dropped its `Unparker` would free a suspended G, and corosensei would unwind
 //! that G's stack right there, on the M, inside the callback: the G's destructors would run as
 //! nobody, with the M's locks held. A callback that blocked or panicked would wedge or kill the
-//! M. Those rules cannot be expressed in a safe signature, so `park` and [`park_deadline`] are
+//! M. Those rules cannot be expressed in a safe signature, so `park` and `park_deadline` are
 //! `pub(crate)`: every blocking API users see (channels, locks, join, sleep, sockets) is built on
 //! them inside the engine, where each callback is written to the rules above. As a last line,
 //! dropping the owner of a suspended G is a fatal error naming the G (`GRef`'s drop), never an
@@ -214,7 +214,7 @@ where
     }
 }
 
-/// Like [`park`], with a deadline, for plain threads and Gs alike.
+/// Like `park`, with a deadline, for plain threads and Gs alike.
 ///
 /// If the deadline passes first, `cancel` is called (on a timer for a G, on the thread itself for
 /// a thread): it must remove the caller's `Unparker` from where `register` stored it and return

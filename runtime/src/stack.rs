@@ -33,7 +33,7 @@
 //!   derived from `vm.max_map_count`; past it [`alloc`] fails with an error
 //!   naming the sysctl. Stacks are never handed out unguarded.
 //! * **Size classes**: a request is rounded up to one of at most 62 classes
-//!   (four per doubling, from [`MIN_STACK_SIZE`] to 1 GiB; [`class_of`]),
+//!   (four per doubling, from [`MIN_STACK_SIZE`] to 1 GiB; `class_of`),
 //!   each with its own slabs and free list. Bounding the classes bounds the
 //!   address space that distinct sizes can pin (slabs are never unmapped).
 //! * **Reuse.** Free stacks go to the freeing P's [`StackCache`] (LIFO,

@@ -32,6 +32,34 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Whether [`trim_heap`] can return free heap memory to the OS (glibc's `malloc_trim`).
+pub(crate) fn can_trim_heap() -> bool {
+    cfg!(all(target_os = "linux", target_env = "gnu"))
+}
+
+/// Returns the free memory of every malloc arena to the OS (glibc's `malloc_trim(0)`); nothing
+/// elsewhere.
+pub(crate) fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory back to the kernel; it touches no
+    // memory a caller may hold (allocated chunks are left alone) and is thread-safe (it takes
+    // each arena's lock).
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Sets glibc's `M_TRIM_THRESHOLD` to its default (128 KiB) explicitly, which also turns off
+/// glibc's dynamic adjustment of it (runtime/src/scavenge.rs, step 2); nothing elsewhere.
+pub(crate) fn freeze_heap_trim_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt changes a malloc tunable under the main arena's lock; it touches no
+    // memory of ours. A return of 0 (refused) only means glibc keeps adjusting it.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Registers `child` to run in the child process after every `fork()` (`pthread_atfork`).
 /// `child` runs in the child's only thread right after the fork, so it must be
 /// async-signal-safe (a store to an atomic is).

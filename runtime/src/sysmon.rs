@@ -78,6 +78,7 @@ fn run(s: &'static Sched) {
             }
         }
         let retook = retake(s, &mut seen, now);
+        crate::scavenge::tick(s, now);
         let all_idle = s.npidle.load(Ordering::Relaxed) == s.nprocs();
         if all_idle {
             crate::deadlock::check(s);

@@ -19,7 +19,7 @@
 //! # Contract (kept from the first version; the channels code relies on it)
 //!
 //! * [`add`] registers a callback to run once at or after `when`, on a runtime thread (never on
-//!   the caller's stack); it returns an id. [`add_unpark`] is the allocation-free variant used by
+//!   the caller's stack); it returns an id. `add_unpark` is the allocation-free variant used by
 //!   [`sleep`]: its "callback" is an [`Unparker`].
 //! * [`cancel`] removes a timer that has not fired yet and says whether it did. It does not wait
 //!   for a callback that is already running: callbacks own what they touch (`'static + Send`).

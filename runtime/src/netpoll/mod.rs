@@ -5,11 +5,11 @@
 //!
 //! What the rest of the runtime may rely on, and the only functions it calls:
 //!
-//! * **Descriptors.** [`open`] registers a non-blocking fd and returns its `&'static` [`Pd`]
-//!   (from a cache; descriptors are recycled, never freed). [`close`] deregisters it, wakes
+//! * **Descriptors.** `open` registers a non-blocking fd and returns its `&'static` [`Pd`]
+//!   (from a cache; descriptors are recycled, never freed). `close` deregisters it, wakes
 //!   every waiter with [`Outcome::Closed`], and returns it to the cache. The fd itself is the
 //!   caller's: it must stay open until `close` returned.
-//! * **Waiting.** [`wait`]`(pd, fd, dir, deadline)` is called after a syscall on `fd` returned
+//! * **Waiting.** `wait``(pd, fd, dir, deadline)` is called after a syscall on `fd` returned
 //!   `WouldBlock`. On a G it parks the G (wait reason `IO wait`) until readiness (`Ok`), the
 //!   deadline (`TimedOut`) or a close (`NotConnected`, Go's "use of closed network connection");
 //!   on a plain thread it blocks the thread in poll(2) instead (std's behaviour). Readiness may
@@ -149,7 +149,7 @@ pub(crate) fn close(pd: &'static Pd, fd: RawFd) {
     free_list().lock().push(pd);
 }
 
-/// [`close`] without recycling: the descriptor stays closed (every wait fails) until [`close`];
+/// `close` without recycling: the descriptor stays closed (every wait fails) until `close`;
 /// for `close(&self)` on sockets still owned by someone.
 pub(crate) fn shutdown(pd: &'static Pd, fd: RawFd) {
     if pd.is_closed() {
