@@ -470,3 +470,37 @@ fn schedtrace_summary_format() {
         .unwrap();
     assert_eq!(brackets.split_whitespace().count(), 2, "{line}");
 }
+
+// Gs spawned from a plain thread wait in the global queue without a G record (sched.rs,
+// `FreshG`); they must not starve behind Gs that keep yielding (each yield goes through the
+// global queue too), and they keep their names and stack sizes.
+child_test!(fn plain_thread_spawns_run_beside_yielding_gs() ["GORT_MAXPROCS" => "1"] {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let yielders: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            gort::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    gort::yield_now();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    for i in 0..200u32 {
+        let h = gort::Builder::new()
+            .name(format!("fresh{i}"))
+            .stack_size(64 << 10)
+            .spawn(move || (i, gort::current().name().map(String::from)))
+            .unwrap();
+        assert_eq!(h.join().unwrap(), (i, Some(format!("fresh{i}"))));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for y in yielders {
+        assert!(y.join().unwrap() > 0);
+    }
+});

@@ -235,6 +235,7 @@ pub(crate) fn on_g_stack() -> bool {
 /// Suspends the running G, handing `s` to its M. Returns when an M resumes the G.
 ///
 /// Must be called on a G's stack (`on_g_stack()`); the engine checks before calling.
+#[inline]
 pub(crate) fn suspend(s: Suspend) {
     // A G that is unwinding must not leave its OS thread (std's panic state is per thread):
     // sched.rs, "Unwinding Gs keep their M".

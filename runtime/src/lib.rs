@@ -159,8 +159,10 @@ pub fn sched() -> &'static sched::Sched {
 // the poller thread do not exist, yet the scheduler's memory says they do, so the first spawn +
 // join would wait forever for an M that is not there. Go does not support it either. gort makes
 // it loud: a `pthread_atfork` child handler (registered when the runtime starts) sets `FORKED`,
-// and the entry points that would wait (spawn, park, yield) check it: a plain thread gets a panic
-// naming fork, a G (an M copied mid-run) a fatal error, since its scheduler cannot go on.
+// and the entry points that would wait for the runtime's threads check it: `spawn` everywhere,
+// and park and yield on a plain thread (a G's switches do not pay for it: the G's own M was
+// copied, and its next spawn stops it). A plain thread gets a panic naming fork, a G (an M
+// copied mid-run) a fatal error, since its scheduler cannot go on.
 // `std::process::Command` (posix_spawn, or fork + exec without gort calls in between) is not
 // affected.
 

@@ -365,7 +365,7 @@ impl PCtx {
             let mut l = self.s.lock.lock();
             let got = self.s.globrunqget(&mut l, p, 0);
             drop(l);
-            got.then(|| self.s.globrunq_finish(p))
+            got.map(|g| self.s.global_g(g, p))
         })
     }
 

@@ -118,10 +118,10 @@ pub(crate) struct PLocal {
     /// first: a G readied from here soon after it parked here still has its frames in this
     /// core's cache, so its stack is not prefetched (a ping-pong pair, a small pipeline).
     recent_parks: Cell<[usize; RECENT_PARKS]>,
-    /// A batch taken from the global queue under `Sched::lock`, given G records and queued
-    /// after the lock is released (`Sched::globrunqget` / `globrunq_finish`). Empty between
-    /// the two.
-    pub(crate) glob_batch: RefCell<Vec<crate::sched::GlobalG>>,
+    /// A batch of fresh Gs taken from the global queue under `Sched::lock`, given G records
+    /// after the lock is released (`Sched::globrunqget` / `globrunq_fresh`). Empty outside the
+    /// two.
+    pub(crate) glob_batch: RefCell<Vec<crate::sched::FreshG>>,
 }
 
 /// How many parks [`PLocal`] remembers for the prefetch decision.

@@ -171,11 +171,11 @@ pub(crate) fn park<F>(reason: WaitReason, register: F)
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
-    crate::check_not_forked();
     if coro::on_g_stack() {
         let mut cb = park_callback(reason, register);
         coro::suspend(Suspend::Park(ParkFn::new(&mut cb)));
     } else {
+        crate::check_not_forked();
         let sig = thread_signal();
         sig.begin_counted();
         if register(Unparker::Thread(sig.clone())).is_none() {
@@ -230,7 +230,6 @@ where
     F: FnOnce(Unparker) -> Option<Unparker>,
     C: FnOnce() -> Option<Unparker> + Send + 'static,
 {
-    crate::check_not_forked();
     if coro::on_g_stack() {
         // The timer is armed by the M right after `register` stored our Unparker (so it cannot
         // fire before there is something to cancel), under `slot`'s lock so that the G, once
@@ -267,6 +266,7 @@ where
         }
         !sl.timed_out
     } else {
+        crate::check_not_forked();
         let sig = thread_signal();
         if register(Unparker::Thread(sig.clone())).is_some() {
             return true;
@@ -288,10 +288,10 @@ where
 /// Yields the processor: the current G goes to the back of its P's run queue and other Gs run
 /// (Go's `runtime.Gosched`). On a plain thread, `std::thread::yield_now`.
 pub fn yield_now() {
-    crate::check_not_forked();
     if coro::on_g_stack() {
         coro::suspend(Suspend::Yield);
     } else {
+        crate::check_not_forked();
         std::thread::yield_now();
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! After a burst (a million Gs spawned and joined), the engine itself holds almost nothing: dead
 //! G records and stacks are cached in bounded amounts, a G queued from a plain thread has no
-//! record (`sched::GlobalG::Fresh`). But the burst's tasks, join handles and records went
+//! record (`sched::FreshG`). But the burst's tasks, join handles and records went
 //! through the global allocator, and glibc keeps what was freed: measured with rounds of
 //! 1,000,000 spawn + join from `main`, the process held 80-130 MB after each round, varying
 //! with where glibc's last live chunk happened to sit and with its dynamic trim threshold
@@ -14,7 +14,7 @@
 //!
 //! Measured with rounds of 1,000,000 spawn + join from `main` (`after_3 <= 1.25 * after_1 +
 //! 16 MiB`, the criterion), the variation across rounds came from two sources, fixed in
-//! two places: G records held by Gs queued from a plain thread (sched.rs, `GlobalG::Fresh`: no
+//! two places: G records held by Gs queued from a plain thread (sched.rs, `FreshG`: no
 //! record until an M runs the G) and glibc's dynamic trim threshold, handled here.
 //!
 //! # The protocol

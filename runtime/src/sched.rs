@@ -198,38 +198,41 @@ pub const M_IDLE_EXIT: Duration = Duration::from_secs(2);
 /// What `Sched::lock` protects.
 pub(crate) struct Locked {
     /// The global run queue (FIFO).
-    pub(crate) global: VecDeque<GlobalG>,
+    pub(crate) global: VecDeque<GRef>,
+    /// Gs spawned outside any P, not given a record yet (FIFO; see [`FreshG`]).
+    pub(crate) fresh: VecDeque<FreshG>,
+    /// Takes from `global` since `fresh` was last served while non-empty (see
+    /// `globrunqget`: fresh entries wait at most [`GLOBAL_CHECK_INTERVAL`] such takes).
+    fresh_skips: u64,
     /// Idle Ps, most recently idled last.
     pub(crate) idle_p: Vec<PHandle>,
     /// Idle Ms, parked on their notes.
     pub(crate) idle_m: Vec<&'static MShared>,
 }
 
-/// An entry of the global run queue.
-///
-/// A G spawned from outside any P (a plain thread, or a G whose P sysmon retook) is queued as
-/// [`GlobalG::Fresh`]: its task and id, without a G record. The M that takes it from the queue
-/// gives it a record from its P's cache of dead records (`globrunq_finish`). So a plain thread
-/// that spawns faster than the Ms run costs only its tasks for the Gs still queued, not a
-/// 256-byte record each: measured with 1,000,000 spawns from `main` on a loaded machine,
-/// up to 450,000 Gs were queued at once, i.e. 115 MB of records that glibc then kept for the
-/// process (issue 15, item 9). It also takes the record's `malloc` and its registry insert off
-/// the spawner's path. (Go allocates a `g` and its stack in `newproc` itself; its spawner is
-/// always on a P.)
-pub(crate) enum GlobalG {
-    /// A G with a record: readied, yielded, or spilled from a local queue.
-    G(GRef),
-    /// A G that never ran and has no record yet.
-    Fresh(FreshG),
-}
-
-/// What a record needs that a [`GlobalG::Fresh`] entry carries.
+/// A G spawned from outside any P (a plain thread, or a G whose P sysmon retook): its task
+/// and id, queued on `Locked::fresh` without a G record (32 bytes inline in the queue). The M
+/// that takes it gives it a record from its P's cache of dead records (`globrunq_fresh`). So a
+/// plain thread that spawns faster than the Ms run costs only its tasks for the Gs still
+/// queued, not a 256-byte record each: measured with 1,000,000 spawns from `main` on a loaded
+/// machine, up to 450,000 Gs were queued at once, i.e. 115 MB of records that glibc then kept
+/// for the process (issue 15, item 9). It also takes the record's `malloc` and its registry
+/// insert off the spawner's path. (Go allocates a `g` and its stack in `newproc` itself; its
+/// spawner is always on a P.) A separate queue rather than a variant of `global`'s entries
+/// keeps the yield path (a push and a pop of `global` per switch) exactly as it was.
 pub(crate) struct FreshG {
     id: u64,
     entry: crate::g::Entry,
-    /// Only for a named G, a non-default stack size or a stack reservation (mprotect mode), so
-    /// that the common entry is three words.
+    /// Only for a named G, a non-default stack size or a stack reservation (mprotect mode).
     extra: Option<Box<FreshExtra>>,
+}
+
+/// What `globrunqget` took.
+pub(crate) enum Global {
+    /// A G with a record, to run.
+    G(GRef),
+    /// A batch of fresh entries, in the P's `glob_batch`.
+    Fresh,
 }
 
 struct FreshExtra {
@@ -283,6 +286,7 @@ impl Drop for Sched {
             let mut l = self.lock.lock();
             l.idle_p.clear();
             l.global.clear();
+            l.fresh.clear();
             l.idle_m.clear();
         }
         for p in self.ps.iter() {
@@ -311,6 +315,8 @@ impl Sched {
             strides,
             lock: Mutex::new(Locked {
                 global: VecDeque::new(),
+                fresh: VecDeque::new(),
+                fresh_skips: 0,
                 idle_p: idle,
                 idle_m: Vec::new(),
             }),
@@ -370,8 +376,9 @@ impl Sched {
         }
         batch.push(g);
         let mut l = self.lock.lock();
-        l.global.extend(batch.into_iter().map(GlobalG::G));
-        self.nglobal.store(l.global.len(), Ordering::Relaxed);
+        l.global.extend(batch);
+        self.nglobal
+            .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
     }
 
     /// Takes the next G from `p`: runnext first (inheriting the time slice), then the queue head.
@@ -401,69 +408,81 @@ impl Sched {
 
     /// Puts a G on the global queue (from outside any P, or for a P-less M).
     pub(crate) fn global_put(&self, g: GRef) {
-        self.global_put_entry(GlobalG::G(g));
-    }
-
-    fn global_put_entry(&self, e: GlobalG) {
         let mut l = self.lock.lock();
-        l.global.push_back(e);
-        self.nglobal.store(l.global.len(), Ordering::Relaxed);
+        l.global.push_back(g);
+        self.nglobal
+            .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
         drop(l);
         self.backoff.poke();
     }
 
-    /// Takes a batch from the global queue (Go's `globrunqget`): n = min(len, len / nprocs + 1,
-    /// max if nonzero, LOCAL_CAP / 2) entries into `p`'s `glob_batch`. Caller holds `lock`;
-    /// true if it took any. The caller releases the lock and then calls [`Self::globrunq_finish`],
-    /// which gives fresh entries their records outside the lock.
-    fn globrunqget(&self, l: &mut Locked, p: &PHandle, max: usize) -> bool {
+    /// Takes a batch from the global queue (Go's `globrunqget`) for `p`: n = min(len, len /
+    /// nprocs + 1, max if nonzero, LOCAL_CAP / 2), one returned and the rest queued on `p`.
+    /// Caller holds `lock`. The fresh queue is served when `global` is empty, or when it has
+    /// waited `GLOBAL_CHECK_INTERVAL` takes (so a plain thread's spawns cannot starve behind
+    /// Gs that keep yielding): its batch goes to `p`'s `glob_batch`, and the caller, after
+    /// releasing the lock, gets the G to run from [`Self::globrunq_fresh`].
+    fn globrunqget(&self, l: &mut Locked, p: &PHandle, max: usize) -> Option<Global> {
+        if !l.fresh.is_empty() {
+            l.fresh_skips += 1;
+            if l.global.is_empty() || l.fresh_skips >= GLOBAL_CHECK_INTERVAL {
+                l.fresh_skips = 0;
+                let n = self.global_batch(l.fresh.len(), max);
+                p.local().glob_batch.borrow_mut().extend(l.fresh.drain(..n));
+                if l.fresh.is_empty() && l.fresh.capacity() > GLOBAL_KEEP {
+                    // A burst of spawns from a plain thread can queue hundreds of thousands
+                    // of Gs: give the peak back once drained.
+                    l.fresh = VecDeque::with_capacity(GLOBAL_KEEP);
+                }
+                self.nglobal
+                    .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
+                return Some(Global::Fresh);
+            }
+        }
         let len = l.global.len();
         if len == 0 {
-            return false;
+            return None;
         }
-        let mut n = len.min(len / self.nprocs() + 1).min(LOCAL_CAP / 2);
-        if max > 0 {
-            n = n.min(max);
+        let n = self.global_batch(len, max);
+        let g = l.global.pop_front();
+        for _ in 1..n {
+            match l.global.pop_front() {
+                Some(x) => p.local().runq.push(x),
+                None => break,
+            }
         }
-        p.local()
-            .glob_batch
-            .borrow_mut()
-            .extend(l.global.drain(..n));
-        self.nglobal.store(l.global.len(), Ordering::Relaxed);
-        // A burst of spawns from a plain thread can queue hundreds of thousands of Gs; give the
-        // queue's memory back once it has drained rather than keep its peak for good.
-        if l.global.is_empty() && l.global.capacity() > GLOBAL_KEEP {
-            l.global = VecDeque::with_capacity(GLOBAL_KEEP);
-        }
-        true
+        self.nglobal
+            .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
+        g.map(Global::G)
     }
 
-    /// The second half of [`Self::globrunqget`], without the lock: returns the batch's first G
-    /// and queues the rest on `p`, in order.
-    fn globrunq_finish(&self, p: &PHandle) -> GRef {
+    /// Go's batch size for a global queue of `len`: min(len, len / nprocs + 1, LOCAL_CAP / 2,
+    /// max if nonzero).
+    #[inline]
+    fn global_batch(&self, len: usize, max: usize) -> usize {
+        let n = len.min(len / self.nprocs() + 1).min(LOCAL_CAP / 2);
+        if max > 0 {
+            n.min(max)
+        } else {
+            n
+        }
+    }
+
+    /// After [`Self::globrunqget`] returned `Fresh`, without the lock: gives the batch records
+    /// from `p`'s cache, returns the first and queues the rest on `p`, in order.
+    fn globrunq_fresh(&self, p: &PHandle) -> GRef {
         let local = p.local();
         let mut batch = std::mem::take(&mut *local.glob_batch.borrow_mut());
         let mut first = None;
-        for e in batch.drain(..) {
-            let g = match e {
-                GlobalG::G(g) => g,
-                GlobalG::Fresh(f) => {
-                    let (name, size, reserved) = match f.extra {
-                        Some(x) => (x.name, x.stack_size, x.stack_reserved),
-                        None => (None, self.cfg.stack_size, false),
-                    };
-                    let mut g = GRef::alloc(
-                        Some(&mut local.gfree.borrow_mut()),
-                        f.id,
-                        name,
-                        size,
-                        f.entry,
-                    );
-                    g.owned().stack_reserved = reserved;
-                    g.set_status(GStatus::Runnable);
-                    g
-                }
+        for f in batch.drain(..) {
+            let FreshG { id, entry, extra } = f;
+            let (name, size, reserved) = match extra {
+                Some(x) => (x.name, x.stack_size, x.stack_reserved),
+                None => (None, self.cfg.stack_size, false),
             };
+            let mut g = GRef::alloc(Some(&mut local.gfree.borrow_mut()), id, name, size, entry);
+            g.owned().stack_reserved = reserved;
+            g.set_status(GStatus::Runnable);
             match first {
                 None => first = Some(g),
                 Some(_) => local.runq.push(g),
@@ -471,7 +490,25 @@ impl Sched {
         }
         // Keep the buffer's allocation for the next batch.
         *local.glob_batch.borrow_mut() = batch;
-        first.unwrap_or_else(|| fatal!("globrunq_finish without a batch"))
+        first.unwrap_or_else(|| fatal!("globrunq_fresh without a batch"))
+    }
+
+    /// [`Self::globrunqget`] for `find_runnable`, taking and releasing the lock itself.
+    #[inline]
+    fn take_global(&self, p: &PHandle, max: usize) -> Option<GRef> {
+        let mut l = self.lock.lock();
+        let got = self.globrunqget(&mut l, p, max);
+        drop(l);
+        got.map(|g| self.global_g(g, p))
+    }
+
+    /// What [`Self::globrunqget`] took, as the G to run (call without the lock).
+    #[inline]
+    pub(crate) fn global_g(&self, got: Global, p: &PHandle) -> GRef {
+        match got {
+            Global::G(g) => g,
+            Global::Fresh => self.globrunq_fresh(p),
+        }
     }
 
     // ---- making Gs runnable --------------------------------------------------------------
@@ -637,7 +674,7 @@ impl Sched {
             return;
         }
         let mut l = self.lock.lock();
-        if !l.global.is_empty() {
+        if !l.global.is_empty() || !l.fresh.is_empty() {
             drop(l);
             self.startm(p, false, None);
             return;
@@ -848,10 +885,7 @@ impl Sched {
                 .is_multiple_of(GLOBAL_CHECK_INTERVAL)
                 && self.nglobal.load(Ordering::Relaxed) > 0
             {
-                let mut l = self.lock.lock();
-                if self.globrunqget(&mut l, &p, 1) {
-                    drop(l);
-                    let g = self.globrunq_finish(&p);
+                if let Some(g) = self.take_global(&p, 1) {
                     set_p(PSlot::Owned(p));
                     return Ok((g, false));
                 }
@@ -862,10 +896,7 @@ impl Sched {
             }
             // 4: the global queue, in a batch.
             if self.nglobal.load(Ordering::Relaxed) > 0 {
-                let mut l = self.lock.lock();
-                if self.globrunqget(&mut l, &p, 0) {
-                    drop(l);
-                    let g = self.globrunq_finish(&p);
+                if let Some(g) = self.take_global(&p, 0) {
                     set_p(PSlot::Owned(p));
                     return Ok((g, false));
                 }
@@ -896,9 +927,9 @@ impl Sched {
             // 7: nothing found: give the P back (T1) unless the global queue has work.
             let p = take_owned_p();
             let mut l = self.lock.lock();
-            if self.globrunqget(&mut l, &p, 0) {
+            if let Some(got) = self.globrunqget(&mut l, &p, 0) {
                 drop(l);
-                let g = self.globrunq_finish(&p);
+                let g = self.global_g(got, &p);
                 set_p(PSlot::Owned(p));
                 return Ok((g, false));
             }
@@ -928,8 +959,10 @@ impl Sched {
                     gort_mutate = "no_t3_recheck",
                     gort_mutate = "t3_unlocked_global"
                 )))]
-                let recheck =
-                    !self.lock.lock().global.is_empty() || self.ps.iter().any(|p| p.has_work());
+                let recheck = {
+                    let l = self.lock.lock();
+                    !l.global.is_empty() || !l.fresh.is_empty()
+                } || self.ps.iter().any(|p| p.has_work());
                 #[cfg(gort_mutate = "t3_unlocked_global")]
                 let recheck =
                     self.nglobal.load(Ordering::SeqCst) > 0 || self.ps.iter().any(|p| p.has_work());
@@ -1191,7 +1224,7 @@ impl Sched {
             self.ready_g(g, true);
             return id;
         }
-        // Outside any P: queue it globally without a record (see `GlobalG::Fresh`).
+        // Outside any P: queue it globally without a record (see `FreshG`).
         let (name, entry) = args.take().unwrap();
         let id = crate::g::goid_single();
         let extra =
@@ -1202,7 +1235,12 @@ impl Sched {
                     stack_reserved,
                 })
             });
-        self.global_put_entry(GlobalG::Fresh(FreshG { id, entry, extra }));
+        let mut l = self.lock.lock();
+        l.fresh.push_back(FreshG { id, entry, extra });
+        self.nglobal
+            .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
+        drop(l);
+        self.backoff.poke();
         self.wakep();
         // A plain thread, or a G whose P is gone. Only this slow path pays for telling them
         // apart.
@@ -1429,9 +1467,9 @@ impl Sched {
         };
         if nglobal > 0 {
             let mut l = self.lock.lock();
-            l.global
-                .extend(gs.drain(gs.len() - nglobal..).map(GlobalG::G));
-            self.nglobal.store(l.global.len(), Ordering::Relaxed);
+            l.global.extend(gs.drain(gs.len() - nglobal..));
+            self.nglobal
+                .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
         }
         if !gs.is_empty() {
             let mut rest = Some(gs);
@@ -1442,8 +1480,9 @@ impl Sched {
             });
             if let Some(gs) = rest {
                 let mut l = self.lock.lock();
-                l.global.extend(gs.into_iter().map(GlobalG::G));
-                self.nglobal.store(l.global.len(), Ordering::Relaxed);
+                l.global.extend(gs);
+                self.nglobal
+                    .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
             }
             fence(Ordering::SeqCst);
         }
