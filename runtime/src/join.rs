@@ -21,7 +21,11 @@
 //! already printed its message and location) and the G ends normally: its M, its P and the
 //! runtime's counts are untouched. A payload whose own destructor panics is leaked with a
 //! message rather than dropped again. The engine's loop (`m_main`) aborts with a message if
-//! anything unwinds out of it anyway: an M is never lost silently.
+//! anything unwinds out of it anyway: an M is never lost silently. A panic hook runs inside
+//! std's panic machinery, before any unwinding: one that parks is handled by pinning the G
+//! (sched.rs, "Unwinding Gs keep their M"), but one that panics itself makes std abort the
+//! process ("thread panicked while processing panic"), as it does for threads; nothing can
+//! catch that.
 //!
 //! If the G never runs because it could not get a stack, the engine calls
 //! [`Runnable::abandon`], which does steps 3 and 4 with an error payload that says why.
