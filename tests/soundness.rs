@@ -424,3 +424,46 @@ fn env_warning_child() {
         gort::spawn(|| ()).join().unwrap();
     }
 }
+
+// ---- Builder::pinned: the remedy for thread-locals around blocking calls --------------------
+
+thread_local! {
+    static PINNED_TL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+// A pinned G keeps its OS thread across every kind of blocking point, an extra
+// unlock_os_thread cannot undo the pin, its thread-locals stay its own, the other Gs run
+// meanwhile, and its M is not ended when it finishes (only lock_os_thread does that).
+child_test!(fn a_pinned_g_keeps_its_thread_for_life() ["GORT_MAXPROCS" => "2"] {
+    gort::spawn(|| ()).join().unwrap();
+    let (tx, rx) = bounded::<u64>(0);
+    let pinned = gort::Builder::new()
+        .pinned(true)
+        .spawn(move || {
+            let me = std::thread::current().id();
+            let mut same = true;
+            gort::unlock_os_thread(); // not paired with a lock: must not unpin
+            for i in 0..200u64 {
+                PINNED_TL.with(|c| c.set(c.get() + 1));
+                match i % 4 {
+                    0 => gort::yield_now(),
+                    1 => gort::sleep(Duration::from_micros(50)),
+                    2 => tx.send(i).unwrap(),
+                    _ => drop(gort::spawn(|| ()).join()),
+                }
+                same &= std::thread::current().id() == me;
+            }
+            (same, PINNED_TL.with(|c| c.get()))
+        })
+        .unwrap();
+    let got: u64 = (0..50).map(|_| rx.recv().unwrap()).sum();
+    assert_eq!(got, (0..200).filter(|i| i % 4 == 2).sum::<u64>());
+    let (same, count) = pinned.join().unwrap();
+    assert!(same, "a pinned G ran on another thread");
+    assert_eq!(count, 200, "a pinned G's thread-local was touched by another G");
+    // Its M goes back to work: no thread was ended, and more Gs run.
+    let before = common::threads();
+    let n: u32 = (0..100).map(|i| gort::spawn(move || i).join().unwrap()).sum();
+    assert_eq!(n, 4950);
+    assert!(common::threads() <= before + 1);
+});
