@@ -72,9 +72,64 @@ pub use gort_runtime::timer::sleep_until;
 
 pub use gort_runtime::{
     block_in_place, blocking, current, in_green_thread, lock_os_thread, maxprocs, num_goroutine,
-    preempt_point, should_yield, sleep, spawn, unlock_os_thread, yield_now, Builder, Current,
-    JoinHandle,
+    preempt_point, scope, should_yield, sleep, sleep_ctx, spawn, unlock_os_thread, yield_now,
+    Builder, Current, JoinHandle, Scope, ScopedJoinHandle,
 };
+
+/// Go's `context`: cancellation, deadlines and values that flow down a tree of work.
+///
+/// A [`Context`](context::Context) is cheap to clone and `Send + Sync`. Derive children with
+/// [`with_cancel`](context::with_cancel), [`with_timeout`](context::with_timeout),
+/// [`with_deadline`](context::with_deadline), [`with_value`](context::with_value),
+/// [`without_cancel`](context::without_cancel); wait on [`done`](context::Context::done) in a
+/// `select!`, or pass the context to a blocking call that takes one: [`sleep_ctx`],
+/// [`Receiver::recv_ctx`](chan::Receiver::recv_ctx), [`Sender::send_ctx`](chan::Sender::send_ctx),
+/// [`Semaphore::acquire_many_ctx`](sync::Semaphore::acquire_many_ctx),
+/// [`Group::wait_ctx`](errgroup::Group::wait_ctx),
+/// [`TcpStream::connect_ctx`](net::TcpStream::connect_ctx). Cancelling a context ends its whole
+/// subtree in one pass; no context costs a green thread, and a deadline costs one timer.
+///
+/// **Dropping a cancel handle cancels its context** (RAII for Go's `defer cancel()`, which is
+/// what keeps an abandoned child from staying linked to its parent and its timer armed): bind it
+/// to a named variable (`_cancel`), not `_`.
+///
+/// ```
+/// use gort::context;
+/// use std::time::Duration;
+/// let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(10));
+/// let (_tx, jobs) = gort::chan::bounded::<u32>(0);
+/// let r = jobs.recv_ctx(&ctx); // nothing arrives: the deadline ends the wait
+/// assert_eq!(r, Err(gort::chan::RecvCtxError::Context(context::DeadlineExceeded)));
+/// ```
+pub mod context {
+    pub use gort_runtime::context::{
+        after_func, background, with_cancel, with_cancel_cause, with_deadline, with_deadline_cause,
+        with_timeout, with_timeout_cause, with_value, without_cancel, AfterFuncHandle,
+        CancelCauseHandle, CancelHandle, Canceled, Cause, Context, DeadlineExceeded, Error,
+    };
+}
+
+/// golang.org/x/sync/errgroup: run subtasks in green threads, keep the first error, cancel the
+/// rest through a derived context.
+///
+/// ```
+/// use gort::{context, errgroup};
+/// let (g, ctx) = errgroup::with_context::<String>(&context::background());
+/// for path in ["a", "b", "c"] {
+///     let ctx = ctx.clone();
+///     g.go(move || {
+///         if ctx.err().is_some() {
+///             return Ok(()); // another member failed: stop early
+///         }
+///         let _ = path;
+///         Ok(())
+///     });
+/// }
+/// assert!(g.wait().is_ok());
+/// ```
+pub mod errgroup {
+    pub use gort_runtime::errgroup::{with_context, Group};
+}
 
 /// Channels (Go's `chan`): bounded, unbuffered (`bounded(0)`), unbounded; MPMC; close; select.
 ///
@@ -85,8 +140,8 @@ pub use gort_runtime::{
 /// ```
 pub mod chan {
     pub use gort_runtime::chan::{
-        bounded, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
-        SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+        bounded, unbounded, IntoIter, Iter, Receiver, RecvCtxError, RecvError, RecvTimeoutError,
+        SendCtxError, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
     };
 }
 
@@ -116,7 +171,8 @@ pub use gort_runtime::{local, select};
 pub mod sync {
     pub use gort_runtime::sync::{
         Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
-        RwLockReadGuard, RwLockWriteGuard, Semaphore, WaitGroup,
+        RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, WaitGroup, WaitGroupGuard,
+        WaitTimeoutResult,
     };
 }
 

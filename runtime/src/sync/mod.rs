@@ -12,7 +12,7 @@
 //! | [`Condvar`] | a ticket notify list                           | runtime notifyList |
 //! | [`WaitGroup`] | one packed counter/waiter word + a sema       | sync/waitgroup.go  |
 //! | [`Once`], [`OnceLock`] | a done flag + a Mutex               | sync/once.go       |
-//! | [`Semaphore`] | a sema                                       | x/sync/semaphore   |
+//! | [`Semaphore`] | a lock + a FIFO of wait cells (weighted, no barging) | x/sync/semaphore |
 //! | [`Barrier`] | an engine lock + a generation + parked waiters | (std::sync::Barrier) |
 //!
 //! **No poisoning.** Like Go and parking_lot (and unlike std), a panic while a guard is held
@@ -31,15 +31,16 @@ mod once;
 mod rwlock;
 pub(crate) mod sema;
 mod semaphore;
+pub(crate) mod waitcell;
 mod waitgroup;
 
 pub use barrier::{Barrier, BarrierWaitResult};
-pub use condvar::Condvar;
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-pub use semaphore::Semaphore;
-pub use waitgroup::WaitGroup;
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use waitgroup::{WaitGroup, WaitGroupGuard};
 
 /// Declares a function `const` normally and plain under loom (whose atomics are not const).
 macro_rules! cfn {
