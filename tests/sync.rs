@@ -254,3 +254,86 @@ fn g_local_distinct_and_dropped() {
     assert_eq!(other, 0);
     assert_eq!(ID.with(|c| c.get()), 7);
 }
+
+/// `Condvar::wait_timeout`: times out with nobody notifying; a notify wakes it before the
+/// deadline; and a waiter that timed out never swallows a `notify_one` meant for another.
+#[test]
+fn condvar_wait_timeout() {
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let (g, r) = pair.1.wait_timeout(pair.0.lock(), Duration::from_millis(5));
+    assert!(r.timed_out());
+    drop(g);
+
+    let p2 = pair.clone();
+    let h = gort::spawn(move || {
+        let (g, r) =
+            p2.1.wait_timeout_while(p2.0.lock(), Duration::from_secs(30), |n| *n == 0);
+        (*g, r.timed_out())
+    });
+    gort::sleep(Duration::from_millis(5));
+    *pair.0.lock() = 9;
+    pair.1.notify_all();
+    assert_eq!(h.join().unwrap(), (9, false));
+
+    // Many timed waiters time out while a plain waiter waits; one notify must reach it.
+    for _ in 0..20 {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let timed: Vec<_> = (0..20)
+            .map(|_| {
+                let p = pair.clone();
+                gort::spawn(move || {
+                    let g = p.0.lock();
+                    drop(p.1.wait_timeout(g, Duration::from_micros(200)));
+                })
+            })
+            .collect();
+        let p = pair.clone();
+        let plain = gort::spawn(move || {
+            let mut g = p.0.lock();
+            while !*g {
+                g = p.1.wait(g);
+            }
+        });
+        for t in timed {
+            t.join().unwrap();
+        }
+        gort::sleep(Duration::from_millis(1));
+        *pair.0.lock() = true;
+        pair.1.notify_one();
+        let t = Instant::now();
+        while !plain.is_finished() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "notify_one was swallowed"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        plain.join().unwrap();
+    }
+}
+
+/// `WaitGroup::go` counts a panicking worker done (wait does not hang); the guard too.
+#[test]
+fn waitgroup_go_and_guard() {
+    let wg = Arc::new(WaitGroup::new());
+    let n = Arc::new(AtomicUsize::new(0));
+    for i in 0..100 {
+        let n = n.clone();
+        wg.go(move || {
+            if i % 10 == 0 {
+                panic!("worker {i} panics");
+            }
+            n.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    wg.wait();
+    assert_eq!(n.load(Ordering::Relaxed), 90);
+
+    let wg = WaitGroup::new();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _g = wg.guard();
+        panic!("holder panics");
+    }));
+    assert!(r.is_err());
+    wg.wait(); // the guard's drop ran during the unwind
+}

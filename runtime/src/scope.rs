@@ -219,7 +219,6 @@ struct Packet<T> {
 ///     assert_eq!(h.join().unwrap(), 4);
 /// });
 /// ```
-#[must_use = "the G is joined by the scope anyway; call join() for its result"]
 pub struct ScopedJoinHandle<'scope, T> {
     handle: JoinHandle<()>,
     packet: Arc<Packet<T>>,

@@ -15,6 +15,11 @@
 //!    the front drops it and goes on.
 //! 4. With a context: a context that has ended fails the call even if permits are free
 //!    (x/sync checks `ctx.Done()` first), and permits granted as the context ends are returned.
+//! 5. A request larger than the semaphore's size (`avail + outstanding`: the permits there are,
+//!    free or held) could never be served, and x/sync never queues it, so that it does not hold
+//!    up everyone behind it. Here the size can grow (a `release` beyond what is held adds
+//!    permits, as gort's counting semaphore always allowed), so such a request waits aside in
+//!    `oversized` and joins the back of the queue once the size has grown enough.
 //!
 //! Lock order: `st` < a waiter cell's lock (a granter ends cells under `st`); unparks happen
 //! after `st` is released.
@@ -51,8 +56,12 @@ pub struct Semaphore {
 
 struct State {
     avail: u64,
+    /// Permits handed out and not yet released (step 5).
+    outstanding: u64,
     /// Waiters in arrival order; each cell's `tag` is the permits it wants.
     waiters: VecDeque<Arc<WaitCell>>,
+    /// Requests larger than the size (step 5), in arrival order.
+    oversized: VecDeque<Arc<WaitCell>>,
 }
 
 /// Permits held from a [`Semaphore`]; dropping it returns them (or keep them with
@@ -88,7 +97,9 @@ impl Semaphore {
             Semaphore {
                 st: Mutex::new(State {
                     avail: permits as u64,
+                    outstanding: 0,
                     waiters: VecDeque::new(),
+                    oversized: VecDeque::new(),
                 }),
             }
         }
@@ -136,7 +147,7 @@ impl Semaphore {
         self.release_many(1);
     }
 
-    /// Returns `n` permits (step 2). Permits may be added beyond the initial count.
+    /// Returns `n` permits (step 2). Releasing more than is held adds permits (the size grows).
     ///
     /// # Examples
     ///
@@ -149,7 +160,12 @@ impl Semaphore {
         let mut wake = Vec::new();
         {
             let mut st = self.st.lock();
+            let back = st.outstanding.min(u64::from(n));
+            st.outstanding -= back;
             st.avail += u64::from(n);
+            if back < u64::from(n) {
+                st.admit_oversized();
+            }
             st.notify_waiters(&mut wake);
         }
         for u in wake {
@@ -170,8 +186,9 @@ impl Semaphore {
     }
 
     /// Takes `n` permits, parking until they are available and every earlier waiter has been
-    /// served (x/sync's `Acquire`). A request larger than the permits that will ever be free
-    /// waits for good.
+    /// served (x/sync's `Acquire`). A request larger than the semaphore's size does not hold
+    /// up the queue: it waits aside until releases beyond what is held make it fit (else for
+    /// good).
     ///
     /// # Examples
     ///
@@ -206,7 +223,7 @@ impl Semaphore {
     pub fn try_acquire_many(&self, n: u32) -> Option<SemaphorePermit<'_>> {
         let mut st = self.st.lock();
         if st.waiters.is_empty() && st.avail >= u64::from(n) {
-            st.avail -= u64::from(n);
+            st.take(u64::from(n));
             Some(SemaphorePermit { sem: self, n })
         } else {
             None
@@ -271,11 +288,15 @@ impl Semaphore {
         let cell = {
             let mut st = self.st.lock();
             if st.waiters.is_empty() && st.avail >= u64::from(n) {
-                st.avail -= u64::from(n);
+                st.take(u64::from(n));
                 return Ok(());
             }
             let cell = WaitCell::new(u64::from(n));
-            st.waiters.push_back(cell.clone());
+            if u64::from(n) > st.avail + st.outstanding {
+                st.oversized.push_back(cell.clone());
+            } else {
+                st.waiters.push_back(cell.clone());
+            }
             cell
         };
         let how = waitcell::wait(&cell, WaitReason::Semacquire, deadline, ctx);
@@ -295,6 +316,8 @@ impl Semaphore {
                 if i == 0 {
                     st.notify_waiters(&mut wake);
                 }
+            } else if let Some(i) = st.oversized.iter().position(|c| Arc::ptr_eq(c, &cell)) {
+                st.oversized.remove(i);
             }
         }
         for u in wake {
@@ -305,6 +328,25 @@ impl Semaphore {
 }
 
 impl State {
+    fn take(&mut self, n: u64) {
+        self.avail -= n;
+        self.outstanding += n;
+    }
+
+    /// Step 5: moves the oversized requests that fit the size now to the back of the queue.
+    fn admit_oversized(&mut self) {
+        let size = self.avail + self.outstanding;
+        let mut i = 0;
+        while i < self.oversized.len() {
+            if self.oversized[i].tag <= size {
+                let c = self.oversized.remove(i).expect("index in range");
+                self.waiters.push_back(c);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Step 2: grants waiters from the front while they fit; unparkers go to `wake`.
     fn notify_waiters(&mut self, wake: &mut Vec<Unparker>) {
         while let Some(front) = self.waiters.front() {
@@ -319,7 +361,7 @@ impl State {
             let n = front.tag;
             // `None`: ended just now by its timer or context; skip it.
             if let Some(u) = front.end(GRANTED) {
-                self.avail -= n;
+                self.take(n);
                 wake.extend(u);
             }
             self.waiters.pop_front();
