@@ -337,3 +337,96 @@ fn waitgroup_go_and_guard() {
     assert!(r.is_err());
     wg.wait(); // the guard's drop ran during the unwind
 }
+
+/// `sync::Pool` with no further use is emptied by the runtime within a few cleanup ticks (1 s
+/// each), and every value is dropped exactly once.
+#[test]
+fn pool_values_are_dropped_over_time() {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct V;
+    impl Drop for V {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    static POOL: gort::sync::Pool<V> = gort::sync::Pool::new(|| {
+        MADE.fetch_add(1, Ordering::SeqCst);
+        V
+    });
+    let hs: Vec<_> = (0..50)
+        .map(|_| {
+            gort::spawn(|| {
+                let vs: Vec<V> = (0..4).map(|_| POOL.get()).collect();
+                gort::yield_now();
+                vs.into_iter().for_each(|v| POOL.put(v));
+            })
+        })
+        .collect();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    let made = MADE.load(Ordering::SeqCst);
+    assert!(made >= 4);
+    let t = Instant::now();
+    while DROPPED.load(Ordering::SeqCst) < made {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{} of {made} pooled values dropped after {:?}",
+            DROPPED.load(Ordering::SeqCst),
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(DROPPED.load(Ordering::SeqCst), made);
+}
+
+/// Concurrent get/put from many Gs and plain threads: a value is never handed to two holders.
+#[test]
+fn pool_never_hands_a_value_out_twice() {
+    let pool = Arc::new(gort::sync::Pool::new(|| Arc::new(AtomicUsize::new(0))));
+    let mut hs = Vec::new();
+    for _ in 0..64 {
+        let pool = pool.clone();
+        hs.push(gort::spawn(move || {
+            for i in 0..2_000 {
+                let v = pool.get();
+                assert_eq!(
+                    v.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "value shared by two holders"
+                );
+                if i % 7 == 0 {
+                    gort::yield_now();
+                }
+                v.fetch_sub(1, Ordering::SeqCst);
+                pool.put(v);
+            }
+        }));
+    }
+    let pool2 = pool.clone();
+    let t = std::thread::spawn(move || {
+        for _ in 0..2_000 {
+            let v = pool2.get();
+            assert_eq!(v.fetch_add(1, Ordering::SeqCst), 0);
+            v.fetch_sub(1, Ordering::SeqCst);
+            pool2.put(v);
+        }
+    });
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    t.join().unwrap();
+}
+
+#[test]
+fn lazy_lock_initialises_once_and_parks_others() {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    static L: gort::sync::LazyLock<u64> = gort::sync::LazyLock::new(|| {
+        N.fetch_add(1, Ordering::SeqCst);
+        gort::sleep(Duration::from_millis(5)); // others park meanwhile
+        42
+    });
+    let hs: Vec<_> = (0..100).map(|_| gort::spawn(|| *L)).collect();
+    assert!(hs.into_iter().all(|h| h.join().unwrap() == 42));
+    assert_eq!(N.load(Ordering::SeqCst), 1);
+    let poisoned = gort::sync::LazyLock::new(|| -> u8 { panic!("init fails") });
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *poisoned)).is_err());
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *poisoned)).is_err());
+}

@@ -3,7 +3,7 @@
 //!
 //! # The tree
 //!
-//! A [`Context`] is a shared pointer to an immutable [`Node`] that keeps its parent alive:
+//! A [`Context`] is a shared pointer to an immutable `Node` that keeps its parent alive:
 //! `Background` at the root, then `Cancel` nodes (from `with_cancel`, `with_deadline`, ...),
 //! `Value` nodes and `WithoutCancel` nodes. Every node knows its *canceler*: the nearest `Cancel`
 //! node at or above it (Go's `parentCancelCtx`); `WithoutCancel` and `Background` have none,
@@ -747,7 +747,7 @@ impl AfterFuncState {
             .is_ok()
         {
             if let Some(f) = self.f.lock().take() {
-                drop(crate::spawn(f));
+                crate::join::spawn_detached(f);
             }
         }
     }

@@ -1,13 +1,16 @@
 //! `errgroup`: golang.org/x/sync/errgroup. A group of Gs working on subtasks of one task; the
 //! first error is kept (and cancels the group's context), and `wait` returns it.
 //!
-//! # State (one lock: `Inner::st`)
+//! # State
 //!
-//! `active` counts members spawned and not finished; `waiters` are the cells of parked
-//! `wait`/`wait_ctx` calls, all ended (granted) by the member that brings `active` to zero;
-//! `err` is the first error and `panic` the first panic payload. The limit, if any, is a
-//! [`Semaphore`] that `go` takes a permit of before spawning and the member returns when it ends
-//! (x/sync's `sem` channel).
+//! `active` (atomic, Go's `wg` counter) counts members spawned and not finished: `go` adds one
+//! before spawning, a member takes one off as its last act. Under `st`'s lock: `waiters`, the
+//! cells of parked `wait`/`wait_ctx` calls, all ended (granted) by the member that brings
+//! `active` to zero; `err`, the first error; `panic`, the first panic payload. A waiter reads
+//! `active` under the lock before it queues, and the last member takes the lock after its
+//! decrement, so the last member either sees the waiter or the waiter sees zero. The limit, if
+//! any, is a [`Semaphore`] that `go` takes a permit of before spawning and the member returns
+//! when it ends (x/sync's `sem` channel); `limited` lets `go` skip its lock when there is none.
 //!
 //! # Panics in members
 //!
@@ -27,6 +30,7 @@ use crate::sync::Semaphore;
 use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A group of Gs running subtasks of one task (x/sync's `errgroup.Group`). Clone it to hand it
@@ -55,7 +59,12 @@ impl<E> Clone for Group<E> {
 }
 
 struct Inner<E> {
+    /// Members spawned and not finished (module docs; SeqCst: the waiter/last-member pairing).
+    active: AtomicUsize,
     st: Mutex<State<E>>,
+    /// True while `limit` is `Some` (written under `limit`'s lock; Relaxed: a hint that lets
+    /// `go` skip the lock, `set_limit` being forbidden while members run).
+    limited: AtomicBool,
     /// The member limit (`set_limit`); `None`: no limit.
     limit: Mutex<Option<Arc<Semaphore>>>,
     /// Cancels the derived context (`with_context`); taken by the first error or `wait`.
@@ -65,7 +74,6 @@ struct Inner<E> {
 }
 
 struct State<E> {
-    active: usize,
     waiters: Vec<Arc<WaitCell>>,
     err: Option<E>,
     panic: Option<Box<dyn Any + Send>>,
@@ -121,8 +129,9 @@ impl<E: Send + 'static> Group<E> {
     fn build(cancel: Option<CancelCauseHandle>, to_cause: Option<fn(&E) -> Cause>) -> Group<E> {
         Group {
             inner: Arc::new(Inner {
+                active: AtomicUsize::new(0),
+                limited: AtomicBool::new(false),
                 st: Mutex::new(State {
-                    active: 0,
                     waiters: Vec::new(),
                     err: None,
                     panic: None,
@@ -160,7 +169,7 @@ impl<E: Send + 'static> Group<E> {
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
     {
-        let limit = self.inner.limit.lock().clone();
+        let limit = self.limit();
         if let Some(sem) = &limit {
             sem.acquire();
         }
@@ -188,7 +197,7 @@ impl<E: Send + 'static> Group<E> {
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
     {
-        let limit = self.inner.limit.lock().clone();
+        let limit = self.limit();
         if let Some(sem) = &limit {
             if !sem.try_acquire() {
                 return false;
@@ -217,28 +226,37 @@ impl<E: Send + 'static> Group<E> {
     /// g.wait().unwrap();
     /// ```
     pub fn set_limit(&self, n: isize) {
-        let active = self.inner.st.lock().active;
+        let active = self.inner.active.load(Ordering::SeqCst);
         assert!(
             active == 0,
             "errgroup: set_limit({n}) while {active} members are still running"
         );
-        *self.inner.limit.lock() = match u32::try_from(n) {
+        let mut l = self.inner.limit.lock();
+        *l = match u32::try_from(n) {
             Ok(n) => Some(Arc::new(Semaphore::new(n))),
             // Negative: no limit. Above u32::MAX: as good as none.
             Err(_) => None,
         };
+        self.inner.limited.store(l.is_some(), Ordering::Relaxed);
+    }
+
+    fn limit(&self) -> Option<Arc<Semaphore>> {
+        if !self.inner.limited.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.limit.lock().clone()
     }
 
     fn start<F>(&self, f: F, limit: Option<Arc<Semaphore>>)
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
     {
-        self.inner.st.lock().active += 1;
+        self.inner.active.fetch_add(1, Ordering::SeqCst);
         let inner = self.inner.clone();
-        drop(crate::spawn(move || {
+        crate::join::spawn_detached(move || {
             let r = catch_unwind(AssertUnwindSafe(f));
             inner.finish(r, limit.as_deref());
-        }));
+        });
     }
 
     /// Parks until every member has finished and returns the first error (x/sync's `Wait`);
@@ -299,9 +317,12 @@ impl<E: Send + 'static> Group<E> {
         if let Some(e) = ctx.and_then(Context::err) {
             return Err(e);
         }
-        let cell = {
+        let cell = if self.inner.active.load(Ordering::SeqCst) == 0 {
+            None
+        } else {
             let mut st = self.inner.st.lock();
-            if st.active == 0 {
+            // Under the lock (module docs): the last member locks after its decrement.
+            if self.inner.active.load(Ordering::SeqCst) == 0 {
                 None
             } else {
                 let c = WaitCell::new(0);
@@ -344,8 +365,25 @@ impl<E> Inner<E> {
     /// A member ended with `r`: record it, free its limit slot, and end the waits if it was
     /// the last one.
     fn finish(&self, r: std::thread::Result<Result<(), E>>, limit: Option<&Semaphore>) {
+        if !matches!(r, Ok(Ok(()))) {
+            self.record(r);
+        }
+        if let Some(sem) = limit {
+            sem.release();
+        }
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let wake = std::mem::take(&mut self.st.lock().waiters);
+            for w in wake {
+                w.end_now(GRANTED);
+            }
+        }
+    }
+
+    /// The first error or panic is the group's; it cancels the context.
+    #[cold]
+    fn record(&self, r: std::thread::Result<Result<(), E>>) {
         let mut cause = None;
-        let wake = {
+        {
             let mut st = self.st.lock();
             match r {
                 Ok(Ok(())) => {}
@@ -365,13 +403,7 @@ impl<E> Inner<E> {
                     }
                 }
             }
-            st.active -= 1;
-            if st.active == 0 {
-                std::mem::take(&mut st.waiters)
-            } else {
-                Vec::new()
-            }
-        };
+        }
         if let Some(cause) = cause {
             if let Some(c) = self.cancel.lock().take() {
                 match cause {
@@ -379,12 +411,6 @@ impl<E> Inner<E> {
                     None => drop(c),
                 }
             }
-        }
-        if let Some(sem) = limit {
-            sem.release();
-        }
-        for w in wake {
-            w.end_now(GRANTED);
         }
     }
 }
@@ -411,7 +437,7 @@ impl<E> fmt::Debug for Group<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.inner.st.lock();
         f.debug_struct("Group")
-            .field("active", &st.active)
+            .field("active", &self.inner.active.load(Ordering::Relaxed))
             .field("failed", &(st.err.is_some() || st.panicked))
             .finish()
     }

@@ -177,10 +177,10 @@ impl WaitGroup {
     {
         self.add(1);
         let wg = self.clone();
-        drop(crate::spawn(move || {
+        crate::join::spawn_detached(move || {
             let _done = WaitGroupGuard(&wg);
             f();
-        }));
+        });
     }
 
     /// `add(1)` now and `done()` when the returned guard drops, even during a panic: a worker
