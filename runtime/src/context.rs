@@ -62,7 +62,7 @@ use crate::sync::waitcell::{self, WaitCell, CTX_DONE};
 use crate::timer::TimerId;
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -214,9 +214,9 @@ struct CancelCtx {
     state: Mutex<CancelState>,
     /// The done channel, made on first use (under `state`'s lock).
     done: OnceLock<Receiver<()>>,
-    /// This node's key in its parent canceler's `children` (`None`: not registered). Under the
-    /// *parent's* state lock.
-    reg: Mutex<Option<Key>>,
+    /// This node's `Key` in its parent canceler's `children` (0: not registered). Written and
+    /// read under the *parent's* state lock (Relaxed: the lock orders them).
+    reg: AtomicU64,
     /// Made by `with_deadline` (for `Display`).
     timed: bool,
 }
@@ -238,52 +238,83 @@ enum Child {
     Hook(Box<dyn FnOnce(Error) + Send>),
 }
 
-/// Where a child sits in a slab: its slot and the id it was given (slots are reused; ids not).
+/// Where a child sits in a slab: its slot and the id it was given (slots are reused; ids are
+/// not, modulo 2^32), packed in one word so that a child can keep it in an atomic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Key {
-    slot: usize,
-    id: u64,
+pub(crate) struct Key(u64);
+
+impl Key {
+    fn new(slot: u32, id: u32) -> Key {
+        Key(u64::from(slot) << 32 | u64::from(id))
+    }
+    fn slot(self) -> usize {
+        (self.0 >> 32) as usize
+    }
+    fn id(self) -> u32 {
+        self.0 as u32
+    }
 }
 
-/// Children of a `Cancel` node: O(1) insert and remove by key.
+/// Children of a `Cancel` node: O(1) insert and remove by key, vacant slots chained through
+/// `free` (a small node: most contexts never have children).
 #[derive(Default)]
 struct Slab {
-    entries: Vec<Option<(u64, Child)>>,
-    free: Vec<usize>,
-    next_id: u64,
-    len: usize,
+    entries: Vec<Entry>,
+    /// First vacant slot + 1 (0: none).
+    free: u32,
+    next_id: u32,
+    len: u32,
+}
+
+enum Entry {
+    Used(u32, Child),
+    /// Vacant; the next vacant slot + 1 (0: none).
+    Vacant(u32),
 }
 
 impl Slab {
     fn insert(&mut self, c: Child) -> Key {
-        self.next_id += 1;
+        // Never 0, so that no key is 0 (a child's "not registered").
+        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
         let id = self.next_id;
         self.len += 1;
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.entries[s] = Some((id, c));
-                s
-            }
-            None => {
-                self.entries.push(Some((id, c)));
+        let slot = match self.free {
+            0 => {
+                self.entries.push(Entry::Used(id, c));
                 self.entries.len() - 1
             }
+            f => {
+                let s = f as usize - 1;
+                if let Entry::Vacant(next) = self.entries[s] {
+                    self.free = next;
+                }
+                self.entries[s] = Entry::Used(id, c);
+                s
+            }
         };
-        Key { slot, id }
+        let slot = u32::try_from(slot).expect("context: more than 2^32 children");
+        Key::new(slot, id)
     }
 
     fn remove(&mut self, k: Key) -> Option<Child> {
-        match self.entries.get(k.slot) {
-            Some(Some((id, _))) if *id == k.id => {}
+        match self.entries.get(k.slot()) {
+            Some(Entry::Used(id, _)) if *id == k.id() => {}
             _ => return None,
         }
         self.len -= 1;
-        self.free.push(k.slot);
-        self.entries[k.slot].take().map(|(_, c)| c)
+        let e = std::mem::replace(&mut self.entries[k.slot()], Entry::Vacant(self.free));
+        self.free = k.slot() as u32 + 1;
+        match e {
+            Entry::Used(_, c) => Some(c),
+            Entry::Vacant(_) => None,
+        }
     }
 
     fn drain(self) -> impl Iterator<Item = Child> {
-        self.entries.into_iter().flatten().map(|(_, c)| c)
+        self.entries.into_iter().filter_map(|e| match e {
+            Entry::Used(_, c) => Some(c),
+            Entry::Vacant(_) => None,
+        })
     }
 }
 
@@ -299,7 +330,7 @@ impl CancelCtx {
                 timer: None,
             }),
             done: OnceLock::new(),
-            reg: Mutex::new(None),
+            reg: AtomicU64::new(0),
             timed,
         }
     }
@@ -419,8 +450,9 @@ fn remove_child(node: &Arc<Node>) {
         return;
     };
     let mut pst = parent.cc().state.lock();
-    if let Some(k) = node.cc().reg.lock().take() {
-        pst.children.remove(k);
+    match node.cc().reg.swap(0, Ordering::Relaxed) {
+        0 => {}
+        k => drop(pst.children.remove(Key(k))),
     }
 }
 
@@ -436,7 +468,7 @@ fn propagate(parent: &Context, child: &Arc<Node>) {
         return;
     }
     let k = st.children.insert(Child::Ctx(child.clone()));
-    *child.cc().reg.lock() = Some(k);
+    child.cc().reg.store(k.0, Ordering::Relaxed);
 }
 
 fn new_cancel_node(parent: &Context, deadline: Option<Instant>, timed: bool) -> Arc<Node> {
@@ -952,7 +984,7 @@ impl Context {
     #[cfg(test)]
     fn children(&self) -> usize {
         self.canceler()
-            .map_or(0, |n| n.cc().state.lock().children.len)
+            .map_or(0, |n| n.cc().state.lock().children.len as usize)
     }
 }
 
