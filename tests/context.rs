@@ -889,3 +889,15 @@ fn connect_ctx_is_cancelled_and_times_out() {
     let (ctx, _c) = context::with_timeout(&context::background(), QUIESCENT);
     TcpStream::connect_ctx(&ctx, ok.local_addr().unwrap()).unwrap();
 }
+
+#[test]
+fn contexts_and_handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Context>();
+    send_sync::<context::CancelHandle>();
+    send_sync::<context::CancelCauseHandle>();
+    send_sync::<context::AfterFuncHandle>();
+    send_sync::<gort::errgroup::Group<String>>();
+    send_sync::<gort::sync::Pool<Vec<u8>>>();
+    send_sync::<gort::sync::Semaphore>();
+}

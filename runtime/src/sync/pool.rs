@@ -34,8 +34,11 @@
 //!
 //! # Who touches what
 //!
-//! * The thread-local table: only its thread (a `RefCell`; a re-entrant use, from a `Drop` or
-//!   `new` called under it, falls back to the shared path).
+//! * The thread-local table: only its thread, and only inside `with_table`, which runs no user
+//!   code (`new`, drops) while it holds the table; a `busy` flag makes a re-entrant use (from a
+//!   signal handler, say) fall back to the shared path instead of aliasing. The table is never
+//!   dropped (no thread-local destructor to check on each access): an M hands its values over
+//!   before its thread exits, and plain threads never fill it.
 //! * `Shared::locals`, `Shared::victim`, `ORPHANS`, `REGISTRY`: under their locks, each taken
 //!   alone (leaves), never across user code (`new` and drops run after unlocking).
 //! * `EPOCH`: written by sysmon (Relaxed: it only tells Ms to hand values over; what they hand
@@ -43,8 +46,9 @@
 
 use crate::loom::unmodelled::Mutex;
 use crossbeam_utils::CachePadded;
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -290,33 +294,48 @@ struct Table {
 }
 
 thread_local! {
-    static TABLE: RefCell<Table> = const {
-        RefCell::new(Table {
-            is_m: false,
-            epoch: 0,
-            slots: Vec::new(),
-        })
+    static TABLE: ThreadTable = const {
+        ThreadTable {
+            busy: Cell::new(false),
+            t: UnsafeCell::new(ManuallyDrop::new(Table {
+                is_m: false,
+                epoch: 0,
+                slots: Vec::new(),
+            })),
+        }
     };
 }
 
-/// Runs `f` on this thread's table, unless it is in use (re-entrancy) or this is not an M.
-/// (The epoch is not checked here: the M checks it each scheduling round, which keeps the fast
-/// path to the table alone.)
-/// `#[inline(never)]` plus `black_box`, as `m::with_m`: a G may move to another thread between
-/// two calls, so a thread-local address must not be reused across them.
+/// [`Table`] with its borrow flag; `ManuallyDrop`: never dropped (module docs).
+struct ThreadTable {
+    busy: Cell<bool>,
+    t: UnsafeCell<ManuallyDrop<Table>>,
+}
+
+/// Runs `f` on this thread's table unless it is in use (re-entrancy); `f` must not run user
+/// code. `#[inline(never)]` plus `black_box`, as `m::with_m`: a G may move to another thread
+/// between two calls, so a thread-local address must not be reused across them.
 #[inline(never)]
-fn with_table<R>(f: impl FnOnce(&mut Table) -> Option<R>) -> Option<R> {
+fn with_any_table<R>(f: impl FnOnce(&mut Table) -> Option<R>) -> Option<R> {
     std::hint::black_box(());
-    TABLE
-        .try_with(|t| {
-            let mut t = t.try_borrow_mut().ok()?;
-            if !t.is_m {
-                return None;
-            }
-            f(&mut t)
-        })
-        .ok()
-        .flatten()
+    TABLE.with(|tt| {
+        if tt.busy.replace(true) {
+            return None;
+        }
+        // SAFETY: this thread's table; `busy` was clear, so no other `&mut` to it is live
+        // (`with_any_table` is the only way in, and it sets `busy` until it returns), and `f`
+        // runs no user code that could come back here.
+        let r = f(unsafe { &mut *tt.t.get() });
+        tt.busy.set(false);
+        r
+    })
+}
+
+/// [`with_any_table`] on an M's thread only. (The epoch is not checked here: the M checks it
+/// each scheduling round, which keeps the fast path to the table alone.)
+#[inline(always)]
+fn with_table<R>(f: impl FnOnce(&mut Table) -> Option<R>) -> Option<R> {
+    with_any_table(|t| if t.is_m { f(t) } else { None })
 }
 
 /// The fast path of `get`: this M's private value.
@@ -389,7 +408,10 @@ fn orphan(t: &mut Table) {
 
 /// Called by an M when it starts: its thread keeps private values from now on.
 pub(crate) fn m_started() {
-    TABLE.with(|t| t.borrow_mut().is_m = true);
+    with_any_table(|t| {
+        t.is_m = true;
+        Some(())
+    });
 }
 
 /// The cleanup epoch (an M compares it each scheduling round; one relaxed load).
@@ -401,10 +423,9 @@ pub(crate) fn epoch() -> u64 {
 /// Called by an M on its scheduler stack (between Gs) when the epoch moved or before it parks:
 /// hands its private values to sysmon.
 pub(crate) fn m_release() {
-    let _ = TABLE.try_with(|t| {
-        if let Ok(mut t) = t.try_borrow_mut() {
-            orphan(&mut t);
-        }
+    with_any_table(|t| {
+        orphan(t);
+        Some(())
     });
 }
 
