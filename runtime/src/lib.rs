@@ -27,7 +27,7 @@
 //! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |
 //! | `errgroup`| x/sync's errgroup: first error, limit, derived context | docs/toolkit.md     |
 //! | `scope`  | scoped Gs borrowing the caller's stack [unsafe: lifetime erasure] | docs/toolkit.md |
-//! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, Semaphore, Barrier | docs/channels.md |
+//! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, LazyLock, Semaphore, Barrier, Pool | docs/channels.md, docs/toolkit.md |
 //! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
 //!
 //! Unsafe code lives only in the modules marked `[unsafe]` above and in `g` (the owning `GRef`

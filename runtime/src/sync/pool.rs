@@ -130,6 +130,7 @@ impl<T: Send + 'static, F: Fn() -> T> Pool<T, F> {
     /// let v = p.get(); // 7 most likely; 0 if the runtime dropped it meanwhile
     /// assert!(v == 7 || v == 0);
     /// ```
+    #[inline]
     pub fn get(&self) -> T {
         let sh = self.shared();
         if let Some(v) = local_take::<T>(sh) {
@@ -164,12 +165,22 @@ impl<T: Send + 'static, F: Fn() -> T> Pool<T, F> {
     /// b.clear();
     /// p.put(b);
     /// ```
+    #[inline]
     pub fn put(&self, v: T) {
         let sh = self.shared();
-        if let Err(v) = local_put(sh, v) {
-            let n = sh.locals.len();
-            sh.locals[home(n)].lock().push(v);
+        let mut v = Some(v);
+        if !local_put(sh, &mut v) {
+            self.put_slow(sh, v);
         }
+    }
+
+    #[cold]
+    fn put_slow(&self, sh: &Arc<Shared<T>>, v: Option<T>) {
+        let Some(v) = local_put_new(sh, v) else {
+            return;
+        };
+        let n = sh.locals.len();
+        sh.locals[home(n)].lock().push(v);
     }
 }
 
@@ -353,43 +364,50 @@ fn local_take<T: Send + 'static>(sh: &Shared<T>) -> Option<T> {
     })
 }
 
-/// The fast path of `put`: into this M's private slot if it is free; else `Err(v)`.
-fn local_put<T: Send + 'static>(sh: &Arc<Shared<T>>, v: T) -> Result<(), T> {
-    let mut v = Some(v);
+/// The fast path of `put`: into this M's private slot if this pool has one here and it is
+/// free (then `v` is taken and true returned).
+fn local_put<T: Send + 'static>(sh: &Shared<T>, v: &mut Option<T>) -> bool {
+    with_table(|t| {
+        let (id, slot) = t.slots.get_mut(sh.idx)?.as_mut()?;
+        if *id != sh.id {
+            return None;
+        }
+        // SAFETY: as in `local_take`.
+        let slot = unsafe { &mut *(slot.as_mut() as *mut dyn Slot as *mut TypedSlot<T>) };
+        if slot.obj.is_some() {
+            return None;
+        }
+        slot.obj = v.take();
+        Some(())
+    })
+    .is_some()
+}
+
+/// The slow path of `put` on an M: makes this pool's private slot here if it has none (a
+/// dropped pool's entry at the same index goes to sysmon, which drops its value) and puts `v`
+/// in it; returns `v` if it did not (the slot is taken, or this is not an M).
+fn local_put_new<T: Send + 'static>(sh: &Arc<Shared<T>>, mut v: Option<T>) -> Option<T> {
     let stale = with_table(|t| {
         if t.slots.len() <= sh.idx {
             t.slots.resize_with(sh.idx + 1, || None);
         }
         let e = &mut t.slots[sh.idx];
-        match e {
-            Some((id, slot)) if *id == sh.id => {
-                // SAFETY: as in `local_take`.
-                let slot = unsafe { &mut *(slot.as_mut() as *mut dyn Slot as *mut TypedSlot<T>) };
-                if slot.obj.is_none() {
-                    slot.obj = v.take();
-                }
-                Some(None)
-            }
-            _ => {
-                // Empty, or a dropped pool's entry (handed to sysmon, which drops its value).
-                let old = e.replace((
-                    sh.id,
-                    Box::new(TypedSlot {
-                        obj: v.take(),
-                        pool: Arc::downgrade(sh),
-                    }),
-                ));
-                Some(old.map(|(_, s)| s))
-            }
+        if matches!(e, Some((id, _)) if *id == sh.id) {
+            return None; // ours, and full
         }
+        let old = e.replace((
+            sh.id,
+            Box::new(TypedSlot {
+                obj: v.take(),
+                pool: Arc::downgrade(sh),
+            }),
+        ));
+        Some(old.map(|(_, s)| s))
     });
     if let Some(Some(old)) = stale {
         ORPHANS.lock().push(old);
     }
-    match v {
-        None => Ok(()),
-        Some(v) => Err(v),
-    }
+    v
 }
 
 /// Hands this thread's private values to sysmon (`ORPHANS`); moves boxes only, runs no `Drop`.
