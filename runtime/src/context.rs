@@ -151,6 +151,16 @@ impl From<Error> for std::io::Error {
 
 /// Why a context was cancelled, as given to [`CancelCauseHandle::cancel`] or
 /// [`with_deadline_cause`] (Go's `context.Cause`); shared by the context and its descendants.
+///
+/// # Examples
+///
+/// ```
+/// use gort::context::{self, Cause};
+/// let (ctx, cancel) = context::with_cancel_cause(&context::background());
+/// cancel.cancel(std::io::Error::other("disk full"));
+/// let c: Cause = ctx.cause().unwrap();
+/// assert!(c.downcast_ref::<std::io::Error>().is_some());
+/// ```
 pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A context: carries a cancellation signal, maybe a deadline, and values, down a tree of work
