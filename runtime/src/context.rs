@@ -233,6 +233,8 @@ struct CancelCtx {
 
 struct CancelState {
     err: Option<Error>,
+    /// The cause given with the first cancellation (`None`: none given; `cause()` then reports
+    /// the error, so a plain cancel shares nothing down the tree).
     cause: Option<Cause>,
     /// The only sender of `done`, until cancel closes it.
     tx: Option<Sender<()>>,
@@ -398,7 +400,6 @@ impl Drop for Node {
 
 /// Cancels `node` and its subtree (module docs, steps 1-4).
 fn cancel_tree(node: &Arc<Node>, err: Error, cause: Option<Cause>, remove_from_parent: bool) {
-    let cause = cause.unwrap_or_else(|| Arc::new(err));
     let mut hooks = Vec::new();
     let mut work = Vec::new();
     if cancel_one(node, err, &cause, &mut work, &mut hooks) {
@@ -418,7 +419,7 @@ fn cancel_tree(node: &Arc<Node>, err: Error, cause: Option<Cause>, remove_from_p
 fn cancel_one(
     node: &Arc<Node>,
     err: Error,
-    cause: &Cause,
+    cause: &Option<Cause>,
     work: &mut Vec<Arc<Node>>,
     hooks: &mut Vec<Box<dyn FnOnce(Error) + Send>>,
 ) -> bool {
@@ -429,7 +430,7 @@ fn cancel_one(
             return false;
         }
         st.err = Some(err);
-        st.cause = Some(cause.clone());
+        st.cause = cause.clone();
         // Release (both): pair with the Acquire load in `CancelCtx::err`. The error is
         // published before `done` closes, so a G woken by the close sees it; CLOSED after, so
         // `err` can tell whether the close is still under way (then it waits for this lock).
@@ -928,8 +929,11 @@ impl Context {
     /// assert_eq!(child.cause().unwrap().to_string(), "shutting down");
     /// ```
     pub fn cause(&self) -> Option<Cause> {
-        self.canceler()
-            .and_then(|n| n.cc().state.lock().cause.clone())
+        let n = self.canceler()?;
+        let st = n.cc().state.lock();
+        let err = st.err?;
+        // No cause given: the error is the cause (Go's `cancel(nil)`).
+        Some(st.cause.clone().unwrap_or_else(|| Arc::new(err)))
     }
 
     /// The instant the context ends by itself, if it has one (Go's `ctx.Deadline()`).
