@@ -37,11 +37,12 @@
 //!
 //! * `CancelCtx::state` (err, cause, done sender, children, timer): under its lock, held briefly
 //!   and never across a park, user code, or another context's lock.
-//! * `CancelCtx::code`: written once (Release) after `done` is closed; read (Acquire) by `err`.
+//! * `CancelCtx::code`: written under the state lock (Release), the error before `done` closes
+//!   and the CLOSED mark after; read without the lock (Acquire) by `err`.
 //! * `CancelCtx::done`: initialised once, under the state lock (so that a cancel in between
 //!   cannot be missed), read lock-free afterwards.
-//! * `CancelCtx::reg`: this node's key in its parent canceler's slab, written under the parent's
-//!   lock when registered and read under it when removed.
+//! * `CancelCtx::reg`: this node's key in its parent canceler's slab, an atomic written under
+//!   the parent's lock when registered and taken under it when removed.
 //!
 //! Lock order: a context's state lock < a channel's lock (a cancel closes `done`, and `done()`
 //! creates it, under the state lock; a channel never calls into a context). Timers are armed
@@ -461,10 +462,12 @@ fn remove_child(node: &Arc<Node>) {
         return;
     };
     let mut pst = parent.cc().state.lock();
-    match node.cc().reg.swap(0, Ordering::Relaxed) {
-        0 => {}
-        k => drop(pst.children.remove(Key(k))),
-    }
+    let removed = match node.cc().reg.swap(0, Ordering::Relaxed) {
+        0 => None,
+        k => pst.children.remove(Key(k)),
+    };
+    drop(pst);
+    drop(removed); // outside the lock
 }
 
 /// Go's `propagateCancel`: registers the new `Cancel` node `child` with `parent`'s canceler, or
@@ -789,7 +792,8 @@ impl AfterFuncState {
             .compare_exchange(AF_PENDING, AF_STARTED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            if let Some(f) = self.f.lock().take() {
+            let f = self.f.lock().take();
+            if let Some(f) = f {
                 crate::join::spawn_detached(f);
             }
         }
@@ -837,7 +841,8 @@ impl AfterFuncHandle {
         {
             return false;
         }
-        if let Some(h) = self.hook.lock().take() {
+        let hook = self.hook.lock().take();
+        if let Some(h) = hook {
             remove_hook(h);
         }
         drop(self.st.f.lock().take());
@@ -859,7 +864,10 @@ impl fmt::Debug for AfterFuncHandle {
 /// Removes a hook registered with [`Context::on_done`]; true if it was removed before it ran.
 pub(crate) fn remove_hook(h: Hook) -> bool {
     match h {
-        Hook::Registered(n, k) => n.cc().state.lock().children.remove(k).is_some(),
+        Hook::Registered(n, k) => {
+            let removed = n.cc().state.lock().children.remove(k);
+            removed.is_some() // dropped after the lock
+        }
         Hook::Ran | Hook::Never => false,
     }
 }

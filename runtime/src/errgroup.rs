@@ -352,7 +352,8 @@ impl<E: Send + 'static> Group<E> {
             (r, (st.panicked).then(|| st.panic.take()))
         };
         // x/sync: "cancel(g.err)" once Wait returns; the first error already did, if any.
-        drop(self.inner.cancel.lock().take());
+        let cancel = self.inner.cancel.lock().take();
+        drop(cancel); // outside the lock: the cancel runs the context's hooks
         match panic {
             Some(Some(p)) => resume_unwind(p),
             Some(None) => panic!("errgroup: a member panicked (re-raised by an earlier wait)"),
@@ -405,7 +406,9 @@ impl<E> Inner<E> {
             }
         }
         if let Some(cause) = cause {
-            if let Some(c) = self.cancel.lock().take() {
+            let cancel = self.cancel.lock().take();
+            // Outside the lock: the cancel runs the context's hooks.
+            if let Some(c) = cancel {
                 match cause {
                     Some(cause) => c.cancel_shared(cause),
                     None => drop(c),
