@@ -435,8 +435,8 @@ fn cancel_one(
         // Release (both): pair with the Acquire load in `CancelCtx::err`. The error is
         // published before `done` closes, so a G woken by the close sees it; CLOSED after, so
         // `err` can tell whether the close is still under way (then it waits for this lock).
-        cc.code.store(err.code(), Ordering::Release);
         if let Some(tx) = st.tx.take() {
+            cc.code.store(err.code(), Ordering::Release);
             tx.close();
         }
         cc.code.store(err.code() | CLOSED, Ordering::Release);
@@ -1103,7 +1103,11 @@ impl CancelHandle {
     /// assert_eq!(child.err(), Some(context::Canceled));
     /// ```
     pub fn cancel(&self) {
-        cancel_tree(&self.node, Canceled, None, true);
+        if self.node.cc().err().is_none() {
+            cancel_tree(&self.node, Canceled, None, true);
+        }
+        // Else it has ended, and whoever ended it unlinked it: its own cancel or deadline
+        // removed it from its parent, its parent's cancel emptied the parent's slab.
     }
 }
 
@@ -1166,7 +1170,10 @@ impl CancelCauseHandle {
 
 impl Drop for CancelCauseHandle {
     fn drop(&mut self) {
-        cancel_tree(&self.node, Canceled, None, true);
+        // As `CancelHandle::cancel`: an ended context is unlinked already.
+        if self.node.cc().err().is_none() {
+            cancel_tree(&self.node, Canceled, None, true);
+        }
     }
 }
 
