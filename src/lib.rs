@@ -44,6 +44,42 @@
 //!
 //! See [`spawn`] for the full list of blocking points, and docs/design.md §11 for why.
 //!
+//! ## From Go to gort
+//!
+//! | Go | gort |
+//! |---|---|
+//! | `go f()` | [`gort::spawn(f)`](spawn) (returns a [`JoinHandle`]; drop it to detach) |
+//! | `go` over borrowed data, then wait | [`gort::scope(\|s\| { s.spawn(..); })`](scope) |
+//! | `make(chan T)` | [`gort::chan::bounded::<T>(0)`](chan::bounded) |
+//! | `make(chan T, n)` | [`gort::chan::bounded::<T>(n)`](chan::bounded) ([`unbounded`](chan::unbounded) has no Go twin) |
+//! | `ch <- v` | [`tx.send(v)`](chan::Sender::send) (`Err` on a closed channel, where Go panics) |
+//! | `v, ok := <-ch` | [`rx.recv()`](chan::Receiver::recv): `Ok(v)`, or `Err(RecvError)` once closed and drained |
+//! | `close(ch)` | [`tx.close()`](chan::Sender::close), or drop every `Sender` |
+//! | nil channel (blocks forever) | `gort::chan::never()` |
+//! | `select { case v := <-a: … case b <- x: … }` | [`gort::select! { recv(a) -> v => …, send(b, x) -> r => … }`](select) |
+//! | `select` with `default:` | `gort::select! { …, default => … }` |
+//! | `select` over a runtime-sized set | `gort::chan::Select` |
+//! | `time.After(d)` | [`gort::time::after(d)`](time::after) |
+//! | `time.NewTimer(d)`, `t.Stop()`, `t.Reset(d)` | `gort::time::Timer::new(d)`, `t.stop()`, `t.reset(d)`; `time.NewTicker` is `gort::time::Ticker::new(d)` |
+//! | `time.Sleep(d)` | [`gort::sleep(d)`](sleep); with a context, [`gort::sleep_ctx(&ctx, d)`](sleep_ctx) |
+//! | `context.Background()` | [`gort::context::background()`](context::background) |
+//! | `ctx, cancel := context.WithTimeout(parent, d); defer cancel()` | [`let (ctx, _cancel) = gort::context::with_timeout(&parent, d);`](context::with_timeout) (dropping the handle is the `defer cancel()`) |
+//! | `context.WithCancel`, `WithDeadline`, `WithValue`, `WithoutCancel`, `AfterFunc`, `Cause` | [`with_cancel`](context::with_cancel), [`with_deadline`](context::with_deadline), [`with_value`](context::with_value), [`without_cancel`](context::without_cancel), [`after_func`](context::after_func), [`ctx.cause()`](context::Context::cause) |
+//! | `<-ctx.Done()`, `ctx.Err()` | [`ctx.done()`](context::Context::done) (a `Receiver<()>`, closed at the end), [`ctx.err()`](context::Context::err) |
+//! | `errgroup.WithContext(ctx)`, `g.Go(f)`, `g.Wait()` | [`gort::errgroup::with_context(&ctx)`](errgroup::with_context), [`g.go(f)`](errgroup::Group::go), [`g.wait()`](errgroup::Group::wait) |
+//! | `sync.WaitGroup`: `wg.Add(1)`/`wg.Done()`/`wg.Wait()`, `wg.Go(f)` | [`gort::sync::WaitGroup`](sync::WaitGroup): `add(1)`/`done()`/`wait()`, [`wg.go(f)`](sync::WaitGroup::go) |
+//! | `sync.Mutex`, `sync.RWMutex`, `sync.Cond` | [`sync::Mutex`], [`sync::RwLock`], [`sync::Condvar`] |
+//! | `sync.Pool{New: f}`, `p.Get()`, `p.Put(x)` | [`gort::sync::Pool::new(f)`](sync::Pool::new), [`p.get()`](sync::Pool::get), [`p.put(x)`](sync::Pool::put) |
+//! | `sync.Once`, `sync.OnceValue` | [`sync::Once`], [`sync::OnceLock`] / [`sync::LazyLock`] |
+//! | `semaphore.NewWeighted(n)`, `s.Acquire(ctx, k)` | [`gort::sync::Semaphore::new(n)`](sync::Semaphore::new), [`s.acquire_many_ctx(&ctx, k)`](sync::Semaphore::acquire_many_ctx) |
+//! | `net.Dial`, `(&net.Dialer{}).DialContext(ctx, …)` | [`gort::net::TcpStream::connect`](net::TcpStream::connect), [`connect_ctx(&ctx, addr)`](net::TcpStream::connect_ctx) |
+//! | `runtime.Gosched()` | [`gort::yield_now()`](yield_now) |
+//! | `runtime.NumGoroutine()` | [`gort::num_goroutine()`](num_goroutine) |
+//! | `runtime.GOMAXPROCS(0)` | [`gort::maxprocs()`](maxprocs); set with `GORT_MAXPROCS=N` |
+//! | `runtime.LockOSThread()` / `UnlockOSThread()` | [`gort::lock_os_thread()`](lock_os_thread) / [`unlock_os_thread()`](unlock_os_thread) |
+//! | a blocking syscall (Go hands the P off) | [`gort::blocking(\|\| …)`](blocking) |
+//! | `GODEBUG=schedtrace=1000,scheddetail=1` | `GORT_DEBUG=schedtrace=1000,scheddetail=1` |
+//!
 //! ## Environment
 //! * `GORT_MAXPROCS=N`: number of Ps (default: `available_parallelism()`).
 //! * `GORT_STACK_SIZE=BYTES`: default stack size (default 256 KiB; `64K`, `1M` accepted).
@@ -95,11 +131,67 @@ pub mod net {
 /// ```
 pub use gort_runtime::timer::sleep_until;
 
+pub use gort_runtime::scope::{scope, Scope, ScopedJoinHandle};
 pub use gort_runtime::{
     block_in_place, blocking, current, in_green_thread, lock_os_thread, maxprocs, num_goroutine,
-    preempt_point, should_yield, sleep, spawn, unlock_os_thread, yield_now, Builder, Current,
-    JoinHandle,
+    preempt_point, should_yield, sleep, sleep_ctx, spawn, unlock_os_thread, yield_now, Builder,
+    Current, JoinHandle,
 };
+
+/// Go's `context`: cancellation, deadlines and values that flow down a tree of work.
+///
+/// A [`Context`](context::Context) is cheap to clone and `Send + Sync`. Derive children with
+/// [`with_cancel`](context::with_cancel), [`with_timeout`](context::with_timeout),
+/// [`with_deadline`](context::with_deadline), [`with_value`](context::with_value),
+/// [`without_cancel`](context::without_cancel); wait on [`done`](context::Context::done) in a
+/// `select!`, or pass the context to a blocking call that takes one: [`sleep_ctx`],
+/// [`Receiver::recv_ctx`](chan::Receiver::recv_ctx), [`Sender::send_ctx`](chan::Sender::send_ctx),
+/// [`Semaphore::acquire_many_ctx`](sync::Semaphore::acquire_many_ctx),
+/// [`Group::wait_ctx`](errgroup::Group::wait_ctx),
+/// [`TcpStream::connect_ctx`](net::TcpStream::connect_ctx). Cancelling a context ends its whole
+/// subtree in one pass; no context costs a green thread, and a deadline costs one timer.
+///
+/// **Dropping a cancel handle cancels its context** (RAII for Go's `defer cancel()`, which is
+/// what keeps an abandoned child from staying linked to its parent and its timer armed): bind it
+/// to a named variable (`_cancel`), not `_`.
+///
+/// ```
+/// use gort::context;
+/// use std::time::Duration;
+/// let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(10));
+/// let (_tx, jobs) = gort::chan::bounded::<u32>(0);
+/// let r = jobs.recv_ctx(&ctx); // nothing arrives: the deadline ends the wait
+/// assert_eq!(r, Err(gort::chan::RecvCtxError::Context(context::DeadlineExceeded)));
+/// ```
+pub mod context {
+    pub use gort_runtime::context::{
+        after_func, background, with_cancel, with_cancel_cause, with_deadline, with_deadline_cause,
+        with_timeout, with_timeout_cause, with_value, without_cancel, AfterFuncHandle,
+        CancelCauseHandle, CancelHandle, Canceled, Cause, Context, DeadlineExceeded, Error,
+    };
+}
+
+/// golang.org/x/sync/errgroup: run subtasks in green threads, keep the first error, cancel the
+/// rest through a derived context.
+///
+/// ```
+/// use gort::{context, errgroup};
+/// let (g, ctx) = errgroup::with_context::<String>(&context::background());
+/// for path in ["a", "b", "c"] {
+///     let ctx = ctx.clone();
+///     g.go(move || {
+///         if ctx.err().is_some() {
+///             return Ok(()); // another member failed: stop early
+///         }
+///         let _ = path;
+///         Ok(())
+///     });
+/// }
+/// assert!(g.wait().is_ok());
+/// ```
+pub mod errgroup {
+    pub use gort_runtime::errgroup::{with_context, Group};
+}
 
 /// Channels (Go's `chan`): bounded, unbuffered (`bounded(0)`), unbounded; MPMC; close; select.
 ///
@@ -110,8 +202,8 @@ pub use gort_runtime::{
 /// ```
 pub mod chan {
     pub use gort_runtime::chan::{
-        bounded, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
-        SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+        bounded, unbounded, IntoIter, Iter, Receiver, RecvCtxError, RecvError, RecvTimeoutError,
+        SendCtxError, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
     };
 }
 
@@ -129,7 +221,8 @@ pub use gort_runtime::local::LocalKey;
 pub use gort_runtime::{local, select};
 
 /// Blocking synchronisation that parks the G, not the M (Go's `sync`): Mutex (with Go's
-/// starvation mode), RwLock, Condvar, WaitGroup, Once, OnceLock, Semaphore, Barrier.
+/// starvation mode), RwLock, Condvar (with timeouts), WaitGroup (with `go`), Once, OnceLock,
+/// LazyLock, a weighted Semaphore (x/sync's), Barrier, and Pool (Go's `sync.Pool`).
 ///
 /// ```
 /// let wg = std::sync::Arc::new(gort::sync::WaitGroup::new());
@@ -140,8 +233,9 @@ pub use gort_runtime::{local, select};
 /// ```
 pub mod sync {
     pub use gort_runtime::sync::{
-        Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
-        RwLockReadGuard, RwLockWriteGuard, Semaphore, WaitGroup,
+        Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, Once, OnceLock, Pool,
+        RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, WaitGroup,
+        WaitGroupGuard, WaitTimeoutResult,
     };
 }
 

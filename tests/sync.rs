@@ -254,3 +254,179 @@ fn g_local_distinct_and_dropped() {
     assert_eq!(other, 0);
     assert_eq!(ID.with(|c| c.get()), 7);
 }
+
+/// `Condvar::wait_timeout`: times out with nobody notifying; a notify wakes it before the
+/// deadline; and a waiter that timed out never swallows a `notify_one` meant for another.
+#[test]
+fn condvar_wait_timeout() {
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let (g, r) = pair.1.wait_timeout(pair.0.lock(), Duration::from_millis(5));
+    assert!(r.timed_out());
+    drop(g);
+
+    let p2 = pair.clone();
+    let h = gort::spawn(move || {
+        let (g, r) =
+            p2.1.wait_timeout_while(p2.0.lock(), Duration::from_secs(30), |n| *n == 0);
+        (*g, r.timed_out())
+    });
+    gort::sleep(Duration::from_millis(5));
+    *pair.0.lock() = 9;
+    pair.1.notify_all();
+    assert_eq!(h.join().unwrap(), (9, false));
+
+    // Many timed waiters time out while a plain waiter waits; one notify must reach it.
+    for _ in 0..20 {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let timed: Vec<_> = (0..20)
+            .map(|_| {
+                let p = pair.clone();
+                gort::spawn(move || {
+                    let g = p.0.lock();
+                    drop(p.1.wait_timeout(g, Duration::from_micros(200)));
+                })
+            })
+            .collect();
+        let p = pair.clone();
+        let plain = gort::spawn(move || {
+            let mut g = p.0.lock();
+            while !*g {
+                g = p.1.wait(g);
+            }
+        });
+        for t in timed {
+            t.join().unwrap();
+        }
+        gort::sleep(Duration::from_millis(1));
+        *pair.0.lock() = true;
+        pair.1.notify_one();
+        let t = Instant::now();
+        while !plain.is_finished() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "notify_one was swallowed"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        plain.join().unwrap();
+    }
+}
+
+/// `WaitGroup::go` counts a panicking worker done (wait does not hang); the guard too.
+#[test]
+fn waitgroup_go_and_guard() {
+    let wg = Arc::new(WaitGroup::new());
+    let n = Arc::new(AtomicUsize::new(0));
+    for i in 0..100 {
+        let n = n.clone();
+        wg.go(move || {
+            if i % 10 == 0 {
+                panic!("worker {i} panics");
+            }
+            n.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    wg.wait();
+    assert_eq!(n.load(Ordering::Relaxed), 90);
+
+    let wg = WaitGroup::new();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _g = wg.guard();
+        panic!("holder panics");
+    }));
+    assert!(r.is_err());
+    wg.wait(); // the guard's drop ran during the unwind
+}
+
+/// `sync::Pool` with no further use is emptied by the runtime within a few cleanup ticks (1 s
+/// each), and every value is dropped exactly once.
+#[test]
+fn pool_values_are_dropped_over_time() {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct V;
+    impl Drop for V {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    static POOL: gort::sync::Pool<V> = gort::sync::Pool::new(|| {
+        MADE.fetch_add(1, Ordering::SeqCst);
+        V
+    });
+    let hs: Vec<_> = (0..50)
+        .map(|_| {
+            gort::spawn(|| {
+                let vs: Vec<V> = (0..4).map(|_| POOL.get()).collect();
+                gort::yield_now();
+                vs.into_iter().for_each(|v| POOL.put(v));
+            })
+        })
+        .collect();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    let made = MADE.load(Ordering::SeqCst);
+    assert!(made >= 4);
+    let t = Instant::now();
+    while DROPPED.load(Ordering::SeqCst) < made {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{} of {made} pooled values dropped after {:?}",
+            DROPPED.load(Ordering::SeqCst),
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(DROPPED.load(Ordering::SeqCst), made);
+}
+
+/// Concurrent get/put from many Gs and plain threads: a value is never handed to two holders.
+#[test]
+fn pool_never_hands_a_value_out_twice() {
+    let pool = Arc::new(gort::sync::Pool::new(|| Arc::new(AtomicUsize::new(0))));
+    let mut hs = Vec::new();
+    for _ in 0..64 {
+        let pool = pool.clone();
+        hs.push(gort::spawn(move || {
+            for i in 0..2_000 {
+                let v = pool.get();
+                assert_eq!(
+                    v.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "value shared by two holders"
+                );
+                if i % 7 == 0 {
+                    gort::yield_now();
+                }
+                v.fetch_sub(1, Ordering::SeqCst);
+                pool.put(v);
+            }
+        }));
+    }
+    let pool2 = pool.clone();
+    let t = std::thread::spawn(move || {
+        for _ in 0..2_000 {
+            let v = pool2.get();
+            assert_eq!(v.fetch_add(1, Ordering::SeqCst), 0);
+            v.fetch_sub(1, Ordering::SeqCst);
+            pool2.put(v);
+        }
+    });
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    t.join().unwrap();
+}
+
+#[test]
+fn lazy_lock_initialises_once_and_parks_others() {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    static L: gort::sync::LazyLock<u64> = gort::sync::LazyLock::new(|| {
+        N.fetch_add(1, Ordering::SeqCst);
+        gort::sleep(Duration::from_millis(5)); // others park meanwhile
+        42
+    });
+    let hs: Vec<_> = (0..100).map(|_| gort::spawn(|| *L)).collect();
+    assert!(hs.into_iter().all(|h| h.join().unwrap() == 42));
+    assert_eq!(N.load(Ordering::SeqCst), 1);
+    let poisoned = gort::sync::LazyLock::new(|| -> u8 { panic!("init fails") });
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *poisoned)).is_err());
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *poisoned)).is_err());
+}

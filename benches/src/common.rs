@@ -197,3 +197,30 @@ pub fn pin_to_first_cpus(n: usize) {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
+
+/// errgroup's shape for peers that have no errgroup: `rounds` times, `members` tasks started by
+/// `start` (each returning `Ok`), all joined by `join`, the first error kept; reports ns per
+/// member as workload `errgroup`.
+pub fn errgroup_rounds<H>(
+    members: u64,
+    rounds: u64,
+    start: impl Fn() -> H,
+    join: impl Fn(H) -> Result<(), String>,
+) {
+    let t = std::time::Instant::now();
+    for _ in 0..rounds {
+        let hs: Vec<H> = (0..members).map(|_| start()).collect();
+        let mut first = None;
+        for h in hs {
+            if let Err(e) = join(h) {
+                first.get_or_insert(e);
+            }
+        }
+        assert!(first.is_none());
+    }
+    report(
+        "errgroup",
+        t.elapsed().as_nanos() as f64 / (members * rounds) as f64,
+        "ns/member",
+    );
+}

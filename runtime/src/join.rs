@@ -412,16 +412,77 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let s = crate::sched();
-        let size = self
-            .stack_size
-            .unwrap_or(s.cfg.stack_size)
-            .max(crate::env::MIN_STACK_SIZE);
-        let reserved = crate::stack::check_capacity(size)?;
+        let (size, reserved) = self.stack()?;
         let task = std::sync::Arc::new(Task::new(f));
         let name = self.name.map(std::sync::Arc::<str>::from);
-        let id = s.spawn_g(name, size, reserved, task.clone());
+        let id = crate::sched().spawn_g(name, size, reserved, task.clone());
         Ok(JoinHandle { task, id })
+    }
+
+    /// The stack size to use, reserved against the pool's budget.
+    fn stack(&self) -> io::Result<(usize, bool)> {
+        let size = self
+            .stack_size
+            .unwrap_or(crate::sched().cfg.stack_size)
+            .max(crate::env::MIN_STACK_SIZE);
+        Ok((size, crate::stack::check_capacity(size)?))
+    }
+
+    /// Spawns a G nobody joins (Go's `go f()` exactly): no join slot to fill, no handle. Its
+    /// panic is printed (the hook) and dropped. For the toolkit's own Gs (errgroup members,
+    /// `WaitGroup::go`, after-funcs), which report through their own state.
+    pub(crate) fn spawn_detached<F>(self, f: F) -> io::Result<u64>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let (size, reserved) = self.stack()?;
+        let task = std::sync::Arc::new(Detached {
+            f: Mutex::new(Some(f)),
+        });
+        let name = self.name.map(std::sync::Arc::<str>::from);
+        Ok(crate::sched().spawn_g(name, size, reserved, task))
+    }
+}
+
+/// The closure of a detached G (`Builder::spawn_detached`), in one allocation.
+struct Detached<F> {
+    /// Taken once, when the G first runs (protected by its mutex, uncontended).
+    f: Mutex<Option<F>>,
+}
+
+impl<F> Runnable for Detached<F>
+where
+    F: FnOnce() + Send + 'static,
+{
+    fn run(self: std::sync::Arc<Self>) {
+        match self.f.lock().take() {
+            // The panic hook printed it; nobody joins, so it goes no further.
+            Some(f) => drop(catch_unwind(AssertUnwindSafe(f))),
+            None => crate::fatal::fatal!("a green thread ran twice"),
+        }
+        crate::drop_g_locals();
+        crate::sched().ngoroutine.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn abandon(self: std::sync::Arc<Self>, _why: String) {
+        // On the M: the closure never ran, but its captured values have destructors.
+        guarded("the destructor of its closure", || {
+            drop(self.f.lock().take())
+        });
+        crate::sched().ngoroutine.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `Builder::new().spawn_detached(f)`, panicking as [`spawn`] does if no G can be made.
+pub(crate) fn spawn_detached<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    if let Err(e) = Builder::new().spawn_detached(f) {
+        panic!(
+            "gort: cannot create a green thread ({} live): {e}",
+            crate::num_goroutine()
+        )
     }
 }
 

@@ -25,7 +25,10 @@
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
 //! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
-//! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, Semaphore, Barrier | docs/channels.md |
+//! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |
+//! | `errgroup`| x/sync's errgroup: first error, limit, derived context | docs/toolkit.md     |
+//! | `scope`  | scoped Gs borrowing the caller's stack [unsafe: lifetime erasure] | docs/toolkit.md |
+//! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, LazyLock, Semaphore, Barrier, Pool | docs/channels.md, docs/toolkit.md |
 //! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
 //!
 //! Unsafe code lives only in the modules marked `[unsafe]` above and in `g` (the owning `GRef`
@@ -39,10 +42,12 @@
 
 #[allow(unsafe_code)]
 pub mod chan;
+pub mod context;
 #[allow(unsafe_code)]
 mod coro;
 pub(crate) mod deadlock;
 pub mod env;
+pub mod errgroup;
 mod fatal;
 #[allow(unsafe_code)]
 pub mod g;
@@ -63,6 +68,8 @@ pub(crate) mod scavenge;
 #[allow(unsafe_code)]
 pub mod sched;
 #[allow(unsafe_code)]
+pub mod scope;
+#[allow(unsafe_code)]
 pub mod signal;
 #[allow(unsafe_code)]
 pub mod stack;
@@ -75,8 +82,10 @@ pub mod sysmon;
 pub mod timer;
 pub mod trace;
 
+pub use context::sleep_ctx;
 pub use join::{spawn, Builder, JoinHandle};
 pub use park::{in_green_thread, yield_now, Unparker};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use syscall::{
     block_in_place, blocking, lock_os_thread, preempt_point, should_yield, unlock_os_thread,
 };

@@ -714,6 +714,7 @@ impl Sched {
     /// for [`M_IDLE_EXIT`] beyond the floor and must exit.
     fn stopm(&'static self) -> Result<Option<GRef>, ()> {
         let m = current_m();
+        crate::sync::pool::m_release(); // no pool values wait on a parked M (pool.rs)
         {
             let mut l = self.lock.lock();
             l.idle_m.push(m);
@@ -979,6 +980,8 @@ impl Sched {
                 }
             }
             // 8: block in the netpoller until the nearest timer (one M at a time), else park.
+            // Either may last: hand this M's sync::Pool values to sysmon first (pool.rs).
+            crate::sync::pool::m_release();
             match crate::netpoll::block(self) {
                 crate::netpoll::Polled::Run(g) => return Ok((g, false)),
                 crate::netpoll::Polled::Again => continue 'top,
@@ -1516,8 +1519,17 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
         id: m.id,
         returned: false,
     };
+    crate::sync::pool::m_started();
+    let mut pool_epoch = crate::sync::pool::epoch();
     let mut first = s.acquire(w);
     loop {
+        // sync::Pool: after a cleanup, or before this M parks, its private pool values go to
+        // sysmon (pool.rs, "When values are dropped"). One relaxed load per round.
+        let e = crate::sync::pool::epoch();
+        if e != pool_epoch {
+            pool_epoch = e;
+            crate::sync::pool::m_release();
+        }
         // One thread-local access for the three questions of each round.
         let (exiting, lockedg, has_p) = with_m(|l| {
             (
@@ -1562,7 +1574,8 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
             Err(()) => break,
         }
     }
-    // Exiting: give back whatever P we hold.
+    // Exiting: give back whatever P we hold (and pool values).
+    crate::sync::pool::m_release();
     if let PSlot::Owned(p) = take_slot() {
         s.handoffp(p);
     }

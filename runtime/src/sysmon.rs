@@ -67,9 +67,16 @@ fn run(s: &'static Sched) {
     ];
     let mut delay = MIN_DELAY;
     let mut idle_ticks = 0u32;
+    let mut next_pool_cleanup = now + crate::sync::pool::TICK;
     loop {
         let now = Instant::now();
         let next_timer = crate::timer::run_due(now);
+        if now >= next_pool_cleanup {
+            // sync::Pool's cleanup (Go's poolCleanup at each GC): pool.rs, "When values are
+            // dropped".
+            crate::sync::pool::cleanup();
+            next_pool_cleanup = now + crate::sync::pool::TICK;
+        }
         crate::netpoll::sysmon_poll();
         if let Some(t) = next_trace {
             if now >= t {

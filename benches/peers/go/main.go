@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -138,6 +139,12 @@ func main() {
 		mutexContended(arg(1), arg(2))
 	case "sleep_wakeups":
 		sleepWakeups(arg(1), arg(2), arg(3))
+	case "context_cancel":
+		contextCancel(arg(1), arg(2), arg(3))
+	case "pool":
+		pool(arg(1))
+	case "errgroup":
+		errgroupMembers(arg(1), arg(2))
 	case "tcp_echo_client":
 		tcpEchoClient(os.Args[2], arg(2), arg(3))
 	default:
@@ -488,4 +495,126 @@ func parkOwn(n, mode int) {
 		c <- 1
 	}
 	wg.Wait()
+}
+
+// contextCancel: `rounds` times, a cancellable root, n contexts derived from it (shape 0: a
+// chain, BenchmarkCancelTree's buildContextTree; shape 1: a tree of fan-out 10), one cancel of
+// the root. ns per context (build + cancel; the GC of the garbage runs when it runs).
+func contextCancel(n, shape, rounds int) {
+	t := time.Now()
+	for r := 0; r < rounds; r++ {
+		root, cancel := context.WithCancel(context.Background())
+		var leaves []context.Context
+		if shape == 0 {
+			ctx := root
+			for d := 0; d < n; d++ {
+				ctx, _ = context.WithCancel(ctx)
+			}
+			leaves = append(leaves, ctx)
+		} else {
+			level := []context.Context{root}
+			made := 0
+			for made < n {
+				next := make([]context.Context, 0, len(level)*10)
+				for _, p := range level {
+					for k := 0; k < 10 && made < n; k++ {
+						c, _ := context.WithCancel(p)
+						next = append(next, c)
+						made++
+					}
+				}
+				level = next
+			}
+			leaves = level
+		}
+		cancel()
+		for _, c := range leaves {
+			if c.Err() == nil {
+				panic("context_cancel: a leaf was not cancelled")
+			}
+		}
+	}
+	name := "context_chain"
+	if shape != 0 {
+		name = "context_tree"
+	}
+	report(name, float64(time.Since(t).Nanoseconds())/float64(n*rounds), "ns/context")
+}
+
+// pool is BenchmarkPool (src/sync/pool_test.go): GOMAXPROCS goroutines, each ops times
+// Put(1) then Get() on one sync.Pool; wall time per pair over all of them (RunParallel's ns/op).
+func pool(ops int) {
+	var p sync.Pool
+	workers := runtime.GOMAXPROCS(0)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := 0; i < ops; i++ {
+				p.Put(1)
+				p.Get()
+			}
+		}()
+	}
+	t := time.Now()
+	close(start)
+	wg.Wait()
+	report("pool", float64(time.Since(t).Nanoseconds())/float64(workers*ops), "ns/op")
+}
+
+// errGroup is golang.org/x/sync/errgroup's Group (WithContext, Go, Wait) in its shape: a
+// WaitGroup, the first error under a sync.Once, and WithCancelCause. (x/sync is not in the Go
+// toolchain and the runner builds offline.)
+type errGroup struct {
+	cancel  func(error)
+	wg      sync.WaitGroup
+	errOnce sync.Once
+	err     error
+}
+
+func withContext(ctx context.Context) (*errGroup, context.Context) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &errGroup{cancel: cancel}, ctx
+}
+
+func (g *errGroup) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.errOnce.Do(func() {
+				g.err = err
+				if g.cancel != nil {
+					g.cancel(g.err)
+				}
+			})
+		}
+	}()
+}
+
+func (g *errGroup) Wait() error {
+	g.wg.Wait()
+	if g.cancel != nil {
+		g.cancel(g.err)
+	}
+	return g.err
+}
+
+// errgroupMembers: `rounds` times, WithContext, `members` members returning nil, Wait. ns per
+// member.
+func errgroupMembers(members, rounds int) {
+	t := time.Now()
+	for r := 0; r < rounds; r++ {
+		g, _ := withContext(context.Background())
+		for i := 0; i < members; i++ {
+			g.Go(func() error { return nil })
+		}
+		if err := g.Wait(); err != nil {
+			panic(err)
+		}
+	}
+	report("errgroup", float64(time.Since(t).Nanoseconds())/float64(members*rounds), "ns/member")
 }

@@ -30,6 +30,9 @@ fn main() {
         "http_server" => http_server(),
         "mutex_contended" => mutex_contended(arg(1), arg(2)),
         "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)),
+        "context_cancel" => context_cancel(arg(1) as usize, arg(2), arg(3)),
+        "pool" => pool(arg(1)),
+        "errgroup" => errgroup(arg(1), arg(2)),
         w => unsupported(w),
     })
     .join()
@@ -360,4 +363,110 @@ fn sleep_wakeups(tasks: u64, ms: u64, window_ms: u64) {
         }));
     }
     sleep_wakeups_window(window_ms, || count.load(Ordering::Relaxed), gort::sleep);
+}
+
+/// `rounds` times: a cancellable root, `n` contexts derived from it (shape 0: a chain, each the
+/// child of the last, Go's BenchmarkCancelTree shape; shape 1: a tree of fan-out 10), one
+/// cancel of the root, and everything dropped. ns per context (build + cancel + free).
+fn context_cancel(n: usize, shape: u64, rounds: u64) {
+    use gort::context;
+    let bg = context::background();
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let (root, cancel) = context::with_cancel(&bg);
+        let mut handles = Vec::with_capacity(n);
+        let mut leaves = Vec::new();
+        if shape == 0 {
+            let mut ctx = root;
+            for _ in 0..n {
+                let (c, h) = context::with_cancel(&ctx);
+                handles.push(h);
+                ctx = c;
+            }
+            leaves.push(ctx);
+        } else {
+            let mut level = vec![root];
+            let mut made = 0;
+            while made < n {
+                let mut next = Vec::with_capacity(level.len() * 10);
+                for p in &level {
+                    for _ in 0..10.min(n - made) {
+                        let (c, h) = context::with_cancel(p);
+                        handles.push(h);
+                        next.push(c);
+                        made += 1;
+                    }
+                }
+                level = next;
+            }
+            leaves = level;
+        }
+        cancel.cancel();
+        assert!(leaves.iter().all(|c| c.err().is_some()));
+        drop(handles);
+        drop(leaves);
+    }
+    let name = if shape == 0 {
+        "context_chain"
+    } else {
+        "context_tree"
+    };
+    report(
+        name,
+        t.elapsed().as_nanos() as f64 / (n as u64 * rounds) as f64,
+        "ns/context",
+    );
+}
+
+/// Go's BenchmarkPool: one task per worker, each `ops` times `put(1)` then `get()` on one
+/// shared `gort::sync::Pool`; wall time per get/put pair over all workers (RunParallel's
+/// ns/op).
+fn pool(ops: u64) {
+    static POOL: gort::sync::Pool<u64> = gort::sync::Pool::new(|| 0);
+    let workers = gort::maxprocs() as u64;
+    let (go_tx, go_rx) = gort::chan::bounded::<()>(0);
+    let hs: Vec<_> = (0..workers)
+        .map(|_| {
+            let go_rx = go_rx.clone();
+            gort::spawn(move || {
+                let _ = go_rx.recv(); // all start together
+                let mut sum = 0u64;
+                for _ in 0..ops {
+                    POOL.put(1);
+                    sum += POOL.get();
+                }
+                sum
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    drop(go_tx);
+    let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    let el = t.elapsed();
+    assert!(sum <= workers * ops);
+    report(
+        "pool",
+        el.as_nanos() as f64 / (workers * ops) as f64,
+        "ns/op",
+    );
+}
+
+/// `rounds` times: `errgroup::with_context`, `members` members that return `Ok(())`, `wait`.
+/// ns per member.
+fn errgroup(members: u64, rounds: u64) {
+    use gort::{context, errgroup};
+    let bg = context::background();
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let (g, _ctx) = errgroup::with_context::<String>(&bg);
+        for _ in 0..members {
+            g.go(|| Ok(()));
+        }
+        g.wait().unwrap();
+    }
+    report(
+        "errgroup",
+        t.elapsed().as_nanos() as f64 / (members * rounds) as f64,
+        "ns/member",
+    );
 }

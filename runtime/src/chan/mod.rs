@@ -35,10 +35,12 @@
 //! later sends return their value in the error. Dropping the last `Receiver` closes too (no one
 //! can ever receive, so a blocked sender must not wait forever; crossbeam's rule).
 
+mod ctx;
 mod select;
 mod time;
 pub(crate) mod waiter;
 
+pub use ctx::{RecvCtxError, SendCtxError};
 pub use select::{select as __select, Mode as __Mode, Reg as __Reg, SelectArm as __SelectArm};
 pub use time::{after, tick};
 

@@ -1,10 +1,13 @@
 //! TCP: `TcpListener` and `TcpStream` over the netpoller (see net/mod.rs).
 
 use super::{each_addr, Io};
+use crate::context::Context;
+use crate::loom::unmodelled::Mutex;
 use crate::netpoll::pd::Dir;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A TCP listening socket whose `accept` parks the calling G (std's `TcpListener` API).
@@ -288,18 +291,97 @@ impl TcpStream {
         TcpStream::connect_deadline(*addr, Some(crate::timer::deadline_after(timeout)))
     }
 
+    /// Connects like [`connect`](Self::connect), giving up when `ctx` ends (Go's
+    /// `Dialer.DialContext`): the context's deadline bounds the wait, and a cancel interrupts
+    /// it within one scheduling round. A context that ends while the connection completes
+    /// still fails the call (the socket is closed), as in Go. The error of an ended context is
+    /// `io::Error::from(ctx error)`: `TimedOut` for a deadline, `Other` for a cancel, with the
+    /// [`context::Error`](crate::context::Error) inside.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::context;
+    /// use gort::net::TcpStream;
+    /// use std::time::Duration;
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (ctx, _c) = context::with_timeout(&context::background(), Duration::from_secs(5));
+    /// let s = TcpStream::connect_ctx(&ctx, l.local_addr().unwrap()).unwrap();
+    /// # drop(s);
+    /// let (done, cancel) = context::with_cancel(&context::background());
+    /// cancel.cancel();
+    /// let e = TcpStream::connect_ctx(&done, l.local_addr().unwrap()).unwrap_err();
+    /// assert_eq!(e.get_ref().unwrap().downcast_ref(), Some(&context::Canceled));
+    /// ```
+    pub fn connect_ctx<A: ToSocketAddrs>(ctx: &Context, addr: A) -> io::Result<TcpStream> {
+        if let Some(e) = ctx.err() {
+            return Err(e.into());
+        }
+        each_addr(addr, |a| TcpStream::connect_ctx_one(a, ctx))
+    }
+
+    fn connect_ctx_one(addr: SocketAddr, ctx: &Context) -> io::Result<TcpStream> {
+        if let Some(e) = ctx.err() {
+            return Err(e.into());
+        }
+        let s = TcpStream::start_connect(addr)?;
+        // The cancel hook shuts the poll descriptor (as `close(&self)` does), which ends the
+        // wait; under `gate` so that it cannot touch the fd once we have finished with it.
+        #[derive(Default)]
+        struct Gate {
+            finished: bool,
+            interrupted: bool,
+        }
+        let gate = Arc::new(Mutex::new(Gate::default()));
+        let (g2, pd, fd) = (gate.clone(), s.io.pd, s.io.fd);
+        let hook = ctx.on_done(move |_| {
+            let mut g = g2.lock();
+            if !g.finished {
+                g.interrupted = true;
+                crate::netpoll::shutdown(pd, fd);
+            }
+        });
+        let deadline = ctx.deadline();
+        let r = s.finish_connect(deadline);
+        let interrupted = {
+            let mut g = gate.lock();
+            g.finished = true;
+            g.interrupted
+        };
+        crate::context::remove_hook(hook);
+        match (r, ctx.err()) {
+            (Ok(()), _) if !interrupted => Ok(s),
+            (_, Some(e)) => Err(e.into()),
+            // The deadline is the context's: report it as such.
+            (Err(_), None) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                Err(crate::context::DeadlineExceeded.into())
+            }
+            (r, None) => r.map(|()| s),
+        }
+    }
+
     fn connect_deadline(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-        // mio creates the socket non-blocking and starts the connect (EINPROGRESS is Ok).
+        let s = TcpStream::start_connect(addr)?;
+        s.finish_connect(deadline)?;
+        Ok(s)
+    }
+
+    /// Creates the socket and starts the connect (mio: non-blocking, EINPROGRESS is Ok).
+    fn start_connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let m = mio::net::TcpStream::connect(addr)?;
         let s = net::TcpStream::from(OwnedFd::from(m));
-        let s = TcpStream { io: Io::new(s)? };
+        Ok(TcpStream { io: Io::new(s)? })
+    }
+
+    /// Waits for the connect started by `start_connect` to complete, until `deadline`.
+    fn finish_connect(&self, deadline: Option<Instant>) -> io::Result<()> {
         loop {
-            s.io.wait(Dir::Write, deadline)?;
-            if let Some(e) = s.io.sock().take_error()? {
+            self.io.wait(Dir::Write, deadline)?;
+            if let Some(e) = self.io.sock().take_error()? {
                 return Err(e);
             }
-            match s.io.sock().peer_addr() {
-                Ok(_) => return Ok(s),
+            match self.io.sock().peer_addr() {
+                Ok(_) => return Ok(()),
                 // A spurious edge: still connecting.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
                 Err(e) => return Err(e),

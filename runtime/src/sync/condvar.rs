@@ -8,22 +8,73 @@
 //!    waiter if it is parked already.
 //! 3. `notify_all`: serve every ticket taken so far and wake every parked waiter.
 //!
+//! 4. `wait_timeout`: as `wait`, but the waiter parks on a [`WaitCell`] that its timer may end
+//!    first. A notifier that serves the ticket of a waiter that timed out (its cell ended) did
+//!    not wake anyone, so it serves the next ticket instead: a timeout never swallows a notify.
+//!    A waiter that times out with its ticket still unserved records it in `abandoned`, and
+//!    notifiers skip abandoned tickets for the same reason.
+//!
 //! All fields are under the list lock. Spurious wake-ups do not happen, but callers should
 //! still loop on their condition (another G may change it between the notify and the re-lock).
+//! Lock order: the list lock < a waiter cell's lock.
 
 use super::mutex::MutexGuard;
+use super::waitcell::{self, WaitCell, GRANTED};
 use crate::g::WaitReason;
 use crate::loom::Mutex as EngineMutex;
 use crate::park::Unparker;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 struct List {
     /// Next ticket to hand out.
     wait: u64,
     /// Next ticket to serve.
     notify: u64,
-    waiters: VecDeque<(u64, Unparker)>,
+    waiters: VecDeque<(u64, Waiter)>,
+    /// Unserved tickets of waiters that timed out (step 4); notifiers skip them.
+    abandoned: Vec<u64>,
+}
+
+enum Waiter {
+    /// A `wait`: its unparker.
+    Plain(Unparker),
+    /// A `wait_timeout`: its cell, which the timer may end first.
+    Timed(Arc<WaitCell>),
+}
+
+/// Whether a timed wait on a [`Condvar`] ended by timing out (std's `WaitTimeoutResult`).
+///
+/// # Examples
+///
+/// ```
+/// use gort::sync::{Condvar, Mutex};
+/// use std::time::Duration;
+/// let (m, cv) = (Mutex::new(()), Condvar::new());
+/// let (_g, r) = cv.wait_timeout(m.lock(), Duration::from_millis(1));
+/// assert!(r.timed_out());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// True if the wait ended because the time ran out (not because of a notify).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::sync::{Condvar, Mutex};
+    /// use std::time::Duration;
+    /// let (m, cv) = (Mutex::new(0), Condvar::new());
+    /// let (_g, r) = cv.wait_timeout_while(m.lock(), Duration::ZERO, |n| *n == 0);
+    /// assert!(r.timed_out());
+    /// ```
+    #[must_use]
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
 }
 
 /// A condition variable for [`Mutex`](super::Mutex): parks the G (Go's `sync.Cond`).
@@ -64,6 +115,7 @@ impl Condvar {
                     wait: 0,
                     notify: 0,
                     waiters: VecDeque::new(),
+                    abandoned: Vec::new(),
                 }),
             }
         }
@@ -103,10 +155,106 @@ impl Condvar {
             if ticket < l.notify {
                 return Some(u);
             }
-            l.waiters.push_back((ticket, u));
+            l.waiters.push_back((ticket, Waiter::Plain(u)));
             None
         });
         m.lock()
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `dur` (std's `wait_timeout`): the mutex is
+    /// locked again either way, and the result says whether the time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let s = Arc::new((Mutex::new(false), Condvar::new()));
+    /// let s2 = s.clone();
+    /// gort::spawn(move || {
+    ///     *s2.0.lock() = true;
+    ///     s2.1.notify_one();
+    /// });
+    /// let mut ready = s.0.lock();
+    /// while !*ready {
+    ///     let (g, r) = s.1.wait_timeout(ready, Duration::from_secs(10));
+    ///     assert!(!r.timed_out());
+    ///     ready = g;
+    /// }
+    /// ```
+    pub fn wait_timeout<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        dur: Duration,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        self.wait_deadline(guard, crate::timer::deadline_after(dur))
+    }
+
+    /// Waits while `cond` holds, at most `dur` in all (std's `wait_timeout_while`). The result
+    /// says whether the time ran out with `cond` still true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::sync::{Condvar, Mutex};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let s = Arc::new((Mutex::new(3), Condvar::new()));
+    /// let s2 = s.clone();
+    /// gort::spawn(move || {
+    ///     *s2.0.lock() = 0;
+    ///     s2.1.notify_all();
+    /// });
+    /// let (g, r) = s.1.wait_timeout_while(s.0.lock(), Duration::from_secs(10), |n| *n != 0);
+    /// assert_eq!((*g, r.timed_out()), (0, false));
+    /// ```
+    pub fn wait_timeout_while<'a, T: ?Sized>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        dur: Duration,
+        mut cond: impl FnMut(&mut T) -> bool,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let deadline = crate::timer::deadline_after(dur);
+        while cond(&mut guard) {
+            if Instant::now() >= deadline {
+                return (guard, WaitTimeoutResult(true));
+            }
+            guard = self.wait_deadline(guard, deadline).0;
+        }
+        (guard, WaitTimeoutResult(false))
+    }
+
+    /// Step 4.
+    fn wait_deadline<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Instant,
+    ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
+        let m = MutexGuard::mutex(&guard);
+        let (ticket, cell) = {
+            let mut l = self.list.lock();
+            l.wait += 1;
+            let ticket = l.wait - 1;
+            // Queued before the mutex is released, so a notify in between finds it.
+            let cell = WaitCell::new(ticket);
+            l.waiters.push_back((ticket, Waiter::Timed(cell.clone())));
+            (ticket, cell)
+        };
+        drop(guard);
+        let how = waitcell::wait(&cell, WaitReason::CondWait, Some(deadline), None);
+        let timed_out = how != GRANTED;
+        if timed_out {
+            let mut l = self.list.lock();
+            if let Some(i) = l.waiters.iter().position(|(t, _)| *t == ticket) {
+                l.waiters.remove(i);
+            }
+            if ticket >= l.notify {
+                l.abandoned.push(ticket);
+            }
+            // Else a notifier served our ticket, found the cell ended, and went on to the next.
+        }
+        (m.lock(), WaitTimeoutResult(timed_out))
     }
 
     /// Waits while `cond` holds (loops over [`wait`](Self::wait)).
@@ -145,13 +293,27 @@ impl Condvar {
     /// ```
     pub fn notify_one(&self) {
         let mut l = self.list.lock();
-        if l.notify == l.wait {
-            return;
-        }
-        let t = l.notify;
-        l.notify += 1;
-        let pos = l.waiters.iter().position(|(tk, _)| *tk == t);
-        let u = pos.and_then(|i| l.waiters.remove(i)).map(|(_, u)| u);
+        let u = loop {
+            if l.notify == l.wait {
+                return;
+            }
+            let t = l.notify;
+            l.notify += 1;
+            if let Some(i) = l.abandoned.iter().position(|a| *a == t) {
+                l.abandoned.swap_remove(i);
+                continue; // its waiter timed out: serve the next ticket
+            }
+            let pos = l.waiters.iter().position(|(tk, _)| *tk == t);
+            match pos.and_then(|i| l.waiters.remove(i)).map(|(_, w)| w) {
+                // Not parked yet: it sees its ticket served when it registers.
+                None => return,
+                Some(Waiter::Plain(u)) => break Some(u),
+                Some(Waiter::Timed(c)) => match c.end(GRANTED) {
+                    Some(u) => break u,
+                    None => continue, // timed out just now: serve the next ticket
+                },
+            }
+        };
         drop(l);
         if let Some(u) = u {
             u.unpark();
@@ -168,9 +330,17 @@ impl Condvar {
     pub fn notify_all(&self) {
         let mut l = self.list.lock();
         l.notify = l.wait;
+        l.abandoned.clear();
         let ws = std::mem::take(&mut l.waiters);
+        let wake: Vec<Unparker> = ws
+            .into_iter()
+            .filter_map(|(_, w)| match w {
+                Waiter::Plain(u) => Some(u),
+                Waiter::Timed(c) => c.end(GRANTED).flatten(),
+            })
+            .collect();
         drop(l);
-        for (_, u) in ws {
+        for u in wake {
             u.unpark();
         }
     }

@@ -12,8 +12,10 @@
 //! | [`Condvar`] | a ticket notify list                           | runtime notifyList |
 //! | [`WaitGroup`] | one packed counter/waiter word + a sema       | sync/waitgroup.go  |
 //! | [`Once`], [`OnceLock`] | a done flag + a Mutex               | sync/once.go       |
-//! | [`Semaphore`] | a sema                                       | x/sync/semaphore   |
+//! | [`LazyLock`] | a `OnceLock` + the initialiser               | (std::sync::LazyLock) |
+//! | [`Semaphore`] | a lock + a FIFO of wait cells (weighted, no barging) | x/sync/semaphore |
 //! | [`Barrier`] | an engine lock + a generation + parked waiters | (std::sync::Barrier) |
+//! | [`Pool`]    | per-M private values, per-P shared lists, a victim list; sysmon's cleanup | sync/pool.go |
 //!
 //! **No poisoning.** Like Go and parking_lot (and unlike std), a panic while a guard is held
 //! just releases the lock when the guard drops during unwinding. A panicking G cannot leave the
@@ -26,20 +28,25 @@
 
 mod barrier;
 mod condvar;
+mod lazy;
 mod mutex;
 mod once;
+pub(crate) mod pool;
 mod rwlock;
 pub(crate) mod sema;
 mod semaphore;
+pub(crate) mod waitcell;
 mod waitgroup;
 
 pub use barrier::{Barrier, BarrierWaitResult};
-pub use condvar::Condvar;
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use lazy::LazyLock;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{Once, OnceLock};
+pub use pool::Pool;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-pub use semaphore::Semaphore;
-pub use waitgroup::WaitGroup;
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use waitgroup::{WaitGroup, WaitGroupGuard};
 
 /// Declares a function `const` normally and plain under loom (whose atomics are not const).
 macro_rules! cfn {

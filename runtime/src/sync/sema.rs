@@ -74,11 +74,6 @@ impl Sema {
         }
     }
 
-    /// Available permits (a snapshot).
-    pub(crate) fn available(&self) -> u32 {
-        self.count.load(Ordering::SeqCst)
-    }
-
     /// Takes a permit, parking until one is available (acquire protocol).
     pub(crate) fn acquire(&self, lifo: bool, reason: WaitReason) {
         if self.try_acquire() {

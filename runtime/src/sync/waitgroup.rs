@@ -147,6 +147,87 @@ impl WaitGroup {
     }
 }
 
+impl WaitGroup {
+    /// Runs `f` in a new G counted by the group (Go 1.25's `wg.Go(f)`): `add(1)` now, `done()`
+    /// when `f` returns **or panics** (Go's `wg.Go` crashes the process on a panic; a gort G's
+    /// panic is caught and printed, and a group that never reached zero would hang `wait`). The
+    /// receiver is an `Arc` because the G outlives this call; inside
+    /// [`gort::scope`](crate::scope::scope), use [`guard`](Self::guard) instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let wg = Arc::new(gort::sync::WaitGroup::new());
+    /// let n = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..10 {
+    ///     let n = n.clone();
+    ///     wg.go(move || {
+    ///         n.fetch_add(1, Ordering::Relaxed);
+    ///     });
+    /// }
+    /// wg.go(|| panic!("a worker fails")); // still counted done
+    /// wg.wait();
+    /// assert_eq!(n.load(Ordering::Relaxed), 10);
+    /// ```
+    pub fn go<F>(self: &std::sync::Arc<Self>, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.add(1);
+        let wg = self.clone();
+        crate::join::spawn_detached(move || {
+            let _done = WaitGroupGuard(&wg);
+            f();
+        });
+    }
+
+    /// `add(1)` now and `done()` when the returned guard drops, even during a panic: a worker
+    /// holding it cannot leave `wait` hanging.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = gort::sync::WaitGroup::new();
+    /// let data = vec![1, 2, 3];
+    /// gort::scope(|s| {
+    ///     for x in &data {
+    ///         let g = wg.guard();
+    ///         s.spawn(move || {
+    ///             let _g = g;
+    ///             assert!(*x > 0);
+    ///         });
+    ///     }
+    ///     wg.wait();
+    /// });
+    /// ```
+    #[must_use = "dropping the guard calls done() at once"]
+    pub fn guard(&self) -> WaitGroupGuard<'_> {
+        self.add(1);
+        WaitGroupGuard(self)
+    }
+}
+
+/// Calls `done()` on its group when dropped (from [`WaitGroup::guard`]).
+///
+/// # Examples
+///
+/// ```
+/// let wg = gort::sync::WaitGroup::new();
+/// let g: gort::sync::WaitGroupGuard<'_> = wg.guard();
+/// drop(g);
+/// wg.wait(); // zero again
+/// ```
+#[derive(Debug)]
+pub struct WaitGroupGuard<'a>(&'a WaitGroup);
+
+impl Drop for WaitGroupGuard<'_> {
+    fn drop(&mut self) {
+        self.0.done();
+    }
+}
+
 impl Default for WaitGroup {
     fn default() -> Self {
         WaitGroup::new()

@@ -236,6 +236,49 @@ pub const WORKLOADS: &[Workload] = &[
         thread_quick: Some(&[500, 10, 300]),
         ..BASE
     },
+    Workload {
+        name: "context_chain",
+        prog: "context_cancel",
+        unit: "ns/context",
+        what: "a chain of N contexts, each derived from the last (Go's BenchmarkCancelTree), \
+               ended by one cancel of the root; build + cancel (+ free) per context \
+               (args: N, 0, rounds); Go and gort only",
+        full: &[100_000, 0, 10],
+        quick: &[10_000, 0, 3],
+        ..BASE
+    },
+    Workload {
+        name: "context_tree",
+        prog: "context_cancel",
+        unit: "ns/context",
+        what: "a tree of N contexts of fan-out 10 ended by one cancel of the root; build + \
+               cancel (+ free) per context (args: N, 1, rounds); Go and gort only",
+        full: &[100_000, 1, 10],
+        quick: &[10_000, 1, 3],
+        ..BASE
+    },
+    Workload {
+        name: "pool",
+        prog: "pool",
+        unit: "ns/op",
+        what: "Go's BenchmarkPool: one task per worker, each put(1) then get() on one shared \
+               pool N times; wall time per pair (args: N); Go and gort only",
+        full: &[10_000_000],
+        quick: &[1_000_000],
+        ..BASE
+    },
+    Workload {
+        name: "errgroup",
+        prog: "errgroup",
+        unit: "ns/member",
+        what: "an errgroup with a context, M members returning Ok, wait; per member \
+               (args: M, rounds)",
+        full: &[10_000, 20],
+        quick: &[10_000, 3],
+        thread_full: Some(&[1_000, 5]),
+        thread_quick: Some(&[1_000, 2]),
+        ..BASE
+    },
 ];
 
 /// Peers, in column order; `gort` first.

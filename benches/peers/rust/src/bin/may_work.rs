@@ -35,6 +35,7 @@ fn main() {
         "http_server" => http_server(),
         "mutex_contended" => mutex_contended(arg(1), arg(2)),
         "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)),
+        "errgroup" => errgroup(arg(1), arg(2)),
         w => unsupported(w),
     })
     .join()
@@ -293,5 +294,16 @@ fn sleep_wakeups(tasks: u64, ms: u64, window_ms: u64) {
         window_ms,
         || count.load(Ordering::Relaxed),
         may::coroutine::sleep,
+    );
+}
+
+/// errgroup's shape: `members` tasks returning `Result`, all joined, the first error kept;
+/// `rounds` times. ns per member.
+fn errgroup(members: u64, rounds: u64) {
+    errgroup_rounds(
+        members,
+        rounds,
+        || go!(|| Ok::<(), String>(())),
+        |h| h.join().expect("member panicked"),
     );
 }

@@ -35,6 +35,7 @@ fn main() {
             "http_server" => http_server().await,
             "mutex_contended" => mutex_contended(arg(1), arg(2)).await,
             "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)).await,
+            "errgroup" => errgroup(arg(1), arg(2)).await,
             w => unsupported(w),
         }
     };
@@ -302,4 +303,28 @@ async fn sleep_wakeups(tasks: u64, ms: u64, window_ms: u64) {
     })
     .await
     .unwrap();
+}
+
+/// errgroup's shape on tokio: a `JoinSet` of `members` tasks returning `Result`, all joined,
+/// the first error kept; `rounds` times. ns per member.
+async fn errgroup(members: u64, rounds: u64) {
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..members {
+            set.spawn(async { Ok::<(), String>(()) });
+        }
+        let mut first = None;
+        while let Some(r) = set.join_next().await {
+            if let Err(e) = r.expect("member panicked") {
+                first.get_or_insert(e);
+            }
+        }
+        assert!(first.is_none());
+    }
+    report(
+        "errgroup",
+        t.elapsed().as_nanos() as f64 / (members * rounds) as f64,
+        "ns/member",
+    );
 }
