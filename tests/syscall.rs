@@ -170,7 +170,13 @@ fn maxthreads_limit_is_fatal_with_message() {
     }
     let out = common::run_child(
         "maxthreads_child",
-        &[("GORT_MAXTHREADS", "6"), ("GORT_MAXPROCS", "2")],
+        // The blocking pool (GORT_MAXBLOCKING) would otherwise keep the Gs waiting for a slot
+        // below the thread limit: allow more blocking calls than threads.
+        &[
+            ("GORT_MAXTHREADS", "6"),
+            ("GORT_MAXPROCS", "2"),
+            ("GORT_MAXBLOCKING", "100"),
+        ],
     );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

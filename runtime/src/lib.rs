@@ -16,7 +16,8 @@
 //! | `park`   | park / ready                                         | park/ready             |
 //! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
 //! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
-//! | `sysmon` | the monitor thread: retake, slices, timers, traces   | sysmon                 |
+//! | `sysmon` | the monitor thread: retake, slices, timers, traces, unwrapped blocking | sysmon |
+//! | `threadstate` | an M's thread state from /proc (sysmon's blocking check) | sysmon       |
 //! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
 //! | `netpoll`| the netpoller: contract, poll descriptors, mio poller [unsafe] | Netpoller    |
@@ -70,6 +71,8 @@ pub mod sync;
 pub(crate) mod sys;
 pub mod syscall;
 pub mod sysmon;
+#[cfg(target_os = "linux")]
+pub(crate) mod threadstate;
 pub mod timer;
 pub mod trace;
 

@@ -231,6 +231,14 @@ pub struct Sched {
     pub(crate) ngoroutine: AtomicUsize,
     /// Gs inside `blocking` (for the deadlock check). Relaxed counts; the check re-reads them.
     pub(crate) nsyscall: AtomicUsize,
+    /// The blocking pool's permits: `cfg.maxblocking` of them; a G holds one from entering
+    /// `blocking`/`block_in_place` until it leaves (syscall.rs, "The blocking pool").
+    pub(crate) block_slots: crate::sync::sema::Sema,
+    /// Ms whose P sysmon took because their G blocked the thread without `gort::blocking`, and
+    /// that have not come back to the scheduler yet (they count against `cfg.maxblocking`:
+    /// sysmon.rs). Incremented by sysmon, decremented by the M; Relaxed (a bound, not a
+    /// protocol: an M counted a moment too long only delays one more such hand-off).
+    pub(crate) nunwrapped: AtomicUsize,
     /// Every M, newest last (for traces and LockOSThread hand-offs).
     pub(crate) allm: Mutex<Vec<&'static MShared>>,
     /// Thieves waiting before they take a running P's runnext (`steal_work`).
@@ -268,6 +276,7 @@ impl Sched {
         let mut idle: Vec<PHandle> = ps.iter().map(|p| p.initial_handle()).collect();
         idle.reverse(); // P0 is handed out first.
         let strides = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
+        let maxblocking = u32::try_from(cfg.maxblocking).unwrap_or(u32::MAX);
         Sched {
             cfg,
             ps,
@@ -287,6 +296,8 @@ impl Sched {
             mlive: AtomicUsize::new(0),
             ngoroutine: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
+            block_slots: crate::sync::sema::Sema::new(maxblocking),
+            nunwrapped: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
             backoff: BackoffSleep::new(),
         }
@@ -949,6 +960,13 @@ impl Sched {
                 }
                 (has_p, m.lockedg.get() == gid)
             });
+            if !has_p && me.blocked_handoff.load(Ordering::Relaxed) {
+                // Back from a call sysmon caught blocking without `gort::blocking`: give back
+                // its place in the pool's count (sysmon.rs).
+                if me.blocked_handoff.swap(false, Ordering::Relaxed) {
+                    self.nunwrapped.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
             match r {
                 Resumed::Finished => {
                     self.gdestroy(g);
@@ -1123,6 +1141,7 @@ impl Sched {
         if !crate::coro::on_g_stack() {
             return false;
         }
+        self.take_block_slot();
         crate::sysmon::nudge();
         with_m(|m| {
             if let PSlot::InG(r) = &*m.p.borrow() {
@@ -1143,6 +1162,7 @@ impl Sched {
         if !crate::coro::on_g_stack() {
             return false;
         }
+        self.take_block_slot();
         let released = with_m(|m| {
             let r = match &*m.p.borrow() {
                 PSlot::InG(r) => r.release(),
@@ -1177,6 +1197,8 @@ impl Sched {
             ok
         });
         if fast {
+            // With our P back, a G waiting for the slot goes to its runnext.
+            self.block_slots.release(false);
             return;
         }
         // Slow path: our P is gone (its token is stale).
@@ -1187,9 +1209,20 @@ impl Sched {
         };
         if let Some(p) = p {
             set_p(PSlot::InG(RunningP::from_handle(p.adopt(current_m().id))));
+            self.block_slots.release(false);
             return;
         }
+        self.block_slots.release(false);
         crate::coro::suspend(Suspend::ToGlobal);
+    }
+
+    /// Takes a permit of the blocking pool, parking the G while `GORT_MAXBLOCKING` calls are in
+    /// progress (a CAS when one is free). Caller: a G about to enter a blocking call.
+    fn take_block_slot(&self) {
+        if !self.block_slots.try_acquire() {
+            self.block_slots
+                .acquire(false, crate::g::WaitReason::BlockingPool);
+        }
     }
 }
 
@@ -1367,6 +1400,9 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
         );
     }
     with_m(|l| l.m.set(Some(m)));
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions.
+    m.tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
     let mut first = s.acquire(w);
     loop {
         // One thread-local access for the three questions of each round.

@@ -15,7 +15,8 @@ fn main() {
         .nth(1)
         .expect("usage: gort_work <workload> <args>");
     // Calibrate on the main OS thread before any task runs.
-    let iters_per_ms = (workload == "fanout_compute").then(calibrate_iters_per_ms);
+    let iters_per_ms =
+        (workload == "fanout_compute" || workload == "cpu_wall").then(calibrate_iters_per_ms);
     // The workload body runs as a gort task, as Go's main is a goroutine.
     gort::spawn(move || match workload.as_str() {
         "spawn_join" => spawn_join(arg(1)),
@@ -30,6 +31,10 @@ fn main() {
         "http_server" => http_server(),
         "mutex_contended" => mutex_contended(arg(1), arg(2)),
         "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)),
+        "blocking_unwrapped" => blocking_unwrapped(arg(1), arg(2), arg(3)),
+        "blocking_once" => blocking_once(arg(1), arg(2), arg(3)),
+        "blockcheck_cost" => blockcheck_cost(arg(1), arg(2), arg(3)),
+        "cpu_wall" => cpu_wall(arg(1), arg(2), iters_per_ms.unwrap()),
         w => unsupported(w),
     })
     .join()
@@ -77,7 +82,13 @@ fn yield_switch(n: u64) {
 
 /// 6. `tasks` tasks of `ms` ms of calibrated CPU each; wall / ideal.
 fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
-    let iters = iters_per_ms * ms;
+    let wall = compute_tasks(tasks, iters_per_ms * ms);
+    let ideal = (tasks * ms) as f64 / 1e3 / gort::maxprocs() as f64;
+    report("fanout_compute", wall.as_secs_f64() / ideal, "wall/ideal");
+}
+
+/// Spawns `tasks` tasks of `spin(iters)` each and joins them all; returns the wall time.
+fn compute_tasks(tasks: u64, iters: u64) -> std::time::Duration {
     let t = Instant::now();
     let hs: Vec<_> = (0..tasks)
         .map(|_| gort::spawn(move || spin(iters)))
@@ -85,12 +96,7 @@ fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
     for h in hs {
         h.join().unwrap();
     }
-    let ideal = (tasks * ms) as f64 / 1e3 / gort::maxprocs() as f64;
-    report(
-        "fanout_compute",
-        t.elapsed().as_secs_f64() / ideal,
-        "wall/ideal",
-    );
+    t.elapsed()
 }
 
 /// Workload 3: unbuffered ping-pong between this task and an echo task, `n` round trips.
@@ -360,4 +366,155 @@ fn sleep_wakeups(tasks: u64, ms: u64, window_ms: u64) {
         }));
     }
     sleep_wakeups_window(window_ms, || count.load(Ordering::Relaxed), gort::sleep);
+}
+
+// ---------------------------------------------------------------------------
+// gort-only workloads of issue 17: blocking calls nobody wrapped, and what sysmon's check for
+// them costs. Each measurement is a fresh child process (`gort_work <child workload> ...`), the
+// two variants alternating, so both see the same machine; the parent reports a ratio of medians
+// and prints every value on stderr.
+// ---------------------------------------------------------------------------
+
+/// Runs this program as a child with `args` (and `envs`) and returns its RESULT value and the
+/// rest of its RESULT line.
+fn child_result(args: &[String], envs: &[(&str, &str)]) -> (f64, String) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("cannot run a child gort_work");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "child {args:?} printed no RESULT: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .to_string();
+    let v = line
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix("value="))
+        .and_then(|v| v.parse().ok())
+        .expect("RESULT without value");
+    (v, line)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// `blocking_unwrapped tasks ms pairs`: `tasks` Gs each sleep `ms` in `std::thread::sleep`,
+/// once wrapped in `gort::blocking` and once unwrapped (sysmon must notice the sleeping thread),
+/// alternating for `pairs` pairs of fresh processes; reports median(unwrapped) / median(wrapped)
+/// of the wall times (issue 17's goal: at most 1.5, on 1 and on 2 Ps).
+fn blocking_unwrapped(tasks: u64, ms: u64, pairs: u64) {
+    let (mut wrapped, mut unwrapped) = (Vec::new(), Vec::new());
+    for _ in 0..pairs.max(1) {
+        for (mode, out) in [(1u64, &mut wrapped), (0, &mut unwrapped)] {
+            let args = [
+                "blocking_once",
+                &mode.to_string(),
+                &tasks.to_string(),
+                &ms.to_string(),
+            ];
+            let (v, _) = child_result(&args.map(String::from), &[]);
+            out.push(v);
+        }
+    }
+    let (w, u) = (median(wrapped.clone()), median(unwrapped.clone()));
+    eprintln!(
+        "blocking_unwrapped: {tasks} x {ms} ms on {} Ps: wrapped {wrapped:?} ms (median {w:.1}), \
+         unwrapped {unwrapped:?} ms (median {u:.1})",
+        gort::maxprocs()
+    );
+    report("blocking_unwrapped", u / w, "unwrapped/wrapped");
+}
+
+/// `blocking_once wrapped tasks ms`: the wall time (ms) of `tasks` Gs each sleeping `ms` in
+/// `std::thread::sleep`, inside `gort::blocking` if `wrapped` is 1.
+fn blocking_once(wrapped: u64, tasks: u64, ms: u64) {
+    let d = std::time::Duration::from_millis(ms);
+    let t = Instant::now();
+    let hs: Vec<_> = (0..tasks)
+        .map(|_| {
+            gort::spawn(move || {
+                if wrapped == 1 {
+                    gort::blocking(|| std::thread::sleep(d));
+                } else {
+                    std::thread::sleep(d);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    report("blocking_once", t.elapsed().as_secs_f64() * 1e3, "ms");
+}
+
+/// `blockcheck_cost tasks ms pairs`: `cpu_wall tasks ms` with sysmon's unwrapped-blocking
+/// check off (`GORT_DEBUG=blockcheck=0`) and on (the default), alternating for `pairs` pairs
+/// of fresh processes; reports median(on) / median(off) of the wall times (goal: at most 1.01),
+/// and prints sysmon's own CPU time in each run.
+fn blockcheck_cost(tasks: u64, ms: u64, pairs: u64) {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    let (mut son, mut soff) = (Vec::new(), Vec::new());
+    for _ in 0..pairs.max(1) {
+        for (check, out, sys) in [("0", &mut off, &mut soff), ("1", &mut on, &mut son)] {
+            let args = ["cpu_wall", &tasks.to_string(), &ms.to_string()];
+            let env = format!("blockcheck={check}");
+            let (v, line) = child_result(&args.map(String::from), &[("GORT_DEBUG", &env)]);
+            out.push(v);
+            let s: f64 = line
+                .split_whitespace()
+                .find_map(|t| t.strip_prefix("sysmon_cpu_us="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            sys.push(s);
+        }
+    }
+    let (a, b) = (median(on.clone()), median(off.clone()));
+    eprintln!(
+        "blockcheck_cost: {tasks} x {ms} ms CPU on {} Ps: check off {off:?} ms (median {b:.1}, \
+         sysmon CPU us {soff:?}), on {on:?} ms (median {a:.1}, sysmon CPU us {son:?})",
+        gort::maxprocs()
+    );
+    report("blockcheck_cost", a / b, "on/off");
+}
+
+/// `cpu_wall tasks ms`: wall time (ms) of `tasks` Gs of `ms` calibrated CPU each, with no
+/// scheduling point inside (so Gs of 10 ms or more meet sysmon's hog rule); also prints the
+/// CPU time sysmon's thread used (`sysmon_cpu_us=`, from its /proc schedstat).
+fn cpu_wall(tasks: u64, ms: u64, iters_per_ms: u64) {
+    let wall = compute_tasks(tasks, iters_per_ms * ms).as_secs_f64() * 1e3;
+    println!(
+        "RESULT workload=cpu_wall value={wall:.3} unit=ms sysmon_cpu_us={:.1}",
+        sysmon_cpu_ns() as f64 / 1e3
+    );
+}
+
+/// On-CPU nanoseconds of the `gort-sysmon` thread so far (Linux /proc), 0 if not found.
+fn sysmon_cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    for e in dir.flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "gort-sysmon" {
+            let st = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
+            return st
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    0
 }
