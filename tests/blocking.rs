@@ -137,7 +137,7 @@ fn blocktrace_names_the_g_and_the_syscall() {
             .name("sleepy")
             .spawn(|| {
                 // Keep the P busy behind it so the hand-off happens at once.
-                let spinner = gort::spawn(|| gort::yield_now());
+                let spinner = gort::spawn(gort::yield_now);
                 std::thread::sleep(Duration::from_millis(100));
                 spinner.join().unwrap();
             })
