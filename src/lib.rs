@@ -100,6 +100,29 @@ pub mod time {
     pub use gort_runtime::chan::{after, tick};
 }
 
+/// Unix signals delivered to channels (Go's `os/signal`): [`notify`](signal::notify) returns
+/// a `select!`-able receiver; [`stop`](signal::stop), [`ignore`](signal::ignore),
+/// [`reset`](signal::reset), [`ctrl_c`](signal::ctrl_c). Delivery goes through a self-pipe in
+/// the netpoller and one watcher green thread: no thread per signal. The runtime keeps SIGSEGV
+/// and SIGBUS for its stack-overflow report; a [`Signal`](signal::Signal) cannot name them.
+///
+/// ```
+/// use gort::signal::{self, Signal};
+/// let rx = signal::notify(&[Signal::SIGUSR1, Signal::SIGTERM]);
+/// // SAFETY: raise has no preconditions.
+/// unsafe { libc::raise(libc::SIGUSR1) };
+/// let timeout = gort::time::after(std::time::Duration::from_secs(10));
+/// gort::select! {
+///     recv(rx) -> s => assert_eq!(s, Ok(Signal::SIGUSR1)),
+///     recv(timeout) -> _ => panic!("no signal"),
+/// }
+/// signal::stop(&rx);
+/// ```
+#[cfg(unix)]
+pub mod signal {
+    pub use gort_runtime::os_signal::{ctrl_c, ignore, notify, reset, stop, Signal};
+}
+
 pub use gort_runtime::local::LocalKey;
 pub use gort_runtime::{local, select};
 

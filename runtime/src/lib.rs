@@ -8,6 +8,7 @@
 //! | `coro`   | the coroutine and the migration contract [unsafe]     | Soundness              |
 //! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
 //! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
+//! | `os_signal` | `gort::signal`: signals to channels via a self-pipe [unsafe: sigaction] | docs/blocking.md |
 //! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
 //! | `runq`   | local and global run queues                          | Scheduling             |
@@ -55,6 +56,9 @@ pub(crate) mod m;
 pub mod net;
 #[allow(unsafe_code)]
 pub mod netpoll;
+#[cfg(all(unix, not(loom)))]
+#[allow(unsafe_code)]
+pub mod os_signal;
 #[allow(unsafe_code)]
 pub mod p;
 pub mod park;
