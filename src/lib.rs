@@ -123,6 +123,29 @@ pub mod signal {
     pub use gort_runtime::os_signal::{ctrl_c, ignore, notify, reset, stop, Signal};
 }
 
+/// Child processes (Go's `os/exec`), shaped like `std::process`: waiting parks the G (a pidfd
+/// in the netpoller on Linux ≥ 5.3; elsewhere a wait inside `gort::blocking`), and piped
+/// streams are gort pipes whose reads and writes park it.
+///
+/// ```
+/// use gort::process::{Command, Stdio};
+/// use std::io::Read;
+/// let h = gort::spawn(|| {
+///     let mut child = Command::new("echo").arg("hello").stdout(Stdio::piped()).spawn()?;
+///     let mut out = String::new();
+///     child.stdout.take().unwrap().read_to_string(&mut out)?;
+///     child.wait()?;
+///     Ok::<_, std::io::Error>(out)
+/// });
+/// assert_eq!(h.join().unwrap().unwrap(), "hello\n");
+/// ```
+#[cfg(unix)]
+pub mod process {
+    pub use gort_runtime::process::{
+        Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
+    };
+}
+
 pub use gort_runtime::local::LocalKey;
 pub use gort_runtime::{local, select};
 

@@ -8,6 +8,7 @@
 //! | `coro`   | the coroutine and the migration contract [unsafe]     | Soundness              |
 //! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
 //! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
+//! | `process` | `gort::process`: children waited through a pidfd in the netpoller [unsafe: pidfd_open] | docs/blocking.md |
 //! | `os_signal` | `gort::signal`: signals to channels via a self-pipe [unsafe: sigaction] | docs/blocking.md |
 //! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
@@ -62,6 +63,9 @@ pub mod os_signal;
 #[allow(unsafe_code)]
 pub mod p;
 pub mod park;
+#[cfg(all(unix, not(loom)))]
+#[allow(unsafe_code)]
+pub mod process;
 pub(crate) mod runq;
 #[allow(unsafe_code)]
 pub mod sched;
