@@ -146,6 +146,51 @@ pub mod process {
     };
 }
 
+/// Files and directories (Go's `os` file functions), shaped like `std::fs`: each call runs on
+/// the blocking pool (`gort::blocking`), so a slow disk hands the P to another thread instead of
+/// stalling the green threads queued behind it. `read_dir` yields `io::Result<DirEntry>`.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("gort-fs-doc-{}", std::process::id()));
+/// let d = dir.clone();
+/// gort::spawn(move || -> std::io::Result<()> {
+///     gort::fs::create_dir_all(&d)?;
+///     gort::fs::write(d.join("a.txt"), "alpha")?;
+///     assert_eq!(gort::fs::read_to_string(d.join("a.txt"))?, "alpha");
+///     let names: Vec<_> = gort::fs::read_dir(&d)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+///     assert_eq!(names, ["a.txt"]);
+///     assert_eq!(gort::fs::metadata(d.join("a.txt"))?.len(), 5);
+///     gort::fs::remove_dir_all(&d)
+/// })
+/// .join()
+/// .unwrap()
+/// .unwrap();
+/// ```
+pub mod fs {
+    #[cfg(unix)]
+    pub use gort_runtime::fs::symlink;
+    pub use gort_runtime::fs::{
+        canonicalize, copy, create_dir, create_dir_all, exists, hard_link, metadata, read,
+        read_dir, read_link, read_to_string, remove_dir, remove_dir_all, remove_file, rename,
+        set_permissions, symlink_metadata, write, DirBuilder, DirEntry, File, FileTimes, FileType,
+        Metadata, OpenOptions, Permissions, ReadDir,
+    };
+}
+
+/// Standard streams for green threads (Go's `os.Stdin`/`os.Stdout`/`os.Stderr`): reading
+/// standard input parks the G until input arrives; the outputs are unbuffered, and a write to a
+/// full pipe parks the G. Pipes and terminals go through the netpoller on a descriptor of our
+/// own (the shell's stays blocking); files and other kinds go through the blocking pool.
+///
+/// ```
+/// use std::io::Write;
+/// gort::spawn(|| writeln!(gort::io::stdout(), "from a green thread").unwrap()).join().unwrap();
+/// ```
+#[cfg(unix)]
+pub mod io {
+    pub use gort_runtime::stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
+}
+
 pub use gort_runtime::local::LocalKey;
 pub use gort_runtime::{local, select};
 

@@ -9,6 +9,8 @@
 //! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
 //! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
 //! | `process` | `gort::process`: children waited through a pidfd in the netpoller [unsafe: pidfd_open] | docs/blocking.md |
+//! | `fs`     | `gort::fs`: std::fs on the blocking pool             | docs/blocking.md       |
+//! | `stdio`  | `gort::io`: stdin/stdout/stderr that park the G       | docs/blocking.md       |
 //! | `os_signal` | `gort::signal`: signals to channels via a self-pipe [unsafe: sigaction] | docs/blocking.md |
 //! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
@@ -46,6 +48,7 @@ mod coro;
 pub(crate) mod deadlock;
 pub mod env;
 mod fatal;
+pub mod fs;
 #[allow(unsafe_code)]
 pub mod g;
 pub mod join;
@@ -73,6 +76,8 @@ pub mod sched;
 pub mod signal;
 #[allow(unsafe_code)]
 pub mod stack;
+#[cfg(all(unix, not(loom)))]
+pub mod stdio;
 #[allow(unsafe_code)]
 pub mod sync;
 #[allow(unsafe_code)]
