@@ -28,10 +28,14 @@
 
 /// Sockets that park the calling green thread instead of its OS thread (Go's `net`):
 /// [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
-/// [`UdpSocket`](net::UdpSocket), and on Unix [`UnixListener`](net::UnixListener) and
-/// [`UnixStream`](net::UnixStream). From a plain OS thread they behave like std's blocking
-/// sockets. Timeouts end a wait with `io::ErrorKind::TimedOut`; `close(&self)` wakes every G
-/// parked on a socket with `NotConnected`.
+/// [`UdpSocket`](net::UdpSocket), and on Unix [`UnixListener`](net::UnixListener),
+/// [`UnixStream`](net::UnixStream) and [`UnixDatagram`](net::UnixDatagram). From a plain OS
+/// thread they behave like std's blocking sockets. Timeouts and deadlines
+/// ([`TcpStream::set_deadline`](net::TcpStream::set_deadline), Go's `SetDeadline`) end a wait
+/// with `io::ErrorKind::TimedOut` (not std's `WouldBlock`: that kind means only "non-blocking
+/// mode, try later"); `close(&self)` wakes every G parked on a socket or any of its
+/// `try_clone`s with `NotConnected`. [`TcpStream::into_split`](net::TcpStream::into_split)
+/// gives owned read and write halves for two Gs.
 ///
 /// ```
 /// use gort::net::{TcpListener, TcpStream};
@@ -56,9 +60,11 @@
 /// assert_eq!(&b, b"echo");
 /// ```
 pub mod net {
-    pub use gort_runtime::net::{Incoming, TcpListener, TcpStream, UdpSocket};
+    pub use gort_runtime::net::{
+        Incoming, OwnedReadHalf, OwnedWriteHalf, ReuniteError, TcpListener, TcpStream, UdpSocket,
+    };
     #[cfg(unix)]
-    pub use gort_runtime::net::{UnixIncoming, UnixListener, UnixStream};
+    pub use gort_runtime::net::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
 }
 
 /// Parks the calling green thread until `deadline` (a plain thread sleeps).

@@ -19,10 +19,10 @@
 //! The pidfd is exact as long as nobody else reaps our children (SIGCHLD not set to `SIG_IGN`,
 //! no foreign `waitpid(-1)`); std's own `Child::wait` has the same requirement.
 
-use crate::net::Io;
+use crate::net::{read_via_io, write_via_io, Io};
 use crate::netpoll::pd::Dir;
 use std::ffi::OsStr;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process;
@@ -710,51 +710,6 @@ pipe_end!(
     mio::unix::pipe::Receiver
 );
 
-impl Write for &ChildStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(Dir::Write, |mut s| s.write(buf))
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io.io(Dir::Write, |mut s| s.write_vectored(bufs))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for ChildStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-macro_rules! pipe_read {
-    ($name:ident) => {
-        impl Read for &$name {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                self.io.io(Dir::Read, |mut s| s.read(buf))
-            }
-            fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-                self.io.io(Dir::Read, |mut s| s.read_vectored(bufs))
-            }
-        }
-
-        impl Read for $name {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                (&*self).read(buf)
-            }
-            fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-                (&*self).read_vectored(bufs)
-            }
-        }
-    };
-}
-
-pipe_read!(ChildStdout);
-pipe_read!(ChildStderr);
+write_via_io!(ChildStdin);
+read_via_io!(ChildStdout);
+read_via_io!(ChildStderr);
