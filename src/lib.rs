@@ -22,7 +22,13 @@
 //! ## Environment
 //! * `GORT_MAXPROCS=N`: number of Ps (default: `available_parallelism()`).
 //! * `GORT_STACK_SIZE=BYTES`: default stack size (default 256 KiB; `64K`, `1M` accepted).
+//! * `GORT_MAXTHREADS=N`: the most OS threads (default 10,000, Go's); more is fatal.
+//! * `GORT_MAXBLOCKING=N`: the most Gs inside [`blocking`]/[`block_in_place`] at once (default
+//!   512, tokio's `max_blocking_threads`); more park until one returns.
 //! * `GORT_DEBUG=schedtrace=MS[,scheddetail=1]`: Go-format `SCHED` lines on stderr.
+//! * `GORT_DEBUG=blocktrace=1`: a line on stderr each time a G blocks its thread without
+//!   [`blocking`] and sysmon hands its P off (naming the G and the syscall);
+//!   `GORT_DEBUG=blockcheck=0` turns that detection off. See docs/blocking.md.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -239,3 +239,21 @@ child_test!(
         );
     }
 );
+
+// A blocking call inside a blocking call (gort::fs inside a user's gort::blocking) takes no
+// second permit: with a pool of one it neither deadlocks nor corrupts the P's state.
+child_test!(fn nested_blocking_calls_take_one_permit() [
+    "GORT_MAXPROCS" => "1", "GORT_MAXBLOCKING" => "1"
+] {
+    let h = gort::spawn(|| {
+        gort::blocking(|| {
+            let s = gort::fs::read_to_string("/proc/self/status").unwrap();
+            gort::block_in_place(|| std::thread::sleep(Duration::from_millis(5)));
+            s.len()
+        })
+    });
+    assert!(h.join().unwrap() > 0);
+    // The runtime goes on normally afterwards.
+    let hs: Vec<_> = (0..10).map(|i| gort::spawn(move || gort::blocking(move || i))).collect();
+    assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 45);
+});

@@ -1136,9 +1136,10 @@ impl Sched {
     // ---- blocking calls (Go's entersyscall / exitsyscall) --------------------------------
 
     /// Marks the running G as in a blocking call: its P may be retaken by sysmon and run by
-    /// another M while the call blocks. Returns false on a plain thread.
+    /// another M while the call blocks. Returns false (the caller then makes a plain call, with
+    /// no `exitsyscall`) on a plain thread and inside another blocking call.
     pub(crate) fn entersyscall(&self) -> bool {
-        if !crate::coro::on_g_stack() {
+        if !crate::coro::on_g_stack() || curg_in_syscall() {
             return false;
         }
         self.take_block_slot();
@@ -1159,7 +1160,7 @@ impl Sched {
     /// Like `entersyscall`, but hands the P off at once (Go's `entersyscallblock`), for calls
     /// known to block for long.
     pub(crate) fn entersyscallblock(&'static self) -> bool {
-        if !crate::coro::on_g_stack() {
+        if !crate::coro::on_g_stack() || curg_in_syscall() {
             return false;
         }
         self.take_block_slot();
@@ -1319,6 +1320,16 @@ pub(crate) fn current_p_preempted() -> bool {
 
 pub(crate) fn current_m() -> &'static MShared {
     with_m(|m| m.m.get()).unwrap_or_else(|| fatal!("not an M"))
+}
+
+/// Whether the running G is already inside `blocking`/`block_in_place`: a nested call is then a
+/// plain call (the outer one holds the pool's permit and the P's `SYSCALL` state; a second enter
+/// would take a second permit, and its exit would flip the P back to `RUNNING_G` while the
+/// outer call still blocks).
+fn curg_in_syscall() -> bool {
+    let g = with_m(|m| m.curg.get());
+    // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
+    !g.is_null() && unsafe { &*g }.status() == GStatus::Syscall
 }
 
 fn set_curg_status(g: *const G, s: GStatus) {

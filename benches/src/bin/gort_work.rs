@@ -15,8 +15,14 @@ fn main() {
         .nth(1)
         .expect("usage: gort_work <workload> <args>");
     // Calibrate on the main OS thread before any task runs.
-    let iters_per_ms =
-        (workload == "fanout_compute" || workload == "cpu_wall").then(calibrate_iters_per_ms);
+    // `cpu_wall` takes its calibration from its parent (`blockcheck_cost`) when given one, so
+    // that every child does the same work.
+    let given = std::env::args().nth(4).and_then(|v| v.parse().ok());
+    let iters_per_ms = match workload.as_str() {
+        "fanout_compute" | "blockcheck_cost" => Some(calibrate_iters_per_ms()),
+        "cpu_wall" => Some(given.unwrap_or_else(calibrate_iters_per_ms)),
+        _ => None,
+    };
     // The workload body runs as a gort task, as Go's main is a goroutine.
     gort::spawn(move || match workload.as_str() {
         "spawn_join" => spawn_join(arg(1)),
@@ -33,7 +39,7 @@ fn main() {
         "sleep_wakeups" => sleep_wakeups(arg(1), arg(2), arg(3)),
         "blocking_unwrapped" => blocking_unwrapped(arg(1), arg(2), arg(3)),
         "blocking_once" => blocking_once(arg(1), arg(2), arg(3)),
-        "blockcheck_cost" => blockcheck_cost(arg(1), arg(2), arg(3)),
+        "blockcheck_cost" => blockcheck_cost(arg(1), arg(2), arg(3), iters_per_ms.unwrap()),
         "cpu_wall" => cpu_wall(arg(1), arg(2), iters_per_ms.unwrap()),
         w => unsupported(w),
     })
@@ -460,42 +466,69 @@ fn blocking_once(wrapped: u64, tasks: u64, ms: u64) {
 }
 
 /// `blockcheck_cost tasks ms pairs`: `cpu_wall tasks ms` with sysmon's unwrapped-blocking
-/// check off (`GORT_DEBUG=blockcheck=0`) and on (the default), alternating for `pairs` pairs
-/// of fresh processes; reports median(on) / median(off) of the wall times (goal: at most 1.01),
-/// and prints sysmon's own CPU time in each run.
-fn blockcheck_cost(tasks: u64, ms: u64, pairs: u64) {
-    let (mut on, mut off) = (Vec::new(), Vec::new());
-    let (mut son, mut soff) = (Vec::new(), Vec::new());
-    for _ in 0..pairs.max(1) {
-        for (check, out, sys) in [("0", &mut off, &mut soff), ("1", &mut on, &mut son)] {
-            let args = ["cpu_wall", &tasks.to_string(), &ms.to_string()];
+/// check off (`GORT_DEBUG=blockcheck=0`) and on (the default), for `pairs` pairs of fresh
+/// processes, the order alternating from pair to pair, all doing the same work (calibrated once,
+/// here, and passed on); reports median(on) / median(off) of the
+/// process CPU time (user + system, every thread, sysmon's included: what the check costs in
+/// work, and steadier than wall time on a shared machine; goal at most 1.01), and prints the
+/// wall times and sysmon's own CPU time of every run on stderr.
+fn blockcheck_cost(tasks: u64, ms: u64, pairs: u64, iters_per_ms: u64) {
+    let field = |line: &str, key: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|t| t.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // Per variant (off, on): process CPU ms, wall ms, sysmon CPU us.
+    let mut runs: [(Vec<f64>, Vec<f64>, Vec<f64>); 2] = Default::default();
+    for pair in 0..pairs.max(1) {
+        let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
+        for check in order {
+            let args = [
+                "cpu_wall",
+                &tasks.to_string(),
+                &ms.to_string(),
+                &iters_per_ms.to_string(),
+            ];
             let env = format!("blockcheck={check}");
-            let (v, line) = child_result(&args.map(String::from), &[("GORT_DEBUG", &env)]);
-            out.push(v);
-            let s: f64 = line
-                .split_whitespace()
-                .find_map(|t| t.strip_prefix("sysmon_cpu_us="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN);
-            sys.push(s);
+            let (wall, line) = child_result(&args.map(String::from), &[("GORT_DEBUG", &env)]);
+            let r = &mut runs[check];
+            r.0.push(field(&line, "cpu_ms="));
+            r.1.push(wall);
+            r.2.push(field(&line, "sysmon_cpu_us="));
         }
     }
-    let (a, b) = (median(on.clone()), median(off.clone()));
+    let [off, on] = runs;
+    let (a, b) = (median(on.0.clone()), median(off.0.clone()));
     eprintln!(
-        "blockcheck_cost: {tasks} x {ms} ms CPU on {} Ps: check off {off:?} ms (median {b:.1}, \
-         sysmon CPU us {soff:?}), on {on:?} ms (median {a:.1}, sysmon CPU us {son:?})",
-        gort::maxprocs()
+        "blockcheck_cost: {tasks} x {ms} ms CPU on {} Ps, check off / on:\n  process CPU ms \
+         {:?} / {:?} (medians {b:.1} / {a:.1})\n  wall ms {:?} / {:?} (medians {:.1} / {:.1})\n  \
+         sysmon CPU us {:?} / {:?} (medians {:.0} / {:.0})",
+        gort::maxprocs(),
+        off.0,
+        on.0,
+        off.1,
+        on.1,
+        median(off.1.clone()),
+        median(on.1.clone()),
+        off.2,
+        on.2,
+        median(off.2.clone()),
+        median(on.2.clone()),
     );
     report("blockcheck_cost", a / b, "on/off");
 }
 
-/// `cpu_wall tasks ms`: wall time (ms) of `tasks` Gs of `ms` calibrated CPU each, with no
+/// `cpu_wall tasks ms [iters_per_ms]`: wall time (ms) of `tasks` Gs of `ms` calibrated CPU each, with no
 /// scheduling point inside (so Gs of 10 ms or more meet sysmon's hog rule); also prints the
-/// CPU time sysmon's thread used (`sysmon_cpu_us=`, from its /proc schedstat).
+/// process CPU time over the same span (`cpu_ms=`) and the CPU time sysmon's thread used
+/// (`sysmon_cpu_us=`, from its /proc schedstat).
 fn cpu_wall(tasks: u64, ms: u64, iters_per_ms: u64) {
+    let cpu0 = cpu_ns();
     let wall = compute_tasks(tasks, iters_per_ms * ms).as_secs_f64() * 1e3;
+    let cpu = (cpu_ns() - cpu0) as f64 / 1e6;
     println!(
-        "RESULT workload=cpu_wall value={wall:.3} unit=ms sysmon_cpu_us={:.1}",
+        "RESULT workload=cpu_wall value={wall:.3} unit=ms cpu_ms={cpu:.3} sysmon_cpu_us={:.1}",
         sysmon_cpu_ns() as f64 / 1e3
     );
 }

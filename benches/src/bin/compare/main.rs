@@ -216,10 +216,10 @@ pub const WORKLOADS: &[Workload] = &[
         prog: "blockcheck_cost",
         unit: "on/off",
         what: "N tasks of M ms CPU with no scheduling point (sysmon's hog rule at work): \
-               median wall time with sysmon's unwrapped-blocking check on / off \
-               (GORT_DEBUG=blockcheck=0), P pairs of fresh processes alternating \
-               (args: N, M, P); gort only (goal <= 1.01)",
-        full: &[40, 50, 3],
+               median process CPU time (all threads, sysmon's included) with sysmon's \
+               unwrapped-blocking check on / off (GORT_DEBUG=blockcheck=0), P pairs of fresh \
+               processes alternating (args: N, M, P); gort only (goal <= 1.01)",
+        full: &[40, 50, 5],
         quick: &[8, 50, 1],
         ..BASE
     },
@@ -228,7 +228,7 @@ pub const WORKLOADS: &[Workload] = &[
         prog: "blockcheck_cost",
         unit: "on/off",
         what: "as blockcheck_hogs with short tasks (args: N, M, P); gort only (goal <= 1.01)",
-        full: &[1_000, 1, 3],
+        full: &[1_000, 1, 5],
         quick: &[200, 1, 1],
         ..BASE
     },
