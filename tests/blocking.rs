@@ -202,14 +202,14 @@ fn burst(calls: usize, d: Duration) -> (usize, usize) {
     (peak_inside.load(Ordering::SeqCst), sampler.join().unwrap())
 }
 
-// A small pool: 2,000 calls of 5 ms with GORT_MAXBLOCKING=16 never have more than 16 inside at
+// A small pool: 1,000 calls of 20 ms with GORT_MAXBLOCKING=16 never have more than 16 inside at
 // once, the rest park (no abort at GORT_MAXTHREADS=40, which one thread per call would pass),
 // and the thread count stays near pool + Ps.
 child_test!(fn blocking_pool_bounds_concurrent_calls() [
     "GORT_MAXPROCS" => "2", "GORT_MAXBLOCKING" => "16", "GORT_MAXTHREADS" => "40"
 ] {
     let base = common::threads();
-    let (inside, threads) = burst(2_000, Duration::from_millis(5));
+    let (inside, threads) = burst(1_000, Duration::from_millis(20));
     eprintln!("pool 16: at most {inside} calls inside at once, {threads} threads (base {base})");
     assert!(inside <= 16, "{inside} calls inside a pool of 16");
     assert!(inside >= 8, "the burst never filled the pool ({inside} inside at most)");
