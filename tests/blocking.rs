@@ -138,7 +138,14 @@ fn blocktrace_names_the_g_and_the_syscall() {
             .spawn(|| {
                 // Keep the P busy behind it so the hand-off happens at once.
                 let spinner = gort::spawn(gort::yield_now);
-                std::thread::sleep(Duration::from_millis(100));
+                // Sleep until sysmon has taken the P (`should_yield` turns true; a loaded machine
+                // may delay sysmon's ticks), at least 100 ms.
+                let t = Instant::now();
+                while (!gort::should_yield() || t.elapsed() < Duration::from_millis(100))
+                    && t.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 spinner.join().unwrap();
             })
             .unwrap();

@@ -254,7 +254,13 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                             sn.switchwhen = now;
                             continue;
                         }
-                        Verdict::Watching => watching = true,
+                        Verdict::Watching => {
+                            // Asleep, not computing: the confirming tick (20 µs away) decides,
+                            // not the hog rule (which, after a long backoff, would take the P
+                            // now without the blocktrace line or the pool's count).
+                            watching = true;
+                            continue;
+                        }
                         Verdict::Running => {}
                     }
                 }
