@@ -264,3 +264,45 @@ child_test!(fn nested_blocking_calls_take_one_permit() [
     let hs: Vec<_> = (0..10).map(|i| gort::spawn(move || gort::blocking(move || i))).collect();
     assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 45);
 });
+
+// A G that computes for long before it blocks (sysmon then looks at its thread less often:
+// at most 1 ms apart) is still caught by the check when work comes to wait behind it, rather
+// than by the hog rule (its slice is long over, so the hog rule would take the P at once): the
+// blocktrace line names it.
+#[test]
+fn blocking_after_computing_is_caught() {
+    if common::is_child() {
+        let h = gort::Builder::new()
+            .name("computes-then-sleeps")
+            .spawn(|| {
+                // 30 ms of computing with nothing queued: the hog rule only flags the slice.
+                let t = Instant::now();
+                let mut x = 0u64;
+                while t.elapsed() < Duration::from_millis(30) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                let spinner = gort::spawn(gort::yield_now);
+                let t = Instant::now();
+                while (!gort::should_yield() || t.elapsed() < Duration::from_millis(100))
+                    && t.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                spinner.join().unwrap();
+                x
+            })
+            .unwrap();
+        h.join().unwrap();
+        return;
+    }
+    let out = common::child_ok(
+        "blocking_after_computing_is_caught",
+        &[("GORT_MAXPROCS", "1"), ("GORT_DEBUG", "blocktrace=1")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("gort: blocktrace:") && l.contains("'computes-then-sleeps'")),
+        "no blocktrace line for the G in:\n{err}"
+    );
+}

@@ -26,7 +26,9 @@
 //! (threadstate.rs, `/proc/self/task/TID`):
 //!
 //! * tick k: `syscall` reads `running` → computing: the hog rule applies, nothing else (one
-//!   ~0.7 µs pread). Reads "asleep in a syscall" → remember `schedstat` (on-CPU ns, timeslices).
+//!   ~0.7 µs pread); the next look at the same G comes after an interval that doubles from a
+//!   tick up to 1 ms (`LOOK_MAX`), so a long computation costs ~15 reads per 10 ms slice, not
+//!   one per tick. Reads "asleep in a syscall" → remember `schedstat` (on-CPU ns, timeslices).
 //! * tick k+1: `schedstat` unchanged → the thread has not run since: one sleep spans a whole
 //!   tick, Go's test for a syscall worth a handoff. The P is retaken (CAS on `RUNNING_G`) and
 //!   handed off under the same rule as step 2 (not while nothing waits for it, other Ps are idle
@@ -86,6 +88,12 @@ struct Watch {
     /// The open `/proc` files of the M that held the P when last looked at.
     #[cfg(target_os = "linux")]
     probe: Option<(&'static crate::m::MShared, crate::threadstate::Probe)>,
+    /// While the thread reads as running: when to look again, and the current interval
+    /// (doubling from a tick up to [`LOOK_MAX`] while the same G keeps computing).
+    #[cfg(target_os = "linux")]
+    next_look: Option<Instant>,
+    #[cfg(target_os = "linux")]
+    look_every: Duration,
     /// Set when the thread was seen asleep: when, where, and its `schedstat` then.
     #[cfg(target_os = "linux")]
     asleep: Option<(
@@ -292,6 +300,11 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
     (retook, watching)
 }
 
+/// The longest interval between two looks at a thread that keeps computing (`Watch`): a G
+/// that computes for a while and then blocks is handed off at most this much later.
+#[cfg(target_os = "linux")]
+const LOOK_MAX: Duration = Duration::from_millis(1);
+
 /// What [`Watch::check`] found.
 enum Verdict {
     /// Computing, or nothing to do yet.
@@ -313,6 +326,8 @@ impl Watch {
         #[cfg(target_os = "linux")]
         {
             self.asleep = None;
+            self.next_look = None;
+            self.look_every = Duration::ZERO;
         }
     }
 
@@ -335,8 +350,18 @@ impl Watch {
             Verdict::Running
         };
         let Some((since, sleeping, ran)) = self.asleep else {
+            if self.next_look.is_some_and(|t| now < t) {
+                return Verdict::Running;
+            }
             return match probe.sleeping() {
-                Ok(None) => Verdict::Running,
+                Ok(None) => {
+                    // Computing. A G that has computed for a while will likely go on: look
+                    // less often (the first look, at the G's first tick, is what catches the
+                    // common case, a G that blocks as it starts), at most LOOK_MAX apart.
+                    self.look_every = (self.look_every * 2).clamp(MIN_DELAY, LOOK_MAX);
+                    self.next_look = Some(now + self.look_every);
+                    Verdict::Running
+                }
                 Ok(Some(sl)) => match probe.ran() {
                     Ok(r) => {
                         self.asleep = Some((now, sl, r));
