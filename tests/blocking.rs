@@ -129,41 +129,71 @@ child_test!(fn blockcheck_off_restores_the_hog_rule() [
     assert!(unwrapped >= Duration::from_millis(390), "took only {unwrapped:?}");
 });
 
-// GORT_DEBUG=blocktrace=1 names the G whose P was handed off and the syscall.
-#[test]
-fn blocktrace_names_the_g_and_the_syscall() {
+/// In a G named `name`: spawns a G to wait behind it, then sleeps in `std::thread::sleep`
+/// (unwrapped) until sysmon has taken its P (`should_yield` turns true; a loaded machine may
+/// delay sysmon's ticks), at least 100 ms.
+fn sleep_until_handed_off() {
+    let spinner = gort::spawn(gort::yield_now);
+    let t = Instant::now();
+    while (!gort::should_yield() || t.elapsed() < Duration::from_millis(100))
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    spinner.join().unwrap();
+}
+
+/// Runs `test`'s child with one P and `blocktrace=1`, the child running `body` in a G named
+/// `name`; returns the blocktrace line naming that G (failing if there is none).
+fn blocktrace_line_of(test: &str, name: &str, body: fn()) -> Option<String> {
     if common::is_child() {
-        let h = gort::Builder::new()
-            .name("sleepy")
-            .spawn(|| {
-                // Keep the P busy behind it so the hand-off happens at once.
-                let spinner = gort::spawn(gort::yield_now);
-                // Sleep until sysmon has taken the P (`should_yield` turns true; a loaded machine
-                // may delay sysmon's ticks), at least 100 ms.
-                let t = Instant::now();
-                while (!gort::should_yield() || t.elapsed() < Duration::from_millis(100))
-                    && t.elapsed() < Duration::from_secs(10)
-                {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                spinner.join().unwrap();
-            })
+        gort::Builder::new()
+            .name(name)
+            .spawn(body)
+            .unwrap()
+            .join()
             .unwrap();
-        h.join().unwrap();
-        return;
+        return None;
     }
     let out = common::child_ok(
-        "blocktrace_names_the_g_and_the_syscall",
+        test,
         &[("GORT_MAXPROCS", "1"), ("GORT_DEBUG", "blocktrace=1")],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err
         .lines()
-        .find(|l| l.starts_with("gort: blocktrace:"))
-        .unwrap_or_else(|| panic!("no blocktrace line in:\n{err}"));
-    assert!(line.contains("'sleepy'"), "{line}");
-    assert!(line.contains("nanosleep"), "{line}");
-    assert!(line.contains("without gort::blocking"), "{line}");
+        .find(|l| l.starts_with("gort: blocktrace:") && l.contains(&format!("'{name}'")))
+        .unwrap_or_else(|| panic!("no blocktrace line for G '{name}' in:\n{err}"));
+    Some(line.to_string())
+}
+
+// GORT_DEBUG=blocktrace=1 names the G whose P was handed off and the syscall.
+#[test]
+fn blocktrace_names_the_g_and_the_syscall() {
+    let t = "blocktrace_names_the_g_and_the_syscall";
+    if let Some(line) = blocktrace_line_of(t, "sleepy", sleep_until_handed_off) {
+        assert!(line.contains("nanosleep"), "{line}");
+        assert!(line.contains("without gort::blocking"), "{line}");
+    }
+}
+
+// A G that computes for long before it blocks (sysmon then looks at its thread less often:
+// at most 1 ms apart) is still caught by the check when work comes to wait behind it, rather
+// than by the hog rule (its slice is long over, so the hog rule would take the P at once): the
+// blocktrace line names it.
+#[test]
+fn blocking_after_computing_is_caught() {
+    let t = "blocking_after_computing_is_caught";
+    blocktrace_line_of(t, "computes-then-sleeps", || {
+        // 30 ms of computing with nothing queued: the hog rule only flags the slice.
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        std::hint::black_box(x);
+        sleep_until_handed_off();
+    });
 }
 
 /// Runs `calls` concurrent `gort::blocking` calls of `d` each from as many Gs; returns the
@@ -264,45 +294,3 @@ child_test!(fn nested_blocking_calls_take_one_permit() [
     let hs: Vec<_> = (0..10).map(|i| gort::spawn(move || gort::blocking(move || i))).collect();
     assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 45);
 });
-
-// A G that computes for long before it blocks (sysmon then looks at its thread less often:
-// at most 1 ms apart) is still caught by the check when work comes to wait behind it, rather
-// than by the hog rule (its slice is long over, so the hog rule would take the P at once): the
-// blocktrace line names it.
-#[test]
-fn blocking_after_computing_is_caught() {
-    if common::is_child() {
-        let h = gort::Builder::new()
-            .name("computes-then-sleeps")
-            .spawn(|| {
-                // 30 ms of computing with nothing queued: the hog rule only flags the slice.
-                let t = Instant::now();
-                let mut x = 0u64;
-                while t.elapsed() < Duration::from_millis(30) {
-                    x = std::hint::black_box(x.wrapping_add(1));
-                }
-                let spinner = gort::spawn(gort::yield_now);
-                let t = Instant::now();
-                while (!gort::should_yield() || t.elapsed() < Duration::from_millis(100))
-                    && t.elapsed() < Duration::from_secs(10)
-                {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                spinner.join().unwrap();
-                x
-            })
-            .unwrap();
-        h.join().unwrap();
-        return;
-    }
-    let out = common::child_ok(
-        "blocking_after_computing_is_caught",
-        &[("GORT_MAXPROCS", "1"), ("GORT_DEBUG", "blocktrace=1")],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.lines()
-            .any(|l| l.starts_with("gort: blocktrace:") && l.contains("'computes-then-sleeps'")),
-        "no blocktrace line for the G in:\n{err}"
-    );
-}
