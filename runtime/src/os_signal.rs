@@ -5,7 +5,7 @@
 //!
 //! 1. **The handler** (installed with `SA_SIGINFO | SA_ONSTACK | SA_RESTART` the first time a
 //!    channel wants the signal) runs on whatever thread the kernel picked. It sets the signal's
-//!    bit in [`PENDING`] (a `fetch_or`: repeats before the watcher looks are coalesced, as in
+//!    bit in `PENDING` (a `fetch_or`: repeats before the watcher looks are coalesced, as in
 //!    Go's `sig.mask`), writes one byte to the self-pipe (a non-blocking socket pair; a full
 //!    pipe already has a wake-up in it), calls the handler that was installed before ours if
 //!    there was one (signal-hook's and tokio's rule), and restores `errno`. No locks, no
@@ -13,7 +13,7 @@
 //! 2. **The watcher** is one G (named `gort.signal`, started by the first `notify`, Go's
 //!    `os/signal.loop`) parked on the pipe's read end in the netpoller: no thread per signal,
 //!    no thread at all while nothing arrives. Woken, it drains the pipe, then swaps
-//!    [`PENDING`] to 0 (in that order: a signal landing between the two leaves its bit for this
+//!    `PENDING` to 0 (in that order: a signal landing between the two leaves its bit for this
 //!    swap and a byte for the next wake-up, never a bit without a byte), and under the registry
 //!    lock `try_send`s each signal to every channel that asked for it. A full channel drops it
 //!    (Go: "a buffer of size 1 is sufficient" for one kind of signal; [`notify`]'s channel has
