@@ -1,5 +1,5 @@
 //! Runtime configuration from the environment: `GORT_MAXPROCS`, `GORT_STACK_SIZE`,
-//! `GORT_MAXTHREADS`, `GORT_DEBUG`.
+//! `GORT_MAXTHREADS`, `GORT_MAXBLOCKING`, `GORT_DEBUG`.
 //!
 //! Read once, when the runtime starts. An invalid value never panics: it prints one warning on
 //! stderr naming the variable, the value given and the value used instead, and the runtime goes
@@ -24,7 +24,7 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 pub const MAX_STACK_SIZE: usize = 1 << 30;
 
 /// What `GORT_DEBUG` asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Debug {
     /// `schedtrace=MS`: print a `SCHED` line every MS milliseconds (0 = off).
     pub schedtrace_ms: u64,
@@ -33,6 +33,24 @@ pub struct Debug {
     /// `scavenge=0`: do not return the memory freed after a burst of Gs to the OS
     /// (runtime/src/scavenge.rs; on by default).
     pub scavenge_off: bool,
+    /// `blockcheck=0` turns off sysmon's detection of blocking calls made without
+    /// `gort::blocking` (on by default; docs/blocking.md). For measuring what it costs.
+    pub blockcheck: bool,
+    /// `blocktrace=1`: one line on stderr each time sysmon hands off a P because its G blocked
+    /// its thread without `gort::blocking`, naming the G, the syscall and the user-space pc.
+    pub blocktrace: bool,
+}
+
+impl Default for Debug {
+    fn default() -> Debug {
+        Debug {
+            schedtrace_ms: 0,
+            scheddetail: false,
+            scavenge_off: false,
+            blockcheck: true,
+            blocktrace: false,
+        }
+    }
 }
 
 /// The runtime's configuration, as read from the environment.
@@ -44,12 +62,19 @@ pub struct Config {
     pub stack_size: usize,
     /// The most OS threads (Ms) the runtime may run; more is a fatal error (Go's 10,000).
     pub maxthreads: usize,
+    /// The most Gs inside `gort::blocking`/`block_in_place` at once (each holds an M); more
+    /// wait, parked, for one to return (`GORT_MAXBLOCKING`, tokio's `max_blocking_threads`).
+    pub maxblocking: usize,
     /// Tracing knobs.
     pub debug: Debug,
 }
 
 /// Default `GORT_MAXTHREADS` (Go's `sched.maxmcount`).
 pub const DEFAULT_MAXTHREADS: usize = 10_000;
+
+/// Default `GORT_MAXBLOCKING`: tokio's `max_blocking_threads` (512). With the default
+/// `GORT_MAXTHREADS` a burst of blocking calls then waits instead of reaching the thread limit.
+pub const DEFAULT_MAXBLOCKING: usize = 512;
 
 impl Config {
     /// Reads `GORT_*` from the process environment, warning on stderr about invalid values.
@@ -135,8 +160,8 @@ impl Config {
                 }
             },
         };
-        let maxthreads = match get("GORT_MAXTHREADS") {
-            None => DEFAULT_MAXTHREADS,
+        let mut positive = |var: &str, default: usize| match get(var) {
+            None => default,
             Some(v) => match v.trim().parse::<usize>() {
                 Ok(n) if n >= min_threads(maxprocs) => n,
                 Ok(n) if n >= 1 => {
@@ -153,16 +178,13 @@ impl Config {
                 }
                 Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => usize::MAX,
                 _ => {
-                    warnings.push(warning(
-                        "GORT_MAXTHREADS",
-                        &v,
-                        "not a positive integer",
-                        DEFAULT_MAXTHREADS,
-                    ));
-                    DEFAULT_MAXTHREADS
+                    warnings.push(warning(var, &v, "not a positive integer", default));
+                    default
                 }
             },
         };
+        let maxthreads = positive("GORT_MAXTHREADS", DEFAULT_MAXTHREADS);
+        let maxblocking = positive("GORT_MAXBLOCKING", DEFAULT_MAXBLOCKING);
         let mut debug = Debug::default();
         if let Some(v) = get("GORT_DEBUG") {
             for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -179,9 +201,11 @@ impl Config {
                         debug.scavenge_off = !flag(item, key, val, true, &mut warnings);
                     }
                     "scheddetail" => debug.scheddetail = flag(item, key, val, false, &mut warnings),
+                    "blockcheck" => debug.blockcheck = flag(item, key, val, true, &mut warnings),
+                    "blocktrace" => debug.blocktrace = flag(item, key, val, false, &mut warnings),
                     _ => warnings.push(format!(
                         "gort: ignoring unknown GORT_DEBUG key {key:?} (known: schedtrace, \
-                         scheddetail, scavenge)"
+                         scheddetail, scavenge, blockcheck, blocktrace)"
                     )),
                 }
             }
@@ -191,6 +215,7 @@ impl Config {
                 maxprocs,
                 stack_size,
                 maxthreads,
+                maxblocking,
                 debug,
             },
             warnings,
@@ -337,5 +362,25 @@ mod tests {
         let (_, w) = parse(&[("GORT_DEBUG", "schedtrace=abc,gctrace=1")]);
         assert_eq!(w.len(), 2);
         assert!(w[1].contains("gctrace"));
+        let (c, w) = parse(&[("GORT_DEBUG", "blockcheck=0,blocktrace=1")]);
+        assert!(w.is_empty());
+        assert!(!c.debug.blockcheck && c.debug.blocktrace);
+        let (c, w) = parse(&[("GORT_DEBUG", "blockcheck=off")]);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("blockcheck=1"), "{}", w[0]);
+        assert!(c.debug.blockcheck);
+    }
+
+    #[test]
+    fn maxblocking() {
+        let (c, w) = parse(&[]);
+        assert!(w.is_empty());
+        assert_eq!(c.maxblocking, DEFAULT_MAXBLOCKING);
+        let (c, w) = parse(&[("GORT_MAXBLOCKING", "8")]);
+        assert!(w.is_empty());
+        assert_eq!(c.maxblocking, 8);
+        let (c, w) = parse(&[("GORT_MAXBLOCKING", "0")]);
+        assert_eq!(c.maxblocking, DEFAULT_MAXBLOCKING);
+        assert!(w[0].contains("GORT_MAXBLOCKING"), "{}", w[0]);
     }
 }

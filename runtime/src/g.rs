@@ -97,6 +97,8 @@ pub enum WaitReason {
     LockedThread,
     /// Waiting in `gort::blocking` for a P after the call returned.
     SyscallExit,
+    /// Waiting to enter `gort::blocking` while `GORT_MAXBLOCKING` calls are in progress.
+    BlockingPool,
 }
 
 impl WaitReason {
@@ -120,11 +122,12 @@ impl WaitReason {
             WaitReason::OnceWait => "sync.Once.Do",
             WaitReason::LockedThread => "locked thread",
             WaitReason::SyscallExit => "syscall exit",
+            WaitReason::BlockingPool => "blocking pool",
         }
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 17] = [
+        const ALL: [WaitReason; 18] = [
             WaitReason::None,
             WaitReason::Join,
             WaitReason::ChanReceive,
@@ -142,6 +145,7 @@ impl WaitReason {
             WaitReason::OnceWait,
             WaitReason::LockedThread,
             WaitReason::SyscallExit,
+            WaitReason::BlockingPool,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }

@@ -8,6 +8,10 @@
 //! | `coro`   | the coroutine and the migration contract [unsafe]     | Soundness              |
 //! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
 //! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
+//! | `process` | `gort::process`: children waited through a pidfd in the netpoller [unsafe: pidfd_open] | docs/blocking.md |
+//! | `fs`     | `gort::fs`: std::fs on the blocking pool             | docs/blocking.md       |
+//! | `stdio`  | `gort::io`: stdin/stdout/stderr that park the G       | docs/blocking.md       |
+//! | `os_signal` | `gort::signal`: signals to channels via a self-pipe [unsafe: sigaction] | docs/blocking.md |
 //! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
 //! | `runq`   | local and global run queues                          | Scheduling             |
@@ -16,7 +20,8 @@
 //! | `park`   | park / ready                                         | park/ready             |
 //! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
 //! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
-//! | `sysmon` | the monitor thread: retake, slices, timers, traces   | sysmon                 |
+//! | `sysmon` | the monitor thread: retake, slices, timers, traces, unwrapped blocking | sysmon |
+//! | `threadstate` | an M's thread state from /proc (sysmon's blocking check) | sysmon       |
 //! | `scavenge`| returning memory freed after bursts to the OS       | Deviations             |
 //! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
@@ -49,6 +54,7 @@ pub(crate) mod deadlock;
 pub mod env;
 pub mod errgroup;
 mod fatal;
+pub mod fs;
 #[allow(unsafe_code)]
 pub mod g;
 pub mod join;
@@ -60,9 +66,15 @@ pub(crate) mod m;
 pub mod net;
 #[allow(unsafe_code)]
 pub mod netpoll;
+#[cfg(all(unix, not(loom)))]
+#[allow(unsafe_code)]
+pub mod os_signal;
 #[allow(unsafe_code)]
 pub mod p;
 pub mod park;
+#[cfg(all(unix, not(loom)))]
+#[allow(unsafe_code)]
+pub mod process;
 pub(crate) mod runq;
 pub(crate) mod scavenge;
 #[allow(unsafe_code)]
@@ -73,12 +85,16 @@ pub mod scope;
 pub mod signal;
 #[allow(unsafe_code)]
 pub mod stack;
+#[cfg(all(unix, not(loom)))]
+pub mod stdio;
 #[allow(unsafe_code)]
 pub mod sync;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 pub mod syscall;
 pub mod sysmon;
+#[cfg(target_os = "linux")]
+pub(crate) mod threadstate;
 pub mod timer;
 pub mod trace;
 

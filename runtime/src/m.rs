@@ -12,7 +12,7 @@
 //! the new M.
 
 use crate::g::{GRef, G};
-use crate::loom::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::{Condvar, Mutex};
 use crate::p::{PHandle, RunningP};
 use std::cell::{Cell, RefCell};
@@ -52,6 +52,14 @@ pub(crate) struct MShared {
     pub(crate) lockedg: AtomicU64,
     /// Set when the M's thread has exited (idle for long, or its locked G ended).
     pub(crate) dead: AtomicBool,
+    /// The thread's kernel id (Linux `gettid`; 0 until the thread has started, and elsewhere).
+    /// Written once by the M at start (Relaxed: sysmon reads it only to look at
+    /// `/proc/self/task/TID`, and a 0 just postpones that).
+    pub(crate) tid: AtomicI32,
+    /// Set by sysmon (Relaxed) when it took this M's P because its G blocked the thread without
+    /// `gort::blocking` (sysmon.rs); cleared by the M (swap) when it finds its P gone, which
+    /// then returns the slot it held in `Sched::nunwrapped`.
+    pub(crate) blocked_handoff: AtomicBool,
 }
 
 impl MShared {
@@ -66,6 +74,8 @@ impl MShared {
             blocked: AtomicBool::new(false),
             lockedg: AtomicU64::new(0),
             dead: AtomicBool::new(false),
+            tid: AtomicI32::new(0),
+            blocked_handoff: AtomicBool::new(false),
         }
     }
 

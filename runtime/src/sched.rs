@@ -271,6 +271,14 @@ pub struct Sched {
     pub(crate) ngoroutine: AtomicUsize,
     /// Gs inside `blocking` (for the deadlock check). Relaxed counts; the check re-reads them.
     pub(crate) nsyscall: AtomicUsize,
+    /// The blocking pool's permits: `cfg.maxblocking` of them; a G holds one from entering
+    /// `blocking`/`block_in_place` until it leaves (syscall.rs, "The blocking pool").
+    pub(crate) block_slots: crate::sync::sema::Sema,
+    /// Ms whose P sysmon took because their G blocked the thread without `gort::blocking`, and
+    /// that have not come back to the scheduler yet (they count against `cfg.maxblocking`:
+    /// sysmon.rs). Incremented by sysmon, decremented by the M; Relaxed (a bound, not a
+    /// protocol: an M counted a moment too long only delays one more such hand-off).
+    pub(crate) nunwrapped: AtomicUsize,
     /// Every M, newest last (for traces and LockOSThread hand-offs).
     pub(crate) allm: Mutex<Vec<&'static MShared>>,
     /// Thieves waiting before they take a running P's runnext (`steal_work`).
@@ -309,6 +317,7 @@ impl Sched {
         let mut idle: Vec<PHandle> = ps.iter().map(|p| p.initial_handle()).collect();
         idle.reverse(); // P0 is handed out first.
         let strides = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
+        let maxblocking = u32::try_from(cfg.maxblocking).unwrap_or(u32::MAX);
         Sched {
             cfg,
             ps,
@@ -330,6 +339,8 @@ impl Sched {
             mlive: AtomicUsize::new(0),
             ngoroutine: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
+            block_slots: crate::sync::sema::Sema::new(maxblocking),
+            nunwrapped: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
             backoff: BackoffSleep::new(),
         }
@@ -1069,6 +1080,13 @@ impl Sched {
                 }
                 (has_p, m.lockedg.get() == gid)
             });
+            if !has_p && me.blocked_handoff.load(Ordering::Relaxed) {
+                // Back from a call sysmon caught blocking without `gort::blocking`: give back
+                // its place in the pool's count (sysmon.rs).
+                if me.blocked_handoff.swap(false, Ordering::Relaxed) {
+                    self.nunwrapped.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
             match r {
                 Resumed::Finished => {
                     let wiring = g.lock_count.load(Ordering::Relaxed);
@@ -1262,11 +1280,13 @@ impl Sched {
     // ---- blocking calls (Go's entersyscall / exitsyscall) --------------------------------
 
     /// Marks the running G as in a blocking call: its P may be retaken by sysmon and run by
-    /// another M while the call blocks. Returns false on a plain thread.
+    /// another M while the call blocks. Returns false (the caller then makes a plain call, with
+    /// no `exitsyscall`) on a plain thread and inside another blocking call.
     pub(crate) fn entersyscall(&self) -> bool {
-        if !crate::coro::on_g_stack() {
+        if !crate::coro::on_g_stack() || curg_in_syscall() {
             return false;
         }
+        self.take_block_slot();
         crate::sysmon::nudge();
         with_m(|m| {
             if let PSlot::InG(r) = &*m.p.borrow() {
@@ -1284,9 +1304,10 @@ impl Sched {
     /// Like `entersyscall`, but hands the P off at once (Go's `entersyscallblock`), for calls
     /// known to block for long.
     pub(crate) fn entersyscallblock(&'static self) -> bool {
-        if !crate::coro::on_g_stack() {
+        if !crate::coro::on_g_stack() || curg_in_syscall() {
             return false;
         }
+        self.take_block_slot();
         let released = with_m(|m| {
             let r = match &*m.p.borrow() {
                 PSlot::InG(r) => r.release(),
@@ -1321,6 +1342,8 @@ impl Sched {
             ok
         });
         if fast {
+            // With our P back, a G waiting for the slot goes to its runnext.
+            self.block_slots.release(false);
             return;
         }
         // Slow path: our P is gone (its token is stale).
@@ -1331,9 +1354,20 @@ impl Sched {
         };
         if let Some(p) = p {
             set_p(PSlot::InG(RunningP::from_handle(p.adopt(current_m().id))));
+            self.block_slots.release(false);
             return;
         }
+        self.block_slots.release(false);
         crate::coro::suspend(Suspend::ToGlobal);
+    }
+
+    /// Takes a permit of the blocking pool, parking the G while `GORT_MAXBLOCKING` calls are in
+    /// progress (a CAS when one is free). Caller: a G about to enter a blocking call.
+    fn take_block_slot(&self) {
+        if !self.block_slots.try_acquire() {
+            self.block_slots
+                .acquire(false, crate::g::WaitReason::BlockingPool);
+        }
     }
 }
 
@@ -1432,6 +1466,16 @@ pub(crate) fn current_m() -> &'static MShared {
     with_m(|m| m.m.get()).unwrap_or_else(|| fatal!("not an M"))
 }
 
+/// Whether the running G is already inside `blocking`/`block_in_place`: a nested call is then a
+/// plain call (the outer one holds the pool's permit and the P's `SYSCALL` state; a second enter
+/// would take a second permit, and its exit would flip the P back to `RUNNING_G` while the
+/// outer call still blocks).
+fn curg_in_syscall() -> bool {
+    let g = with_m(|m| m.curg.get());
+    // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
+    !g.is_null() && unsafe { &*g }.status() == GStatus::Syscall
+}
+
 fn set_curg_status(g: *const G, s: GStatus) {
     // SAFETY: `g` is this M's `curg`, the G running this code, alive while it runs.
     GRef::set_status_shared(unsafe { &*g }, s);
@@ -1521,6 +1565,9 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
     };
     crate::sync::pool::m_started();
     let mut pool_epoch = crate::sync::pool::epoch();
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions.
+    m.tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
     let mut first = s.acquire(w);
     loop {
         // sync::Pool: after a cleanup, or before this M parks, its private pool values go to

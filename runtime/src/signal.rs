@@ -51,6 +51,12 @@
 //! `sa_mask` or `SA_RESETHAND`/`SA_NODEFER` flags. Thread-locals are read
 //! in the handler; that is async-signal-safe for this crate linked into an
 //! executable (initial-exec TLS), not guaranteed in a `dlopen`ed library.
+//!
+//! **Signals for channels** (`gort::signal`, os_signal.rs) never touch
+//! SIGSEGV or SIGBUS: a `Signal` cannot name them (nor SIGFPE, SIGILL), so
+//! this handler stays installed whatever the program asks of `gort::signal`.
+//! A handler another library installs for SIGSEGV after ours must chain to
+//! the one it replaced, or overflows become bare SIGSEGVs.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::io;

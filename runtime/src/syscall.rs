@@ -11,6 +11,12 @@
 //!    and its M parks until a P is free.
 //!
 //! Exactly one of steps 2 and 3 wins the P: both are CASes from the same word (loom model 5).
+//!
+//! **The blocking pool.** Before step 1 the G takes one of `GORT_MAXBLOCKING` permits (default
+//! 512) and gives it back in step 3; with none free it parks (`blocking pool`) until a call
+//! returns. A call made inside another blocking call is a plain call: the outer one holds the
+//! permit and the P's state. Blocking calls made without `blocking` are caught by sysmon on
+//! Linux (sysmon.rs, docs/blocking.md) and count against the same bound.
 
 /// Runs `f`, a call that may block its OS thread (file I/O, DNS, a C library, a long
 /// computation), without blocking the other green threads queued on this thread's P: the P is
@@ -18,7 +24,10 @@
 /// there is other work. From a plain thread it just calls `f`.
 ///
 /// `f` may itself use gort (spawn, channels), but parking inside it is slow: prefer to do only
-/// the blocking call inside.
+/// the blocking call inside. At most `GORT_MAXBLOCKING` Gs (default 512) are inside `blocking`
+/// and [`block_in_place`] at once; more park until one returns, so a burst of blocking calls
+/// waits instead of creating a thread per call. A `blocking` call inside another one is a
+/// plain call.
 ///
 /// # Examples
 ///

@@ -16,13 +16,41 @@
 //!    is the sound half of Go's preemption: everyone else runs; only the hog waits.)
 //! 4. prints schedtrace when due; runs the deadlock check while every P is idle.
 //!
+//! # Blocking calls nobody wrapped (Linux)
+//!
+//! Step 3 treats a G that stays on its P without a scheduling point as computing. But a G that
+//! calls `std::thread::sleep`, `std::fs`, a std socket or a C library blocks its M in the kernel
+//! without telling us, and its P's queue then waits for the 10 ms hog rule. So between step 2
+//! and 3, for a P in `RUNNING_G` whose `switches` and owner have not changed since the last tick
+//! (the same G has run for at least a tick), sysmon looks at the M's thread
+//! (threadstate.rs, `/proc/self/task/TID`):
+//!
+//! * tick k: `syscall` reads `running` → computing: the hog rule applies, nothing else (one
+//!   ~0.7 µs pread); the next look at the same G comes after an interval that doubles from a
+//!   tick up to 1 ms (`LOOK_MAX`), so a long computation costs ~15 reads per 10 ms slice, not
+//!   one per tick. Reads "asleep in a syscall" → remember `schedstat` (on-CPU ns, timeslices).
+//! * tick k+1: `schedstat` unchanged → the thread has not run since: one sleep spans a whole
+//!   tick, Go's test for a syscall worth a handoff. The P is retaken (CAS on `RUNNING_G`) and
+//!   handed off under the same rule as step 2 (not while nothing waits for it, other Ps are idle
+//!   or spinning and the sleep is younger than 10 ms), and within `GORT_MAXBLOCKING` (these Ms
+//!   count with the Gs inside `gort::blocking`: `Sched::nunwrapped`). The G keeps its M,
+//!   without a P, as a hog does; its next scheduling point puts it on the global queue.
+//!   `schedstat` changed → it ran meanwhile; start over.
+//!
+//! While a P with waiting work is under watch the next tick is the short one (20 µs), so a
+//! burst of unwrapped sleeps is handed off one every two or three ticks, not one per backoff.
+//! A runnable thread (preempted by the kernel) reads `running`, so a computing G is never
+//! taken for a blocked one, however loaded the machine. `GORT_DEBUG=blockcheck=0` turns the
+//! check off; `GORT_DEBUG=blocktrace=1` prints a line per hand-off naming the G, the syscall and
+//! its user-space pc. docs/blocking.md has what it catches and what it cannot.
+//!
 //! Its sleep starts at 20 µs and doubles after 1 ms without a retake, up to 10 ms (Go's
 //! backoff), so an idle process costs about 100 wakeups a second. A G entering a blocking call
 //! ends a sleep of 1 ms or more early ([`nudge`]) and makes the next one 20 µs, so the P it
 //! leaves is looked at again a tick later instead of a whole backoff later.
 
 use crate::loom::atomic::Ordering;
-use crate::p::{PStatus, RUNNING_G, SYSCALL};
+use crate::p::{PShared, PStatus, RUNNING_G, SYSCALL};
 use crate::sched::Sched;
 use std::time::{Duration, Instant};
 
@@ -40,7 +68,6 @@ pub(crate) fn start(s: &'static Sched) {
 }
 
 /// What sysmon remembers about a P between ticks (Go's `sysmontick`).
-#[derive(Clone, Copy)]
 struct Seen {
     schedtick: u64,
     schedwhen: Instant,
@@ -48,23 +75,50 @@ struct Seen {
     syscallwhen: Instant,
     switches: u64,
     switchwhen: Instant,
+    /// The owner tag (M id + 1) of the P when `switches` was last recorded: a P handed to
+    /// another M restarts the count even if no G switched out.
+    tag: u64,
+    /// The unwrapped-blocking watch on the P's current M (module docs).
+    watch: Watch,
+}
+
+/// sysmon's view of the thread running a P's G (module docs, "Blocking calls nobody wrapped").
+#[derive(Default)]
+struct Watch {
+    /// The open `/proc` files of the M that held the P when last looked at.
+    #[cfg(target_os = "linux")]
+    probe: Option<(&'static crate::m::MShared, crate::threadstate::Probe)>,
+    /// While the thread reads as running: when to look again, and the current interval
+    /// (doubling from a tick up to [`LOOK_MAX`] while the same G keeps computing).
+    #[cfg(target_os = "linux")]
+    next_look: Option<Instant>,
+    #[cfg(target_os = "linux")]
+    look_every: Duration,
+    /// Set when the thread was seen asleep: when, where, and its `schedstat` then.
+    #[cfg(target_os = "linux")]
+    asleep: Option<(
+        Instant,
+        crate::threadstate::Sleeping,
+        crate::threadstate::Ran,
+    )>,
 }
 
 fn run(s: &'static Sched) {
     let trace_every = Duration::from_millis(s.cfg.debug.schedtrace_ms);
     let mut next_trace = (!trace_every.is_zero()).then(Instant::now);
     let now = Instant::now();
-    let mut seen = vec![
-        Seen {
+    let mut seen: Vec<Seen> = (0..s.nprocs())
+        .map(|_| Seen {
             schedtick: 0,
             schedwhen: now,
             syscalltick: 0,
             syscallwhen: now,
             switches: 0,
             switchwhen: now,
-        };
-        s.nprocs()
-    ];
+            tag: 0,
+            watch: Watch::default(),
+        })
+        .collect();
     let mut delay = MIN_DELAY;
     let mut idle_ticks = 0u32;
     let mut next_pool_cleanup = now + crate::sync::pool::TICK;
@@ -84,7 +138,7 @@ fn run(s: &'static Sched) {
                 next_trace = Some(t + trace_every);
             }
         }
-        let retook = retake(s, &mut seen, now);
+        let (retook, watching) = retake(s, &mut seen, now);
         crate::scavenge::tick(s, now);
         let all_idle = s.npidle.load(Ordering::Relaxed) == s.nprocs();
         if all_idle {
@@ -94,6 +148,9 @@ fn run(s: &'static Sched) {
         // straight to 10 ms when every P is idle (nothing to retake).
         if retook {
             idle_ticks = 0;
+            delay = MIN_DELAY;
+        } else if watching {
+            // A thread seen asleep with work waiting for its P: confirm at the next short tick.
             delay = MIN_DELAY;
         } else if all_idle {
             delay = MAX_DELAY;
@@ -163,9 +220,11 @@ pub(crate) fn nudge() {
     }
 }
 
-/// One pass over the Ps (Go's `retake`); true if a P was retaken.
-fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> bool {
+/// One pass over the Ps (Go's `retake`): whether a P was retaken, and whether a P with work
+/// waiting is under the unwrapped-blocking watch (then the next tick should be short).
+fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
     let mut retook = false;
+    let mut watching = false;
     for (p, sn) in s.ps.iter().zip(seen.iter_mut()) {
         // Time slices of runnext chains (the P keeps switching, but between the same Gs).
         let tick = p.schedtick.load(Ordering::Relaxed);
@@ -197,10 +256,29 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> bool {
             }
             RUNNING_G => {
                 let sw = p.switches.load(Ordering::Relaxed);
-                if sw != sn.switches {
+                if sw != sn.switches || w >> 8 != sn.tag {
                     sn.switches = sw;
                     sn.switchwhen = now;
+                    sn.tag = w >> 8;
+                    sn.watch.forget();
                     continue;
+                }
+                if s.cfg.debug.blockcheck {
+                    match sn.watch.check(s, p, w, now) {
+                        Verdict::HandedOff => {
+                            retook = true;
+                            sn.switchwhen = now;
+                            continue;
+                        }
+                        Verdict::Watching => {
+                            // Asleep, not computing: the confirming tick (20 µs away) decides,
+                            // not the hog rule (which, after a long backoff, would take the P
+                            // now without the blocktrace line or the pool's count).
+                            watching = true;
+                            continue;
+                        }
+                        Verdict::Running => {}
+                    }
                 }
                 if now.duration_since(sn.switchwhen) < TIME_SLICE {
                     continue;
@@ -222,8 +300,167 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> bool {
             _ => {
                 sn.switches = p.switches.load(Ordering::Relaxed);
                 sn.switchwhen = now;
+                sn.tag = w >> 8;
+                sn.watch.forget();
             }
         }
     }
-    retook
+    (retook, watching)
+}
+
+/// The longest interval between two looks at a thread that keeps computing (`Watch`): a G
+/// that computes for a while and then blocks is handed off at most this much later.
+#[cfg(target_os = "linux")]
+const LOOK_MAX: Duration = Duration::from_millis(1);
+
+/// What [`Watch::check`] found.
+enum Verdict {
+    /// Computing, or nothing to do yet.
+    Running,
+    /// Asleep, with work waiting for its P: look again at the next short tick.
+    Watching,
+    /// The P was taken from the sleeping M and handed off.
+    HandedOff,
+}
+
+/// Whether work waits for `p` (its queue, or the global queue with no idle P to take it).
+fn work_waits(s: &Sched, p: &PShared) -> bool {
+    p.has_work() || (s.nglobal.load(Ordering::Relaxed) > 0 && s.npidle.load(Ordering::SeqCst) == 0)
+}
+
+impl Watch {
+    /// The P changed hands or its G switched: the next look starts over.
+    fn forget(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            self.asleep = None;
+            self.next_look = None;
+            self.look_every = Duration::ZERO;
+        }
+    }
+
+    /// Looks at the thread of the M running `p`'s G (whose ownership word sysmon read as `w`,
+    /// in `RUNNING_G`, unchanged for a tick): the module docs' two-tick rule.
+    #[cfg(target_os = "linux")]
+    fn check(&mut self, s: &'static Sched, p: &'static PShared, w: u64, now: Instant) -> Verdict {
+        let m_id = ((w >> 8) as usize).wrapping_sub(1);
+        if self.probe.as_ref().is_none_or(|(m, _)| m.id != m_id) {
+            self.asleep = None;
+            self.probe = open_probe(s, m_id);
+        }
+        let Some((m, probe)) = &self.probe else {
+            return Verdict::Running;
+        };
+        let fail = |this: &mut Watch| {
+            // The thread exited, or /proc is not what we expect: stop looking at it.
+            this.probe = None;
+            this.asleep = None;
+            Verdict::Running
+        };
+        let Some((since, sleeping, ran)) = self.asleep else {
+            if self.next_look.is_some_and(|t| now < t) {
+                return Verdict::Running;
+            }
+            return match probe.sleeping() {
+                Ok(None) => {
+                    // Computing. A G that has computed for a while will likely go on: look
+                    // less often (the first look, at the G's first tick, is what catches the
+                    // common case, a G that blocks as it starts), at most LOOK_MAX apart.
+                    self.look_every = (self.look_every * 2).clamp(MIN_DELAY, LOOK_MAX);
+                    self.next_look = Some(now + self.look_every);
+                    Verdict::Running
+                }
+                Ok(Some(sl)) => match probe.ran() {
+                    Ok(r) => {
+                        self.asleep = Some((now, sl, r));
+                        if work_waits(s, p) {
+                            Verdict::Watching
+                        } else {
+                            Verdict::Running
+                        }
+                    }
+                    Err(_) => fail(self),
+                },
+                Err(_) => fail(self),
+            };
+        };
+        match probe.ran() {
+            Ok(r) if r == ran => {}
+            Ok(_) => {
+                // It ran since: not one long sleep. Look afresh at the next tick.
+                self.asleep = None;
+                return Verdict::Running;
+            }
+            Err(_) => return fail(self),
+        }
+        // Asleep for a whole tick. Go's rule for a P in a syscall, then the pool's bound.
+        let waits = work_waits(s, p);
+        let helpers = s.nmspinning.load(Ordering::SeqCst) + s.npidle.load(Ordering::SeqCst);
+        let asleep_for = now.duration_since(since);
+        if !waits && helpers > 0 && asleep_for < TIME_SLICE {
+            return Verdict::Running;
+        }
+        let held = s.nsyscall.load(Ordering::Relaxed) + s.nunwrapped.load(Ordering::Relaxed);
+        if held >= s.cfg.maxblocking {
+            return Verdict::Running;
+        }
+        let Some(h) = p.try_retake(w) else {
+            return Verdict::Running;
+        };
+        s.nunwrapped.fetch_add(1, Ordering::Relaxed);
+        m.blocked_handoff.store(true, Ordering::Relaxed);
+        if s.cfg.debug.blocktrace {
+            trace_handoff(m, probe.tid, p.id, sleeping, asleep_for);
+        }
+        self.asleep = None;
+        s.handoffp(h);
+        Verdict::HandedOff
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn check(&mut self, _: &'static Sched, _: &'static PShared, _: u64, _: Instant) -> Verdict {
+        Verdict::Running
+    }
+}
+
+/// Opens the `/proc` files of M `m_id`'s thread (None if it has not started or is gone).
+#[cfg(target_os = "linux")]
+fn open_probe(
+    s: &Sched,
+    m_id: usize,
+) -> Option<(&'static crate::m::MShared, crate::threadstate::Probe)> {
+    let m = s.allm.lock().iter().find(|m| m.id == m_id).copied()?;
+    let tid = m.tid.load(Ordering::Relaxed);
+    if tid == 0 || m.dead.load(Ordering::Relaxed) {
+        return None;
+    }
+    crate::threadstate::Probe::open(tid).ok().map(|p| (m, p))
+}
+
+/// The `GORT_DEBUG=blocktrace=1` line: which G blocked which thread, in which syscall, where.
+#[cfg(target_os = "linux")]
+fn trace_handoff(
+    m: &crate::m::MShared,
+    tid: i32,
+    pid: usize,
+    sl: crate::threadstate::Sleeping,
+    asleep_for: Duration,
+) {
+    let goid = m.curg.load(Ordering::Relaxed);
+    let mut name = None;
+    crate::g::for_each_g(|g| {
+        if g.id() == goid {
+            name = g.name().cloned();
+        }
+    });
+    let name = name.map_or(String::new(), |n| format!(" '{n}'"));
+    eprintln!(
+        "gort: blocktrace: G{goid}{name} blocked M{} (thread {tid}) in syscall {} ({}) for \
+         {:.0?}+ without gort::blocking; P{pid} handed off; caller pc=0x{:x}",
+        m.id,
+        sl.nr,
+        crate::threadstate::syscall_name(sl.nr),
+        asleep_for,
+        sl.pc
+    );
 }

@@ -431,6 +431,11 @@ pub(crate) fn to_ns(when: Instant) -> u64 {
     timers().ns(when)
 }
 
+/// The instant `ns` on the timers' clock stands for (the inverse of [`to_ns`]).
+pub(crate) fn from_ns(ns: u64) -> Instant {
+    timers().instant(ns)
+}
+
 /// sysmon's backstop: runs timers overdue by more than [`BACKSTOP_SLACK`]; returns the next
 /// deadline (plus the slack: the time sysmon should look again), if any.
 pub(crate) fn run_due(now: Instant) -> Option<Instant> {

@@ -15,7 +15,14 @@ fn main() {
         .nth(1)
         .expect("usage: gort_work <workload> <args>");
     // Calibrate on the main OS thread before any task runs.
-    let iters_per_ms = (workload == "fanout_compute").then(calibrate_iters_per_ms);
+    // `cpu_wall` takes its calibration from its parent (`blockcheck_cost`) when given one, so
+    // that every child does the same work.
+    let given = std::env::args().nth(4).and_then(|v| v.parse().ok());
+    let iters_per_ms = match workload.as_str() {
+        "fanout_compute" | "blockcheck_cost" => Some(calibrate_iters_per_ms()),
+        "cpu_wall" => Some(given.unwrap_or_else(calibrate_iters_per_ms)),
+        _ => None,
+    };
     // The workload body runs as a gort task, as Go's main is a goroutine.
     gort::spawn(move || match workload.as_str() {
         "spawn_join" => spawn_join(arg(1)),
@@ -33,6 +40,10 @@ fn main() {
         "context_cancel" => context_cancel(arg(1) as usize, arg(2), arg(3)),
         "pool" => pool(arg(1)),
         "errgroup" => errgroup(arg(1), arg(2)),
+        "blocking_unwrapped" => blocking_unwrapped(arg(1), arg(2), arg(3)),
+        "blocking_once" => blocking_once(arg(1), arg(2), arg(3)),
+        "blockcheck_cost" => blockcheck_cost(arg(1), arg(2), arg(3), iters_per_ms.unwrap()),
+        "cpu_wall" => cpu_wall(arg(1), arg(2), iters_per_ms.unwrap()),
         w => unsupported(w),
     })
     .join()
@@ -80,7 +91,13 @@ fn yield_switch(n: u64) {
 
 /// 6. `tasks` tasks of `ms` ms of calibrated CPU each; wall / ideal.
 fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
-    let iters = iters_per_ms * ms;
+    let wall = compute_tasks(tasks, iters_per_ms * ms);
+    let ideal = (tasks * ms) as f64 / 1e3 / gort::maxprocs() as f64;
+    report("fanout_compute", wall.as_secs_f64() / ideal, "wall/ideal");
+}
+
+/// Spawns `tasks` tasks of `spin(iters)` each and joins them all; returns the wall time.
+fn compute_tasks(tasks: u64, iters: u64) -> std::time::Duration {
     let t = Instant::now();
     let hs: Vec<_> = (0..tasks)
         .map(|_| gort::spawn(move || spin(iters)))
@@ -88,12 +105,7 @@ fn fanout_compute(tasks: u64, ms: u64, iters_per_ms: u64) {
     for h in hs {
         h.join().unwrap();
     }
-    let ideal = (tasks * ms) as f64 / 1e3 / gort::maxprocs() as f64;
-    report(
-        "fanout_compute",
-        t.elapsed().as_secs_f64() / ideal,
-        "wall/ideal",
-    );
+    t.elapsed()
 }
 
 /// Workload 3: unbuffered ping-pong between this task and an echo task, `n` round trips.
@@ -469,4 +481,182 @@ fn errgroup(members: u64, rounds: u64) {
         t.elapsed().as_nanos() as f64 / (members * rounds) as f64,
         "ns/member",
     );
+}
+
+// ---------------------------------------------------------------------------
+// gort-only workloads of issue 17: blocking calls nobody wrapped, and what sysmon's check for
+// them costs. Each measurement is a fresh child process (`gort_work <child workload> ...`), the
+// two variants alternating, so both see the same machine; the parent reports a ratio of medians
+// and prints every value on stderr.
+// ---------------------------------------------------------------------------
+
+/// Runs this program as a child with `args` (and `envs`) and returns its RESULT value and the
+/// rest of its RESULT line.
+fn child_result(args: &[String], envs: &[(&str, &str)]) -> (f64, String) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("cannot run a child gort_work");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "child {args:?} printed no RESULT: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .to_string();
+    let v = line
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix("value="))
+        .and_then(|v| v.parse().ok())
+        .expect("RESULT without value");
+    (v, line)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// `blocking_unwrapped tasks ms pairs`: `tasks` Gs each sleep `ms` in `std::thread::sleep`,
+/// once wrapped in `gort::blocking` and once unwrapped (sysmon must notice the sleeping thread),
+/// alternating for `pairs` pairs of fresh processes; reports median(unwrapped) / median(wrapped)
+/// of the wall times (issue 17's goal: at most 1.5, on 1 and on 2 Ps).
+fn blocking_unwrapped(tasks: u64, ms: u64, pairs: u64) {
+    let (mut wrapped, mut unwrapped) = (Vec::new(), Vec::new());
+    for _ in 0..pairs.max(1) {
+        for (mode, out) in [(1u64, &mut wrapped), (0, &mut unwrapped)] {
+            let args = [
+                "blocking_once",
+                &mode.to_string(),
+                &tasks.to_string(),
+                &ms.to_string(),
+            ];
+            let (v, _) = child_result(&args.map(String::from), &[]);
+            out.push(v);
+        }
+    }
+    let (w, u) = (median(wrapped.clone()), median(unwrapped.clone()));
+    eprintln!(
+        "blocking_unwrapped: {tasks} x {ms} ms on {} Ps: wrapped {wrapped:?} ms (median {w:.1}), \
+         unwrapped {unwrapped:?} ms (median {u:.1})",
+        gort::maxprocs()
+    );
+    report("blocking_unwrapped", u / w, "unwrapped/wrapped");
+}
+
+/// `blocking_once wrapped tasks ms`: the wall time (ms) of `tasks` Gs each sleeping `ms` in
+/// `std::thread::sleep`, inside `gort::blocking` if `wrapped` is 1.
+fn blocking_once(wrapped: u64, tasks: u64, ms: u64) {
+    let d = std::time::Duration::from_millis(ms);
+    let t = Instant::now();
+    let hs: Vec<_> = (0..tasks)
+        .map(|_| {
+            gort::spawn(move || {
+                if wrapped == 1 {
+                    gort::blocking(|| std::thread::sleep(d));
+                } else {
+                    std::thread::sleep(d);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    report("blocking_once", t.elapsed().as_secs_f64() * 1e3, "ms");
+}
+
+/// `blockcheck_cost tasks ms pairs`: `cpu_wall tasks ms` with sysmon's unwrapped-blocking
+/// check off (`GORT_DEBUG=blockcheck=0`) and on (the default), for `pairs` pairs of fresh
+/// processes, the order alternating from pair to pair, all doing the same work (calibrated once,
+/// here, and passed on); reports median(on) / median(off) of the
+/// process CPU time (user + system, every thread, sysmon's included: what the check costs in
+/// work, and steadier than wall time on a shared machine; goal at most 1.01), and prints the
+/// wall times and sysmon's own CPU time of every run on stderr.
+fn blockcheck_cost(tasks: u64, ms: u64, pairs: u64, iters_per_ms: u64) {
+    let field = |line: &str, key: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|t| t.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // Per variant (off, on): process CPU ms, wall ms, sysmon CPU us.
+    let mut runs: [(Vec<f64>, Vec<f64>, Vec<f64>); 2] = Default::default();
+    for pair in 0..pairs.max(1) {
+        let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
+        for check in order {
+            let args = [
+                "cpu_wall",
+                &tasks.to_string(),
+                &ms.to_string(),
+                &iters_per_ms.to_string(),
+            ];
+            let env = format!("blockcheck={check}");
+            let (wall, line) = child_result(&args.map(String::from), &[("GORT_DEBUG", &env)]);
+            let r = &mut runs[check];
+            r.0.push(field(&line, "cpu_ms="));
+            r.1.push(wall);
+            r.2.push(field(&line, "sysmon_cpu_us="));
+        }
+    }
+    let [off, on] = runs;
+    let (a, b) = (median(on.0.clone()), median(off.0.clone()));
+    eprintln!(
+        "blockcheck_cost: {tasks} x {ms} ms CPU on {} Ps, check off / on:\n  process CPU ms \
+         {:?} / {:?} (medians {b:.1} / {a:.1})\n  wall ms {:?} / {:?} (medians {:.1} / {:.1})\n  \
+         sysmon CPU us {:?} / {:?} (medians {:.0} / {:.0})",
+        gort::maxprocs(),
+        off.0,
+        on.0,
+        off.1,
+        on.1,
+        median(off.1.clone()),
+        median(on.1.clone()),
+        off.2,
+        on.2,
+        median(off.2.clone()),
+        median(on.2.clone()),
+    );
+    report("blockcheck_cost", a / b, "on/off");
+}
+
+/// `cpu_wall tasks ms [iters_per_ms]`: wall time (ms) of `tasks` Gs of `ms` calibrated CPU each, with no
+/// scheduling point inside (so Gs of 10 ms or more meet sysmon's hog rule); also prints the
+/// process CPU time over the same span (`cpu_ms=`) and the CPU time sysmon's thread used
+/// (`sysmon_cpu_us=`, from its /proc schedstat).
+fn cpu_wall(tasks: u64, ms: u64, iters_per_ms: u64) {
+    let cpu0 = cpu_ns();
+    let wall = compute_tasks(tasks, iters_per_ms * ms).as_secs_f64() * 1e3;
+    let cpu = (cpu_ns() - cpu0) as f64 / 1e6;
+    println!(
+        "RESULT workload=cpu_wall value={wall:.3} unit=ms cpu_ms={cpu:.3} sysmon_cpu_us={:.1}",
+        sysmon_cpu_ns() as f64 / 1e3
+    );
+}
+
+/// On-CPU nanoseconds of the `gort-sysmon` thread so far (Linux /proc), 0 if not found.
+fn sysmon_cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    for e in dir.flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "gort-sysmon" {
+            let st = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
+            return st
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    0
 }

@@ -285,6 +285,12 @@ pub struct Receiver<T> {
 // (Send for T: Send, see above) and atomics.
 
 impl<T> Sender<T> {
+    /// The channel's identity (its address), shared by every sender and receiver of it: how
+    /// `gort::signal::stop` finds the channel a receiver belongs to.
+    pub(crate) fn chan_id(&self) -> usize {
+        &*self.c as *const Chan<T> as usize
+    }
+
     /// Sends `v`, parking while the channel is full (for `bounded(0)`: until a receiver takes
     /// it). Fails, returning `v`, if the channel is closed.
     ///
@@ -437,6 +443,11 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// The channel's identity (see `Sender::chan_id`).
+    pub(crate) fn chan_id(&self) -> usize {
+        &*self.c as *const Chan<T> as usize
+    }
+
     /// Receives, parking while the channel is empty; fails once it is closed and drained.
     ///
     /// # Examples

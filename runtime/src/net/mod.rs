@@ -11,10 +11,23 @@
 //!
 //! * A timeout (`set_read_timeout`, `set_write_timeout`, `connect_timeout`) ends the wait with
 //!   `io::ErrorKind::TimedOut` on every platform (std returns `WouldBlock` on Unix for
-//!   `SO_RCVTIMEO` and `TimedOut` on Windows). The socket stays usable.
+//!   `SO_RCVTIMEO` and `TimedOut` on Windows). The socket stays usable. Why not std's
+//!   `WouldBlock`: here `WouldBlock` means only "non-blocking mode and nothing to do now" (after
+//!   `set_nonblocking(true)`), which a caller answers by retrying later; a timeout is a verdict
+//!   (Go's `os.ErrDeadlineExceeded`, whose `Timeout()` is true) that a retry loop written for
+//!   `WouldBlock` would turn into a spin. One kind per meaning, on every platform.
+//! * **Deadlines** (`set_deadline`, `set_read_deadline`, `set_write_deadline`, Go's
+//!   `SetDeadline`): an absolute `Instant` after which operations fail with `TimedOut` instead
+//!   of waiting, **and keep failing** (even with data available) until the deadline is moved or
+//!   cleared, as in Go. Setting one wakes the Gs parked on the socket so they re-evaluate it:
+//!   `set_read_deadline(Some(Instant::now()))` interrupts a parked read. A per-operation
+//!   timeout and a deadline combine: the earlier one ends the wait.
 //! * `close(&self)` (Go's `Conn.Close` from another G) deregisters the socket and wakes every G
 //!   parked on it with `io::ErrorKind::NotConnected` ("use of closed network connection");
-//!   later operations fail the same way. The fd itself is closed when the value is dropped.
+//!   later operations fail the same way. **Clones share it**: `try_clone` gives a new
+//!   descriptor with its own registration, and the clones form a close group, so closing any
+//!   of them closes all (a G reading a clone wakes at once), as Go's single `netFD` would. The
+//!   fds themselves are closed when each value is dropped.
 //! * Host names given to `connect`/`bind`/`send_to` are resolved with std's `ToSocketAddrs`
 //!   (getaddrinfo), a blocking call, inside `gort::blocking`: the G's P is handed to another M
 //!   if the lookup takes longer than a sysmon tick, so other Gs keep running.
@@ -27,6 +40,10 @@
 //!
 //! * The fd is registered from construction until `close`/drop/`into_std`, and deregistered
 //!   before it is closed (field order: the registration is dropped before the std socket).
+//! * A clone group's member list holds each member's `(pd, fd)` from its construction until
+//!   its drop or `into_std`, which remove it under the group's lock before recycling the pd; a
+//!   group `close` shuts the members down under that lock. So `close` never reaches a pd that
+//!   was recycled for another socket. Lock order: a group's lock < a pd's lock.
 //! * `nonblocking` is the user's `set_nonblocking` flag; the fd itself is always non-blocking
 //!   while wrapped, and gets its blocking mode back in `into_std`.
 
@@ -35,16 +52,47 @@ mod udp;
 #[cfg(unix)]
 mod unix;
 
-pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, ReuniteError, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
-pub use unix::{UnixIncoming, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
 
 use crate::netpoll::{self, pd::Dir, Pd};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The registrations of a socket and its clones: closing one closes all (module docs).
+#[derive(Default)]
+struct CloseGroup {
+    /// Members' descriptors and fds, and whether the group was closed.
+    members: crate::loom::unmodelled::Mutex<(Vec<(&'static Pd, RawFd)>, bool)>,
+}
+
+impl CloseGroup {
+    fn join(&self, pd: &'static Pd, fd: RawFd) {
+        let mut m = self.members.lock();
+        m.0.push((pd, fd));
+        if m.1 {
+            // Cloned after the close: as closed as the rest.
+            netpoll::shutdown(pd, fd);
+        }
+    }
+
+    fn leave(&self, pd: &'static Pd) {
+        self.members.lock().0.retain(|(p, _)| !std::ptr::eq(*p, pd));
+    }
+
+    fn close(&self) {
+        let mut m = self.members.lock();
+        m.1 = true;
+        for &(pd, fd) in &m.0 {
+            netpoll::shutdown(pd, fd);
+        }
+    }
+}
 
 /// A std socket registered with the netpoller. Dropping it deregisters (before the socket's
 /// own drop closes the fd).
@@ -55,33 +103,64 @@ pub(crate) struct Io<S: AsRawFd> {
     nonblocking: AtomicBool,
     /// Read and write timeouts in ns; 0 = none (Relaxed, as above).
     timeouts: [AtomicU64; 2],
+    /// Read and write deadlines: 1 + ns on the timers' clock; 0 = none (Relaxed, as above; a
+    /// change also wakes the waiters, which then read it again).
+    deadlines: [AtomicU64; 2],
+    /// This socket and its clones (module docs).
+    group: Arc<CloseGroup>,
     sock: Option<S>,
 }
 
 impl<S: AsRawFd> Io<S> {
     /// Registers `sock`, which must already be non-blocking.
     pub(crate) fn new(sock: S) -> io::Result<Io<S>> {
+        Io::in_group(sock, Arc::default())
+    }
+
+    fn in_group(sock: S, group: Arc<CloseGroup>) -> io::Result<Io<S>> {
         let fd = sock.as_raw_fd();
         let pd = netpoll::open(fd)?;
+        group.join(pd, fd);
         Ok(Io {
             pd,
             fd,
             nonblocking: AtomicBool::new(false),
             timeouts: [AtomicU64::new(0), AtomicU64::new(0)],
+            deadlines: [AtomicU64::new(0), AtomicU64::new(0)],
+            group,
             sock: Some(sock),
         })
+    }
+
+    /// Registers `sock`, a duplicate of this socket's fd (`try_clone`), as a member of this
+    /// socket's close group, with this socket's non-blocking flag and timeouts (std's dups
+    /// share both: they belong to the open file and the socket).
+    pub(crate) fn clone_with(&self, sock: S) -> io::Result<Io<S>> {
+        let io = Io::in_group(sock, self.group.clone())?;
+        io.set_nonblocking(self.nonblocking.load(Ordering::Relaxed));
+        for d in [Dir::Read, Dir::Write] {
+            let t = self.timeouts[d as usize].load(Ordering::Relaxed);
+            io.timeouts[d as usize].store(t, Ordering::Relaxed);
+        }
+        Ok(io)
     }
 
     pub(crate) fn sock(&self) -> &S {
         self.sock.as_ref().expect("socket taken")
     }
 
-    /// Runs `f` until it does not return `WouldBlock`, parking on `dir` in between.
+    /// Runs `f` until it does not return `WouldBlock`, parking on `dir` in between, until the
+    /// per-operation timeout or the deadline, whichever comes first.
     pub(crate) fn io<R>(&self, dir: Dir, mut f: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        let mut deadline: Option<Instant> = None;
+        let mut op_deadline: Option<Instant> = None;
         loop {
             if self.pd.is_closed() {
                 return Err(netpoll::closed_error());
+            }
+            // Go's rule: past the deadline an operation fails, even if it would not wait.
+            let deadline = self.deadline(dir);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(io::ErrorKind::TimedOut.into());
             }
             match f(self.sock()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -90,11 +169,31 @@ impl<S: AsRawFd> Io<S> {
             if self.nonblocking.load(Ordering::Relaxed) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            if deadline.is_none() {
-                deadline = self.timeout(dir).map(crate::timer::deadline_after);
+            if op_deadline.is_none() {
+                op_deadline = self.timeout(dir).map(crate::timer::deadline_after);
             }
-            netpoll::wait(self.pd, self.fd, dir, deadline)?;
+            let until = match (op_deadline, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            netpoll::wait(self.pd, self.fd, dir, until)?;
         }
+    }
+
+    /// The absolute deadline for `dir`, if one is set.
+    pub(crate) fn deadline(&self, dir: Dir) -> Option<Instant> {
+        match self.deadlines[dir as usize].load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(crate::timer::from_ns(n - 1)),
+        }
+    }
+
+    /// Sets (or clears) the absolute deadline for `dir` and wakes the Gs parked on it, which
+    /// re-evaluate it (Go's `SetReadDeadline`/`SetWriteDeadline`).
+    pub(crate) fn set_deadline(&self, dir: Dir, when: Option<Instant>) {
+        let n = when.map_or(0, |w| crate::timer::to_ns(w).saturating_add(1));
+        self.deadlines[dir as usize].store(n, Ordering::Relaxed);
+        netpoll::kick(self.pd, dir);
     }
 
     /// Waits for `dir` readiness once (connect completion), until `deadline`.
@@ -129,13 +228,15 @@ impl<S: AsRawFd> Io<S> {
         Ok(())
     }
 
-    /// Wakes every waiter with a close error; later operations fail (`close(&self)`).
+    /// Wakes every waiter of this socket and its clones with a close error; later operations
+    /// on any of them fail (`close(&self)`).
     pub(crate) fn close(&self) {
-        netpoll::shutdown(self.pd, self.fd);
+        self.group.close();
     }
 
     /// Deregisters and hands back the socket in blocking mode.
     pub(crate) fn into_inner(mut self, set_blocking: impl FnOnce(&S) -> io::Result<()>) -> S {
+        self.group.leave(self.pd);
         netpoll::close(self.pd, self.fd);
         let s = self.sock.take().expect("socket taken");
         if !self.nonblocking.load(Ordering::Relaxed) {
@@ -148,10 +249,79 @@ impl<S: AsRawFd> Io<S> {
 impl<S: AsRawFd> Drop for Io<S> {
     fn drop(&mut self) {
         if self.sock.is_some() {
+            self.group.leave(self.pd);
             netpoll::close(self.pd, self.fd);
         }
     }
 }
+
+/// `Read` for `&$t` and `$t` through the type's `io: Io<S>` (S: `Read` by reference).
+macro_rules! read_via_io {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.io.io($crate::netpoll::pd::Dir::Read, |mut s| {
+                    std::io::Read::read(&mut s, buf)
+                })
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.io.io($crate::netpoll::pd::Dir::Read, |mut s| {
+                    std::io::Read::read_vectored(&mut s, bufs)
+                })
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                std::io::Read::read_vectored(&mut &*self, bufs)
+            }
+        }
+    };
+}
+pub(crate) use read_via_io;
+
+/// `Write` for `&$t` and `$t` through the type's `io: Io<S>` (S: `Write` by reference).
+macro_rules! write_via_io {
+    ($t:ty) => {
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.io.io($crate::netpoll::pd::Dir::Write, |mut s| {
+                    std::io::Write::write(&mut s, buf)
+                })
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.io.io($crate::netpoll::pd::Dir::Write, |mut s| {
+                    std::io::Write::write_vectored(&mut s, bufs)
+                })
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use write_via_io;
 
 impl<S: AsRawFd> std::fmt::Debug for Io<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

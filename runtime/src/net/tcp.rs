@@ -1,10 +1,10 @@
 //! TCP: `TcpListener` and `TcpStream` over the netpoller (see net/mod.rs).
 
-use super::{each_addr, Io};
+use super::{each_addr, read_via_io, write_via_io, Io};
 use crate::context::Context;
 use crate::loom::unmodelled::Mutex;
 use crate::netpoll::pd::Dir;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -122,7 +122,8 @@ impl TcpListener {
         self.io.sock().local_addr()
     }
 
-    /// A second handle to the same socket (a dup'd fd with its own registration).
+    /// A second handle to the same socket (a dup'd fd with its own registration; closing
+    /// either closes both).
     ///
     /// # Examples
     ///
@@ -132,7 +133,9 @@ impl TcpListener {
     /// assert_eq!(l.local_addr().unwrap(), l2.local_addr().unwrap());
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpListener> {
-        TcpListener::from_std(self.io.sock().try_clone()?)
+        Ok(TcpListener {
+            io: self.io.clone_with(self.io.sock().try_clone()?)?,
+        })
     }
 
     /// With `true`, `accept` returns `WouldBlock` instead of parking.
@@ -460,24 +463,119 @@ impl TcpStream {
         self.io.sock().shutdown(how)
     }
 
-    /// A second handle to the same connection (a dup'd fd with its own registration).
+    /// A second handle to the same connection (a dup'd fd with its own registration). The
+    /// clones form one close group: [`close`](Self::close) on any of them wakes the Gs parked
+    /// on every one (Go's single `Conn`).
     ///
     /// # Examples
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// let s2 = s.try_clone().unwrap();
     /// assert_eq!(s.local_addr().unwrap(), s2.local_addr().unwrap());
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        let s = TcpStream::from_std(self.io.sock().try_clone()?)?;
-        s.io.set_nonblocking(
-            self.io
-                .nonblocking
-                .load(std::sync::atomic::Ordering::Relaxed),
-        );
-        Ok(s)
+        Ok(TcpStream {
+            io: self.io.clone_with(self.io.sock().try_clone()?)?,
+        })
+    }
+
+    /// Splits the stream into an owned read half and an owned write half, to use from two Gs
+    /// (tokio's `into_split`). Dropping the write half shuts down the write direction (the peer
+    /// reads EOF), as tokio does; [`OwnedReadHalf::reunite`] puts them back together.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::net::{TcpListener, TcpStream};
+    /// use std::io::{Read, Write};
+    /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = l.local_addr().unwrap();
+    /// gort::spawn(move || {
+    ///     let (s, _) = l.accept().unwrap();
+    ///     let (mut r, mut w) = s.into_split();
+    ///     std::io::copy(&mut r, &mut w).unwrap(); // echo until EOF
+    /// });
+    /// let (mut r, mut w) = TcpStream::connect(a).unwrap().into_split();
+    /// let writer = gort::spawn(move || w.write_all(b"split").unwrap()); // then drops: EOF
+    /// let mut got = String::new();
+    /// r.read_to_string(&mut got).unwrap();
+    /// assert_eq!(got, "split");
+    /// writer.join().unwrap();
+    /// ```
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let s = Arc::new(self);
+        (
+            OwnedReadHalf { s: s.clone() },
+            OwnedWriteHalf {
+                s,
+                shutdown_on_drop: true,
+            },
+        )
+    }
+
+    /// Sets the read and write deadlines (Go's `SetDeadline`): past `when`, reads and writes
+    /// fail with `TimedOut` instead of waiting, and keep failing until the deadline is moved
+    /// or cleared (`None`). Gs parked on the stream re-evaluate it at once: a deadline now
+    /// interrupts them. See the module docs on why `TimedOut` and not `WouldBlock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::{Duration, Instant};
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// s.set_deadline(Some(Instant::now() + Duration::from_millis(5))).unwrap();
+    /// assert_eq!(s.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// assert_eq!(s.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// s.set_deadline(None).unwrap();
+    /// ```
+    pub fn set_deadline(&self, when: Option<Instant>) -> io::Result<()> {
+        self.io.set_deadline(Dir::Read, when);
+        self.io.set_deadline(Dir::Write, when);
+        Ok(())
+    }
+
+    /// Sets the read deadline only (Go's `SetReadDeadline`); see
+    /// [`set_deadline`](Self::set_deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::sync::Arc;
+    /// use std::time::Instant;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let s = Arc::new(gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap());
+    /// let s2 = s.clone();
+    /// let reader = gort::spawn(move || (&*s2).read(&mut [0; 1]));
+    /// gort::sleep(std::time::Duration::from_millis(10));
+    /// s.set_read_deadline(Some(Instant::now())).unwrap(); // interrupts the parked read
+    /// assert_eq!(reader.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_read_deadline(&self, when: Option<Instant>) -> io::Result<()> {
+        self.io.set_deadline(Dir::Read, when);
+        Ok(())
+    }
+
+    /// Sets the write deadline only (Go's `SetWriteDeadline`); see
+    /// [`set_deadline`](Self::set_deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Instant;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// s.set_write_deadline(Some(Instant::now())).unwrap();
+    /// assert_eq!(s.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_write_deadline(&self, when: Option<Instant>) -> io::Result<()> {
+        self.io.set_deadline(Dir::Write, when);
+        Ok(())
     }
 
     /// Sets `TCP_NODELAY`.
@@ -659,45 +757,238 @@ impl TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Dir::Read, |mut s| s.read(buf))
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.io(Dir::Read, |mut s| s.read_vectored(bufs))
+read_via_io!(TcpStream);
+write_via_io!(TcpStream);
+
+/// The read half of a [`TcpStream`], from [`TcpStream::into_split`]; `Read` parks the G.
+///
+/// # Examples
+///
+/// ```
+/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let (r, _w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+/// assert_eq!(r.peer_addr().unwrap(), l.local_addr().unwrap());
+/// ```
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    s: Arc<TcpStream>,
+}
+
+/// The write half of a [`TcpStream`], from [`TcpStream::into_split`]; `Write` parks the G.
+/// Dropping it shuts down the stream's write direction.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let (_r, mut w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+/// w.write_all(b"hi").unwrap();
+/// ```
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    s: Arc<TcpStream>,
+    shutdown_on_drop: bool,
+}
+
+/// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they are
+/// back.
+///
+/// # Examples
+///
+/// ```
+/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let a = l.local_addr().unwrap();
+/// let (r1, _w1) = gort::net::TcpStream::connect(a).unwrap().into_split();
+/// let (_r2, w2) = gort::net::TcpStream::connect(a).unwrap().into_split();
+/// let err = r1.reunite(w2).unwrap_err();
+/// let (_r1, _w2) = (err.0, err.1);
+/// ```
+#[derive(Debug)]
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl std::fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same socket")
     }
 }
 
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(Dir::Write, |mut s| s.write(buf))
+impl std::error::Error for ReuniteError {}
+
+impl OwnedReadHalf {
+    /// Puts the halves back into the stream; fails (returning them) if `w` came from another
+    /// stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (r, w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// let s = r.reunite(w).unwrap();
+    /// assert!(s.peer_addr().is_ok());
+    /// ```
+    pub fn reunite(self, mut w: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        if !Arc::ptr_eq(&self.s, &w.s) {
+            return Err(ReuniteError(self, w));
+        }
+        w.shutdown_on_drop = false;
+        let s = w.s.clone();
+        drop(w);
+        drop(self);
+        Ok(Arc::try_unwrap(s).expect("both halves were given back"))
     }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io.io(Dir::Write, |mut s| s.write_vectored(bufs))
+
+    /// Reads without consuming (parks like `read`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (r, _w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// l.accept().unwrap().0.write_all(b"x").unwrap();
+    /// assert_eq!(r.peek(&mut [0; 1]).unwrap(), 1);
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.s.peek(buf)
+    }
+
+    /// The remote address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (r, _w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// assert_eq!(r.peer_addr().unwrap(), l.local_addr().unwrap());
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.s.peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (r, _w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// assert!(r.local_addr().unwrap().ip().is_loopback());
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.s.local_addr()
+    }
+
+    /// The read deadline (Go's `SetReadDeadline`; see [`TcpStream::set_deadline`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (mut r, _w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// r.set_read_deadline(Some(std::time::Instant::now())).unwrap();
+    /// assert_eq!(r.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_read_deadline(&self, when: Option<Instant>) -> io::Result<()> {
+        self.s.set_read_deadline(when)
+    }
+}
+
+impl OwnedWriteHalf {
+    /// Shuts down the write direction now (the peer reads EOF).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (_r, w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// w.shutdown().unwrap();
+    /// ```
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.s.shutdown(Shutdown::Write)
+    }
+
+    /// The remote address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (_r, w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// assert_eq!(w.peer_addr().unwrap(), l.local_addr().unwrap());
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.s.peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (_r, w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// assert!(w.local_addr().unwrap().ip().is_loopback());
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.s.local_addr()
+    }
+
+    /// The write deadline (Go's `SetWriteDeadline`; see [`TcpStream::set_deadline`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (_r, mut w) = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap().into_split();
+    /// w.set_write_deadline(Some(std::time::Instant::now())).unwrap();
+    /// assert_eq!(w.write(b"x").unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    pub fn set_write_deadline(&self, when: Option<Instant>) -> io::Result<()> {
+        self.s.set_write_deadline(when)
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.s.shutdown(Shutdown::Write);
+        }
+    }
+}
+
+impl io::Read for OwnedReadHalf {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        io::Read::read(&mut &*self.s, buf)
+    }
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        io::Read::read_vectored(&mut &*self.s, bufs)
+    }
+}
+
+impl io::Write for OwnedWriteHalf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut &*self.s, buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        io::Write::write_vectored(&mut &*self.s, bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
+impl AsRawFd for OwnedReadHalf {
+    fn as_raw_fd(&self) -> RawFd {
+        self.s.as_raw_fd()
     }
 }
 
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+impl AsRawFd for OwnedWriteHalf {
+    fn as_raw_fd(&self) -> RawFd {
+        self.s.as_raw_fd()
     }
 }
 

@@ -4,7 +4,7 @@ use super::tcp::std_conversions;
 use super::Io;
 use crate::netpoll::pd::Dir;
 use std::io;
-use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
@@ -194,7 +194,190 @@ impl UdpSocket {
     /// assert_eq!(s.local_addr().unwrap(), t.local_addr().unwrap());
     /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        UdpSocket::from_std(self.io.sock().try_clone()?)
+        Ok(UdpSocket {
+            io: self.io.clone_with(self.io.sock().try_clone()?)?,
+        })
+    }
+
+    /// Receives one datagram from the connected peer without consuming it (parks like
+    /// `recv`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// s.connect(s.local_addr().unwrap()).unwrap();
+    /// s.send(b"pk").unwrap();
+    /// let mut b = [0; 4];
+    /// assert_eq!(s.peek(&mut b).unwrap(), 2);
+    /// assert_eq!(s.recv(&mut b).unwrap(), 2); // still there
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Dir::Read, |s| s.peek(buf))
+    }
+
+    /// Sets `IP_TTL` (the time-to-live of unicast datagrams sent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// s.set_ttl(42).unwrap();
+    /// assert_eq!(s.ttl().unwrap(), 42);
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.sock().set_ttl(ttl)
+    }
+
+    /// Reads `IP_TTL`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert!(s.ttl().unwrap() > 0);
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.sock().ttl()
+    }
+
+    /// Joins IPv4 multicast group `group` on the interface with address `interface`
+    /// (`Ipv4Addr::UNSPECIFIED`: the kernel picks one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// let s = gort::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    /// let g = Ipv4Addr::new(239, 255, 0, 17);
+    /// if s.join_multicast_v4(&g, &Ipv4Addr::LOCALHOST).is_ok() { // needs a multicast route
+    ///     s.leave_multicast_v4(&g, &Ipv4Addr::LOCALHOST).unwrap();
+    /// }
+    /// ```
+    pub fn join_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.io.sock().join_multicast_v4(group, interface)
+    }
+
+    /// Leaves an IPv4 multicast group (see [`join_multicast_v4`](Self::join_multicast_v4)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// let s = gort::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    /// // Leaving a group never joined is an error.
+    /// assert!(s.leave_multicast_v4(&Ipv4Addr::new(239, 255, 0, 18), &Ipv4Addr::UNSPECIFIED).is_err());
+    /// ```
+    pub fn leave_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.io.sock().leave_multicast_v4(group, interface)
+    }
+
+    /// Joins IPv6 multicast group `group` on interface index `interface` (0: any).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv6Addr;
+    /// if let Ok(s) = gort::net::UdpSocket::bind("[::1]:0") { // IPv6 may be off
+    ///     let g = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x123);
+    ///     if s.join_multicast_v6(&g, 0).is_ok() {
+    ///         s.leave_multicast_v6(&g, 0).unwrap();
+    ///     }
+    /// }
+    /// ```
+    pub fn join_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.sock().join_multicast_v6(group, interface)
+    }
+
+    /// Leaves an IPv6 multicast group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv6Addr;
+    /// if let Ok(s) = gort::net::UdpSocket::bind("[::1]:0") {
+    ///     assert!(s.leave_multicast_v6(&Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x124), 0).is_err());
+    /// }
+    /// ```
+    pub fn leave_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.sock().leave_multicast_v6(group, interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP` (whether our own IPv4 multicast comes back to us).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    /// s.set_multicast_loop_v4(false).unwrap();
+    /// assert!(!s.multicast_loop_v4().unwrap());
+    /// ```
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.io.sock().set_multicast_loop_v4(on)
+    }
+
+    /// Reads `IP_MULTICAST_LOOP`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    /// assert!(s.multicast_loop_v4().unwrap()); // on by default
+    /// ```
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.io.sock().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL` (how many hops IPv4 multicast may go).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    /// s.set_multicast_ttl_v4(4).unwrap();
+    /// assert_eq!(s.multicast_ttl_v4().unwrap(), 4);
+    /// ```
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.io.sock().set_multicast_ttl_v4(ttl)
+    }
+
+    /// Reads `IP_MULTICAST_TTL`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = gort::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    /// assert_eq!(s.multicast_ttl_v4().unwrap(), 1); // the default
+    /// ```
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.io.sock().multicast_ttl_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Ok(s) = gort::net::UdpSocket::bind("[::1]:0") {
+    ///     s.set_multicast_loop_v6(false).unwrap();
+    ///     assert!(!s.multicast_loop_v6().unwrap());
+    /// }
+    /// ```
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.io.sock().set_multicast_loop_v6(on)
+    }
+
+    /// Reads `IPV6_MULTICAST_LOOP`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Ok(s) = gort::net::UdpSocket::bind("[::1]:0") {
+    ///     assert!(s.multicast_loop_v6().unwrap());
+    /// }
+    /// ```
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.io.sock().multicast_loop_v6()
     }
 
     /// A timeout for each receive that has to wait (`TimedOut`; see net/mod.rs).

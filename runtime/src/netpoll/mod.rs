@@ -164,6 +164,18 @@ pub(crate) fn shutdown(pd: &'static Pd, fd: RawFd) {
     wake_all(out, false);
 }
 
+/// Wakes every G waiting for `dir` on `pd` as if it were ready (they retry their syscall and
+/// re-read their deadline); with nobody waiting, the next wait returns at once, once. For
+/// deadline changes (net/mod.rs).
+pub(crate) fn kick(pd: &'static Pd, dir: Dir) {
+    let mut out = Vec::new();
+    let n = pd.notify(dir, &mut out);
+    if n > 0 {
+        WAITERS.fetch_sub(n, Ordering::Relaxed);
+        wake_all(out, false);
+    }
+}
+
 /// The error a wait on a closed descriptor returns (Go's "use of closed network connection").
 pub fn closed_error() -> io::Error {
     io::Error::new(
@@ -214,23 +226,28 @@ pub(crate) fn wait(
     }
 }
 
+/// A plain thread's wait: poll(2) for at most [`THREAD_SLICE`], then a spurious `Ok` so the
+/// caller looks again (for a close, or a deadline changed meanwhile).
 fn wait_thread(pd: &Pd, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<()> {
-    loop {
-        if pd.is_closed() {
-            return Err(closed_error());
-        }
-        let mut slice = THREAD_SLICE;
-        if let Some(d) = deadline {
-            let now = Instant::now();
-            if now >= d {
-                return Err(io::Error::from(io::ErrorKind::TimedOut));
-            }
-            slice = slice.min(d - now);
-        }
-        if poller::wait_fd(fd, dir, slice)? {
-            return Ok(());
-        }
+    if pd.is_closed() {
+        return Err(closed_error());
     }
+    let mut slice = THREAD_SLICE;
+    if let Some(d) = deadline {
+        let now = Instant::now();
+        if now >= d {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        slice = slice.min(d - now);
+    }
+    poller::wait_fd(fd, dir, slice)?;
+    if pd.is_closed() {
+        return Err(closed_error());
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(io::Error::from(io::ErrorKind::TimedOut));
+    }
+    Ok(())
 }
 
 /// Makes the readied waiters runnable: Gs as one batch (`injectglist`), threads one by one. A

@@ -189,6 +189,50 @@ pub const WORKLOADS: &[Workload] = &[
         ..BASE
     },
     Workload {
+        name: "blocking_unwrapped_1w",
+        prog: "blocking_unwrapped",
+        one_worker: true,
+        unit: "unwrapped/wrapped",
+        what: "N tasks each in a std::thread::sleep of M ms, NOT wrapped in gort::blocking \
+               (sysmon must see the sleeping thread) vs wrapped: median wall time unwrapped / \
+               median wrapped, over P pairs of fresh processes alternating, on ONE worker \
+               (args: N, M, P); gort only (goal <= 1.5)",
+        full: &[200, 200, 3],
+        quick: &[50, 50, 1],
+        ..BASE
+    },
+    Workload {
+        name: "blocking_unwrapped",
+        prog: "blocking_unwrapped",
+        unit: "unwrapped/wrapped",
+        what: "as blocking_unwrapped_1w on all workers (args: N, M, P); gort only \
+               (goal <= 1.5)",
+        full: &[200, 200, 3],
+        quick: &[50, 50, 1],
+        ..BASE
+    },
+    Workload {
+        name: "blockcheck_hogs",
+        prog: "blockcheck_cost",
+        unit: "on/off",
+        what: "N tasks of M ms CPU with no scheduling point (sysmon's hog rule at work): \
+               median process CPU time (all threads, sysmon's included) with sysmon's \
+               unwrapped-blocking check on / off (GORT_DEBUG=blockcheck=0), P pairs of fresh \
+               processes alternating (args: N, M, P); gort only (goal <= 1.01)",
+        full: &[40, 50, 5],
+        quick: &[8, 50, 1],
+        ..BASE
+    },
+    Workload {
+        name: "blockcheck_fanout",
+        prog: "blockcheck_cost",
+        unit: "on/off",
+        what: "as blockcheck_hogs with short tasks (args: N, M, P); gort only (goal <= 1.01)",
+        full: &[1_000, 1, 5],
+        quick: &[200, 1, 1],
+        ..BASE
+    },
+    Workload {
         name: "tcp_echo",
         prog: "tcp_echo_server",
         kind: Kind::TcpEcho,
