@@ -56,7 +56,7 @@
 /// assert_eq!(&b, b"echo");
 /// ```
 pub mod net {
-    pub use gort_runtime::net::{Incoming, TcpListener, TcpStream, UdpSocket};
+    pub use gort_runtime::net::{listen_backlog, Incoming, TcpListener, TcpStream, UdpSocket};
     #[cfg(unix)]
     pub use gort_runtime::net::{UnixIncoming, UnixListener, UnixStream};
 }

@@ -333,6 +333,41 @@ fn accept_under_emfile() {
     child_ok("accept_under_emfile", &[]);
 }
 
+/// A listener queues connections up to Go's backlog (`/proc/sys/net/core/somaxconn`), not
+/// std's 128: 1,000 clients connect while nobody accepts, and every handshake completes at once.
+/// With a backlog of 128 the 130th SYN is dropped and its connect waits for the 1 s SYN retry,
+/// so the 500 ms connect timeout below fails it.
+#[cfg(target_os = "linux")]
+#[test]
+fn listen_backlog_holds_a_burst() {
+    let backlog = gort::net::listen_backlog();
+    let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(backlog, somaxconn.clamp(1, 65_535));
+    let limit = set_nofile(u64::MAX) as usize;
+    // Linux queues backlog + 1 connections; keep well inside both it and the fd limit.
+    let n = 1_000.min(backlog as usize).min(limit.saturating_sub(100));
+    if n < 1_000 {
+        eprintln!("somaxconn {somaxconn}, fd limit {limit}: testing {n} connections");
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = l.local_addr().unwrap();
+    let conns: Vec<_> = (0..n)
+        .map(|i| {
+            std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {i} of {n} while nobody accepts: {e}"))
+        })
+        .collect();
+    // All of them are really queued: accept takes each one.
+    for _ in 0..n {
+        l.accept().unwrap();
+    }
+    drop(conns);
+}
+
 /// 10,000 concurrent connections to one server process, served with a thread count near
 /// GORT_MAXPROCS. The server runs in a child (its own fd table); the clients are Gs here.
 #[cfg(target_os = "linux")]

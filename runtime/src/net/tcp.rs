@@ -35,7 +35,10 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (std's `bind`: `SO_REUSEADDR` on Unix; names resolve through std).
+    /// Binds to `addr` and listens with Go's backlog: std's `bind` (`SO_REUSEADDR` on Unix),
+    /// then the accept queue sized by [`listen_backlog`](super::listen_backlog)
+    /// (`/proc/sys/net/core/somaxconn` on Linux) instead of std's 128. Host names resolve
+    /// inside `gort::blocking`; each address is tried in turn, as std does.
     ///
     /// # Examples
     ///
@@ -44,7 +47,8 @@ impl TcpListener {
     /// assert!(l.local_addr().unwrap().port() > 0);
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let l = net::TcpListener::bind(addr)?;
+        let l = each_addr(addr, net::TcpListener::bind)?;
+        super::set_backlog(&l)?;
         TcpListener::from_std(l)
     }
 

@@ -37,7 +37,8 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path`.
+    /// Binds to `path` and listens with Go's backlog
+    /// ([`listen_backlog`](super::listen_backlog)).
     ///
     /// # Examples
     ///
@@ -49,7 +50,9 @@ impl UnixListener {
     /// std::fs::remove_file(&p).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_std(net::UnixListener::bind(path)?)
+        let l = net::UnixListener::bind(path)?;
+        super::set_backlog(&l)?;
+        UnixListener::from_std(l)
     }
 
     /// Wraps a std listener.
