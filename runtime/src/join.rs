@@ -1,7 +1,7 @@
 //! Spawning and joining: `spawn`, `Builder`, `JoinHandle`, and the G's exit protocol.
 //!
-//! One allocation per spawn: a [`Task`] holds the user's closure and the join slot, shared (as
-//! one `Arc`) by the G (type-erased as [`Runnable`]) and the `JoinHandle` (as [`JoinSide`]).
+//! One allocation per spawn: a `Task` holds the user's closure and the join slot, shared (as
+//! one `Arc`) by the G (type-erased as `Runnable`) and the `JoinHandle` (as `JoinSide`).
 //! When the closure returns or panics, on the G:
 //! 1. the panic (if any) is caught at the G's boundary (a panic never unwinds into the M);
 //! 2. the G's G-local values are dropped (on its own stack);
@@ -9,7 +9,7 @@
 //! 4. the result goes into the join slot and a parked joiner is unparked.
 //!
 //! If the G never runs because it could not get a stack, the engine calls
-//! [`Runnable::abandon`], which does steps 3 and 4 with an error payload that says why.
+//! `Runnable::abandon`, which does steps 3 and 4 with an error payload that says why.
 
 use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicBool, Ordering};

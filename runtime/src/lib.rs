@@ -5,10 +5,10 @@
 //! | module   | concept                                              | docs/design.md section |
 //! |----------|------------------------------------------------------|------------------------|
 //! | `g`      | G records, states, wait reasons, the registry        | G lifecycle            |
-//! | `coro`   | the coroutine and the migration contract [unsafe]     | Soundness              |
-//! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
-//! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
-//! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
+//! | `coro`   | the coroutine and the migration contract \[unsafe\]     | Soundness              |
+//! | `stack`  | guarded stacks from slabs \[unsafe\]                    | Stacks                 |
+//! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) \[unsafe\] | Stacks          |
+//! | `sys`    | libc wrappers: mmap, madvise, mprotect \[unsafe\]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
 //! | `runq`   | local and global run queues                          | Scheduling             |
 //! | `m`      | M threads, notes, thread-local M state               | Spinning and parking   |
@@ -19,15 +19,15 @@
 //! | `sysmon` | the monitor thread: retake, slices, timers, traces   | sysmon                 |
 //! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
-//! | `netpoll`| the netpoller: contract, poll descriptors, mio poller [unsafe] | Netpoller    |
-//! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets [unsafe: setsockopt] | Netpoller |
+//! | `netpoll`| the netpoller: contract, poll descriptors, mio poller \[unsafe\] | Netpoller    |
+//! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets \[unsafe: setsockopt\] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
-//! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
+//! | `chan`   | channels, `select!`, timer channels \[unsafe: waiter nodes\] | docs/channels.md |
 //! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, Semaphore, Barrier | docs/channels.md |
-//! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
+//! | `local`  | G-local storage (`local!`) \[unsafe: stable value addresses\] | docs/channels.md |
 //!
-//! Unsafe code lives only in the modules marked `[unsafe]` above and in `g` (the owning `GRef`
+//! Unsafe code lives only in the modules marked `\[unsafe\]` above and in `g` (the owning `GRef`
 //! pointer) and `p` (runnext's raw pointer hand-over); the crate denies it elsewhere.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]

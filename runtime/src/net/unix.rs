@@ -15,12 +15,12 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use gort_runtime::net::{UnixListener, UnixStream};
+/// use gort::net::{UnixListener, UnixStream};
 /// use std::io::{Read, Write};
 /// let path = std::env::temp_dir().join(format!("gort-doc-{}.sock", std::process::id()));
 /// let _ = std::fs::remove_file(&path);
 /// let l = UnixListener::bind(&path).unwrap();
-/// let h = gort_runtime::spawn(move || {
+/// let h = gort::spawn(move || {
 ///     let (mut s, _) = l.accept().unwrap();
 ///     s.write_all(b"hi").unwrap();
 /// });
@@ -45,7 +45,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-b{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// assert!(l.local_addr().unwrap().as_pathname().is_some());
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -63,7 +63,7 @@ impl UnixListener {
     /// let p = std::env::temp_dir().join(format!("gort-doc-f{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
     /// let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
-    /// let l = gort_runtime::net::UnixListener::from_std(l).unwrap();
+    /// let l = gort::net::UnixListener::from_std(l).unwrap();
     /// # drop(l);
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -79,7 +79,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-i{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// let _l: std::os::unix::net::UnixListener = l.into_std();
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -94,7 +94,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-a{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// let _c = std::os::unix::net::UnixStream::connect(&p).unwrap();
     /// let (_s, _addr) = l.accept().unwrap();
     /// std::fs::remove_file(&p).unwrap();
@@ -111,7 +111,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-n{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// let _c = std::os::unix::net::UnixStream::connect(&p).unwrap();
     /// assert!(l.incoming().next().unwrap().is_ok());
     /// std::fs::remove_file(&p).unwrap();
@@ -127,7 +127,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-l{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// assert_eq!(l.local_addr().unwrap().as_pathname(), Some(p.as_path()));
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -142,7 +142,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-w{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// l.set_nonblocking(true).unwrap();
     /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// std::fs::remove_file(&p).unwrap();
@@ -160,7 +160,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-c{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// l.close();
     /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// std::fs::remove_file(&p).unwrap();
@@ -177,8 +177,8 @@ impl UnixListener {
 /// ```
 /// let p = std::env::temp_dir().join(format!("gort-doc-x{}.sock", std::process::id()));
 /// let _ = std::fs::remove_file(&p);
-/// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
-/// let _it: gort_runtime::net::UnixIncoming<'_> = l.incoming();
+/// let l = gort::net::UnixListener::bind(&p).unwrap();
+/// let _it: gort::net::UnixIncoming<'_> = l.incoming();
 /// std::fs::remove_file(&p).unwrap();
 /// ```
 #[derive(Debug)]
@@ -200,8 +200,8 @@ impl Iterator for UnixIncoming<'_> {
 ///
 /// ```
 /// use std::io::{Read, Write};
-/// let (mut a, mut b) = gort_runtime::net::UnixStream::pair().unwrap();
-/// let h = gort_runtime::spawn(move || {
+/// let (mut a, mut b) = gort::net::UnixStream::pair().unwrap();
+/// let h = gort::spawn(move || {
 ///     let mut buf = [0; 3];
 ///     b.read_exact(&mut buf).unwrap();
 ///     buf
@@ -224,7 +224,7 @@ impl UnixStream {
     /// let p = std::env::temp_dir().join(format!("gort-doc-k{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
     /// let _l = std::os::unix::net::UnixListener::bind(&p).unwrap();
-    /// let s = gort_runtime::net::UnixStream::connect(&p).unwrap();
+    /// let s = gort::net::UnixStream::connect(&p).unwrap();
     /// assert!(s.peer_addr().unwrap().as_pathname().is_some());
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -258,7 +258,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, b) = gort::net::UnixStream::pair().unwrap();
     /// # drop((a, b));
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
@@ -272,7 +272,7 @@ impl UnixStream {
     ///
     /// ```
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let a = gort_runtime::net::UnixStream::from_std(a).unwrap();
+    /// let a = gort::net::UnixStream::from_std(a).unwrap();
     /// # drop(a);
     /// ```
     pub fn from_std(s: net::UnixStream) -> io::Result<UnixStream> {
@@ -285,7 +285,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// let _a: std::os::unix::net::UnixStream = a.into_std();
     /// ```
     pub fn into_std(self) -> net::UnixStream {
@@ -297,7 +297,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert!(a.local_addr().unwrap().is_unnamed());
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -309,7 +309,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert!(a.peer_addr().unwrap().is_unnamed());
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
@@ -322,7 +322,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::Read;
-    /// let (mut a, b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (mut a, b) = gort::net::UnixStream::pair().unwrap();
     /// b.shutdown(std::net::Shutdown::Write).unwrap();
     /// assert_eq!(a.read(&mut [0; 1]).unwrap(), 0);
     /// ```
@@ -335,7 +335,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// let _a2 = a.try_clone().unwrap();
     /// ```
     pub fn try_clone(&self) -> io::Result<UnixStream> {
@@ -349,7 +349,7 @@ impl UnixStream {
     /// ```
     /// use std::io::Read;
     /// use std::time::Duration;
-    /// let (mut a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (mut a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
     /// assert_eq!(a.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
@@ -363,7 +363,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     /// assert_eq!(a.write_timeout().unwrap(), Some(Duration::from_secs(2)));
     /// ```
@@ -376,7 +376,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert_eq!(a.read_timeout().unwrap(), None);
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
@@ -388,7 +388,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert_eq!(a.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
@@ -401,7 +401,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::Read;
-    /// let (mut a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (mut a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.set_nonblocking(true).unwrap();
     /// assert_eq!(a.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// ```
@@ -415,7 +415,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert!(a.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -428,7 +428,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::Read;
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.close();
     /// assert_eq!((&a).read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// ```
