@@ -298,25 +298,13 @@ impl Conn {
                 let json = serde_json::to_vec(&vars).expect("numbers serialise");
                 self.answer(head, "200 OK", "application/json", &json, None)
             }
-            Route::Root | Route::Json | Route::Vars => {
-                let allow = "Allow: GET, HEAD\r\n";
-                self.answer(
-                    head,
-                    "405 Method Not Allowed",
-                    TEXT,
-                    b"Method Not Allowed\n",
-                    Some(allow),
-                )
-            }
-            Route::Echo => {
-                let allow = "Allow: POST\r\n";
-                self.answer(
-                    head,
-                    "405 Method Not Allowed",
-                    TEXT,
-                    b"Method Not Allowed\n",
-                    Some(allow),
-                )
+            Route::Root | Route::Json | Route::Vars | Route::Echo => {
+                let allow = match head.route {
+                    Route::Echo => "Allow: POST\r\n",
+                    _ => "Allow: GET, HEAD\r\n",
+                };
+                let (status, body) = ("405 Method Not Allowed", b"Method Not Allowed\n");
+                self.answer(head, status, TEXT, body, Some(allow))
             }
             Route::NotFound => {
                 self.answer(head, "404 Not Found", TEXT, b"404 page not found\n", None)

@@ -325,18 +325,21 @@ fn split_args(line: &[u8], cmd: &mut Command) -> Result<(), ()> {
             return Ok(());
         }
         let begin = cmd.scratch.len();
-        let (mut inq, mut insq) = (false, false);
+        // Inside "..." or '...': the opening quote.
+        let mut quote: Option<u8> = None;
         loop {
             let c = at(p);
-            if inq {
-                if c == b'\\' && at(p + 1) == b'x' {
+            match quote {
+                Some(b'"') if c == b'\\' && at(p + 1) == b'x' => {
                     if let (Some(h), Some(l)) = (hex(at(p + 2)), hex(at(p + 3))) {
                         cmd.scratch.push((h * 16 + l) as u8);
-                        p += 4;
-                        continue;
+                        p += 3;
+                    } else {
+                        p += 1;
+                        cmd.scratch.push(b'x');
                     }
                 }
-                if c == b'\\' && at(p + 1) != 0 {
+                Some(b'"') if c == b'\\' && at(p + 1) != 0 => {
                     p += 1;
                     cmd.scratch.push(match at(p) {
                         b'n' => b'\n',
@@ -346,44 +349,31 @@ fn split_args(line: &[u8], cmd: &mut Command) -> Result<(), ()> {
                         b'a' => 0x07,
                         o => o,
                     });
-                } else if c == b'"' {
-                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
-                        return Err(());
-                    }
-                    p += 1;
-                    break;
-                } else if c == 0 {
-                    return Err(());
-                } else {
-                    cmd.scratch.push(c);
                 }
-            } else if insq {
-                if c == b'\\' && at(p + 1) == b'\'' {
+                Some(b'\'') if c == b'\\' && at(p + 1) == b'\'' => {
                     p += 1;
                     cmd.scratch.push(b'\'');
-                } else if c == b'\'' {
+                }
+                Some(q) if c == q => {
+                    // A closing quote must be followed by a blank or the end.
                     if at(p + 1) != 0 && !is_space(at(p + 1)) {
                         return Err(());
                     }
                     p += 1;
                     break;
-                } else if c == 0 {
-                    return Err(());
-                } else {
-                    cmd.scratch.push(c);
                 }
-            } else {
-                match c {
+                Some(_) if c == 0 => return Err(()),
+                Some(_) => cmd.scratch.push(c),
+                None => match c {
                     b' ' | b'\n' | b'\r' | b'\t' | 0 => {
                         if c != 0 {
                             p += 1;
                         }
                         break;
                     }
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
+                    b'"' | b'\'' => quote = Some(c),
                     _ => cmd.scratch.push(c),
-                }
+                },
             }
             p += 1;
         }
