@@ -140,6 +140,10 @@ func main() {
 		sleepWakeups(arg(1), arg(2), arg(3))
 	case "tcp_echo_client":
 		tcpEchoClient(os.Args[2], arg(2), arg(3))
+	case "http_service":
+		httpService(addrFlag())
+	case "redis_service":
+		redisService(addrFlag())
 	default:
 		fmt.Printf("RESULT workload=%s unsupported=1\n", w)
 	}
