@@ -41,7 +41,8 @@ fn not_allowed(allow: &'static str) -> Resp {
         "text/plain; charset=utf-8",
         "Method Not Allowed\n",
     );
-    r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
     r
 }
 
