@@ -319,7 +319,8 @@ impl Conn {
         out.extend_from_slice(b"\r\nContent-Type: ");
         out.extend_from_slice(ctype.as_bytes());
         out.extend_from_slice(b"\r\nContent-Length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
+        // Formats straight into the buffer: no allocation per response.
+        let _ = write!(out, "{}", body.len());
         out.extend_from_slice(b"\r\nDate: ");
         out.extend_from_slice(self.date.now());
         out.extend_from_slice(b"\r\n");

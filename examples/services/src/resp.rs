@@ -121,7 +121,7 @@ pub fn error(out: &mut Vec<u8>, msg: &[u8]) {
 
 pub fn bulk(out: &mut Vec<u8>, v: &[u8]) {
     out.push(b'$');
-    out.extend_from_slice(v.len().to_string().as_bytes());
+    let _ = write!(out, "{}", v.len());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(v);
     out.extend_from_slice(b"\r\n");
@@ -129,7 +129,7 @@ pub fn bulk(out: &mut Vec<u8>, v: &[u8]) {
 
 pub fn integer(out: &mut Vec<u8>, n: i64) {
     out.push(b':');
-    out.extend_from_slice(n.to_string().as_bytes());
+    let _ = write!(out, "{n}");
     out.extend_from_slice(b"\r\n");
 }
 

@@ -60,6 +60,18 @@ struct HttpRun {
     p99_ms: f64,
     /// connect + read + write + timeout errors, plus non-2xx responses.
     errors: u64,
+    /// The server's CPU time (user + system) per completed request, in µs: what a request
+    /// costs the server, which the shared machine's load does not skew the way it skews req/s.
+    cpu_us: f64,
+}
+
+/// One redis-benchmark run.
+#[derive(Clone, Copy)]
+struct RedisRun {
+    /// ops/s of SET, GET, INCR.
+    ops: [f64; 3],
+    /// The server's CPU time per operation over the whole run, in µs.
+    cpu_us: f64,
 }
 
 /// One peer's runs of one cell.
@@ -86,8 +98,7 @@ struct HttpCellResult {
 struct RedisCellResult {
     clients: u32,
     pipeline: u32,
-    /// Per peer, per run: ops/s of SET, GET, INCR.
-    peers: Vec<(&'static str, PeerRuns<[f64; 3]>)>,
+    peers: Vec<(&'static str, PeerRuns<RedisRun>)>,
 }
 
 /// Everything the service benchmarks measured.
@@ -160,11 +171,12 @@ pub fn run(
                             if let Some(r) = r {
                                 eprintln!(
                                     "[compare] {what} round {}/{rounds} {peer:<5} {:>9.0} req/s  \
-                                     p99 {:>8.2} ms  errors {}",
+                                     p99 {:>8.2} ms  errors {}  cpu {:.1} us/req",
                                     round + 1,
                                     r.rps,
                                     r.p99_ms,
-                                    r.errors
+                                    r.errors,
+                                    r.cpu_us
                                 );
                             }
                         }
@@ -205,9 +217,9 @@ pub fn run(
                                     "[compare] redis_server c{c:<4} P{p:<2} round {}/{rounds} \
                                      {peer:<5} SET {:>9.0}  GET {:>9.0}  INCR {:>9.0} ops/s",
                                     round + 1,
-                                    r[0],
-                                    r[1],
-                                    r[2]
+                                    r.ops[0],
+                                    r.ops[1],
+                                    r.ops[2]
                                 );
                             }
                         }
@@ -366,6 +378,24 @@ impl Running {
         }
     }
 
+    /// CPU time (user + system) the server has used so far, in seconds.
+    fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command name (which may hold spaces) follow its ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+        // utime and stime: fields 14 and 15 of stat(5), 11 and 12 after the ')'.
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+            .sum();
+        // SAFETY: sysconf only reads a system constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks / hz
+    }
+
     /// Stops the server; an error if it had died during the run.
     fn stop(mut self) -> Result<(), String> {
         match self.child.try_wait() {
@@ -414,10 +444,15 @@ fn http_run(
         "--latency",
     ])
     .arg(format!("http://{}{path}", server.addr));
+    let cpu0 = server.cpu_secs();
     let f = crate::proc::run(c, opts.timeout);
+    let cpu = server.cpu_secs() - cpu0;
     server.stop()?;
     match parse_wrk(&f.stdout) {
-        Some(r) if f.ok => Ok(r),
+        Some((mut r, requests)) if f.ok && requests > 0 => {
+            r.cpu_us = cpu * 1e6 / requests as f64;
+            Ok(r)
+        }
         _ => Err(format!(
             "wrk: {}\n--- wrk output ---\n{}\n{}",
             f.status,
@@ -427,8 +462,8 @@ fn http_run(
     }
 }
 
-/// req/s, p99 and errors from `wrk --latency` output.
-fn parse_wrk(out: &str) -> Option<HttpRun> {
+/// req/s, p99 and errors from `wrk --latency` output, and the count of requests completed.
+fn parse_wrk(out: &str) -> Option<(HttpRun, u64)> {
     let rps = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
@@ -459,11 +494,18 @@ fn parse_wrk(out: &str) -> Option<HttpRun> {
                     .sum()
             })
     };
-    Some(HttpRun {
+    let requests = out
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())?;
+    let errors = count("Socket errors:") + count("Non-2xx or 3xx responses:");
+    let r = HttpRun {
         rps,
         p99_ms,
-        errors: count("Socket errors:") + count("Non-2xx or 3xx responses:"),
-    })
+        errors,
+        cpu_us: 0.0,
+    };
+    Some((r, requests))
 }
 
 fn redis_run(
@@ -474,7 +516,7 @@ fn redis_run(
     pipeline: u32,
     n: u64,
     opts: &Opts,
-) -> Result<[f64; 3], String> {
+) -> Result<RedisRun, String> {
     let server = Running::start(&launch, workers)?;
     let port = server.addr.rsplit(':').next().unwrap_or("0").to_string();
     let mut c = Command::new(rb);
@@ -490,10 +532,15 @@ fn redis_run(
     ])
     .args(["-c", &clients.to_string(), "-P", &pipeline.to_string()])
     .args(["-n", &n.to_string(), "--csv"]);
+    let cpu0 = server.cpu_secs();
     let f = crate::proc::run(c, opts.timeout);
+    let cpu = server.cpu_secs() - cpu0;
     server.stop()?;
     match parse_redis_csv(&f.stdout) {
-        Some(r) if f.ok => Ok(r),
+        Some(ops) if f.ok => Ok(RedisRun {
+            ops,
+            cpu_us: cpu * 1e6 / (3 * n) as f64,
+        }),
         _ => Err(format!(
             "redis-benchmark: {}\n--- output ---\n{}\n{}",
             f.status,
@@ -559,9 +606,13 @@ impl Services {
                     let _ = writeln!(
                         md,
                         "| path | conns | gort req/s | go req/s | tokio req/s | gort/go req/s | \
-                         gort p99 | go p99 | tokio p99 | gort/go p99 | errors gort / go / tokio |"
+                         gort p99 | go p99 | tokio p99 | gort/go p99 | errors gort / go / tokio | \
+                         server CPU µs/req gort / go / tokio |"
                     );
-                    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+                    let _ = writeln!(
+                        md,
+                        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+                    );
                     for c in cells {
                         let get = |p: &str| c.peers.iter().find(|x| x.0 == p).map(|x| &x.1);
                         let cellv =
@@ -594,9 +645,14 @@ impl Services {
                             })
                             .collect::<Vec<_>>()
                             .join(" / ");
+                        let cpu = HTTP_PEERS
+                            .iter()
+                            .map(|p| cellv(p, |r| r.cpu_us, |v| format!("{v:.1}")))
+                            .collect::<Vec<_>>()
+                            .join(" / ");
                         let _ = writeln!(
                             md,
-                            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {errs} |",
+                            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {errs} | {cpu} |",
                             c.path,
                             c.conns,
                             cellv("gort", |r| r.rps, fmt_rate),
@@ -631,15 +687,31 @@ impl Services {
                 Ok(cells) => {
                     let _ = writeln!(
                         md,
-                        "| test | clients | pipeline | gort | go | redis-server | gort/go | gort/redis |"
+                        "| test | clients | pipeline | gort | go | redis-server | gort/go | gort/redis | \
+                         server CPU µs/op gort / go / redis |"
                     );
-                    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+                    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
                     for c in cells {
+                        let cpu = REDIS_PEERS
+                            .iter()
+                            .map(|p| {
+                                c.peers
+                                    .iter()
+                                    .find(|x| x.0 == *p)
+                                    .filter(|x| !x.1.runs.is_empty())
+                                    .map_or("–".into(), |x| {
+                                        let v: Vec<f64> =
+                                            x.1.runs.iter().map(|r| r.cpu_us).collect();
+                                        format!("{:.2}", median(&v))
+                                    })
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" / ");
                         for (t, name) in REDIS_TESTS.iter().enumerate() {
                             let get = |p: &str| c.peers.iter().find(|x| x.0 == p).map(|x| &x.1);
                             let v = |p: &str| match get(p) {
                                 Some(r) if !r.runs.is_empty() => fmt_rate(median(
-                                    &r.runs.iter().map(|x| x[t]).collect::<Vec<_>>(),
+                                    &r.runs.iter().map(|x| x.ops[t]).collect::<Vec<_>>(),
                                 )),
                                 Some(r) => r.note.clone().unwrap_or_else(|| "–".into()),
                                 None => "–".into(),
@@ -647,23 +719,25 @@ impl Services {
                             let rat = |p: &str| match (get("gort"), get(p)) {
                                 (Some(g), Some(o)) => {
                                     let gv: Vec<Option<f64>> =
-                                        g.runs.iter().map(|x| Some(x[t])).collect();
+                                        g.runs.iter().map(|x| Some(x.ops[t])).collect();
                                     let ov: Vec<Option<f64>> =
-                                        o.runs.iter().map(|x| Some(x[t])).collect();
+                                        o.runs.iter().map(|x| Some(x.ops[t])).collect();
                                     ratio(&gv, &ov).map_or("–".into(), |x| format!("{x:.2}"))
                                 }
                                 _ => "–".into(),
                             };
                             let _ = writeln!(
                                 md,
-                                "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+                                "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
                                 c.clients,
                                 c.pipeline,
                                 v("gort"),
                                 v("go"),
                                 v("redis"),
                                 rat("go"),
-                                rat("redis")
+                                rat("redis"),
+                                // The CPU figure covers the three tests of a run: shown once.
+                                if t == 0 { cpu.as_str() } else { "″" }
                             );
                         }
                     }
@@ -741,7 +815,7 @@ impl Services {
                             values: r
                                 .runs
                                 .iter()
-                                .map(|x| Some(x.iter().sum::<f64>() / 3.0))
+                                .map(|x| Some(x.ops.iter().sum::<f64>() / 3.0))
                                 .collect(),
                             note: r.note.clone(),
                         })
@@ -765,13 +839,13 @@ mod tests {
                    \x20 100 requests in 1.00s, 1.00KB read\n\
                    \x20 Socket errors: connect 0, read 3, write 0, timeout 12\n\
                    \x20 Non-2xx or 3xx responses: 2\nRequests/sec:  96000.50\n";
-        let r = parse_wrk(out).unwrap();
+        let (r, n) = parse_wrk(out).unwrap();
+        assert_eq!(n, 100);
         assert_eq!(r.rps, 96000.5);
         assert!((r.p99_ms - 0.85).abs() < 1e-9);
         assert_eq!(r.errors, 17);
-        assert!(
-            parse_wrk("Requests/sec: 1\n     99%    1.20s\n").is_some_and(|r| r.p99_ms == 1200.0)
-        );
+        let out = "  7 requests in 1.00s, 1KB read\nRequests/sec: 1\n     99%    1.20s\n";
+        assert!(parse_wrk(out).is_some_and(|(r, n)| r.p99_ms == 1200.0 && n == 7));
     }
 
     #[test]
