@@ -267,11 +267,6 @@ fn ids_are_unique() {
 // with nothing leaked), so each measurement first asks it to return what it caches
 // (`malloc_trim`): what remains is what the program and the runtime actually hold.
 child_test!(fn rounds_of_a_million_keep_rss_flat() [] {
-    fn rss_trimmed() -> usize {
-        // SAFETY: malloc_trim only releases free heap memory; no pointer is involved.
-        unsafe { libc::malloc_trim(0) };
-        common::rss_bytes()
-    }
     let round = || {
         let hs: Vec<_> = (0..1_000_000u64).map(|i| gort::spawn(move || i)).collect();
         let s: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
@@ -279,11 +274,11 @@ child_test!(fn rounds_of_a_million_keep_rss_flat() [] {
     };
     round();
     round();
-    let after_first = rss_trimmed();
+    let after_first = common::rss_trimmed();
     for _ in 0..2 {
         round();
     }
-    let after_third = rss_trimmed();
+    let after_third = common::rss_trimmed();
     assert_eq!(gort::num_goroutine(), 0);
     eprintln!(
         "RSS after round 2: {after_first} bytes, after round 4: {after_third} bytes; {}",

@@ -275,25 +275,11 @@ fn idle_runtime_uses_no_cpu() {
     child_ok("idle_runtime_uses_no_cpu", &[]);
 }
 
-fn set_nofile(soft: u64) -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain libc calls on a valid, initialised rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
-        r.rlim_cur = soft.min(r.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &r), 0);
-    }
-    r.rlim_cur
-}
-
 /// EMFILE during accept is returned to the caller; the listener works again once fds free up.
 #[test]
 fn accept_under_emfile() {
     if is_child() {
-        set_nofile(128);
+        common::set_nofile(128);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = l.local_addr().unwrap();
         let clients: Vec<_> = (0..8)
@@ -347,7 +333,7 @@ fn listen_backlog_holds_a_burst() {
         .parse()
         .unwrap();
     assert_eq!(backlog, somaxconn.clamp(1, 65_535));
-    let limit = set_nofile(u64::MAX) as usize;
+    let limit = common::set_nofile(u64::MAX) as usize;
     // Linux queues backlog + 1 connections; keep well inside both it and the fd limit.
     let n = 1_000.min(backlog as usize).min(limit.saturating_sub(100));
     if n < 1_000 {
@@ -375,7 +361,7 @@ fn listen_backlog_holds_a_burst() {
 fn ten_thousand_connections() {
     const WANT: usize = 10_000;
     if is_child() {
-        set_nofile(u64::MAX);
+        common::set_nofile(u64::MAX);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         println!("PORT {}", l.local_addr().unwrap().port());
         let mut backoff = Duration::from_millis(1);
@@ -400,7 +386,7 @@ fn ten_thousand_connections() {
         }
     }
     use std::io::BufRead;
-    let limit = set_nofile(u64::MAX) as usize;
+    let limit = common::set_nofile(u64::MAX) as usize;
     // The client side (this process) needs one fd per connection plus slack; so does the server.
     let n = WANT.min(limit.saturating_sub(200));
     if n < WANT {
