@@ -26,8 +26,7 @@ pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
 /// The command [`run_child`] runs, for a test that must watch its child while it runs (read its
 /// stdout, sample its /proc entries).
 pub fn child_command(test: &str, envs: &[(&str, &str)]) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
+    let mut cmd = self_command();
     cmd.args([
         test,
         "--exact",
@@ -41,6 +40,23 @@ pub fn child_command(test: &str, envs: &[(&str, &str)]) -> Command {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// A command that runs this test binary again. Under an emulator (CI runs the aarch64 tests in
+/// `qemu-aarch64`, which cannot exec a foreign binary by itself), `GORT_TEST_RUNNER` holds the
+/// emulator's command line, as cargo's `target.<triple>.runner` does for the first run.
+pub fn self_command() -> Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let runner = std::env::var("GORT_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut cmd = Command::new(emulator);
+            cmd.args(words).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    }
 }
 
 /// Runs the child and asserts it passed (and really ran its one test: a misspelt filter would
