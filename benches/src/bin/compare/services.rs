@@ -118,7 +118,7 @@ pub fn run(
     wanted: &dyn Fn(&str) -> bool,
     fd_limit: u64,
 ) -> Services {
-    let rounds = if opts.quick { 1 } else { opts.rounds.min(3) };
+    let rounds = opts.rounds;
     let secs = if opts.quick { 1 } else { 5 };
     // Requests per redis-benchmark test, unpipelined and pipelined: about a second each.
     let redis_n = if opts.quick {
