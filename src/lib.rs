@@ -128,7 +128,8 @@
 /// ```
 pub mod net {
     pub use gort_runtime::net::{
-        Incoming, OwnedReadHalf, OwnedWriteHalf, ReuniteError, TcpListener, TcpStream, UdpSocket,
+        listen_backlog, Incoming, OwnedReadHalf, OwnedWriteHalf, ReuniteError, TcpListener,
+        TcpStream, UdpSocket,
     };
     #[cfg(unix)]
     pub use gort_runtime::net::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
@@ -179,8 +180,12 @@ pub mod context {
     pub use gort_runtime::context::{
         after_func, background, with_cancel, with_cancel_cause, with_deadline, with_deadline_cause,
         with_timeout, with_timeout_cause, with_value, without_cancel, AfterFuncHandle,
-        CancelCauseHandle, CancelHandle, Canceled, Cause, Context, DeadlineExceeded, Error,
+        CancelCauseHandle, CancelHandle, Cause, Context, Error,
     };
+    // `Error`'s variants by their Go names (`context.Canceled`), hidden from the page: rustdoc
+    // can only show a re-exported variant by its engine path.
+    #[doc(hidden)]
+    pub use gort_runtime::context::{Canceled, DeadlineExceeded};
 }
 
 /// golang.org/x/sync/errgroup: run subtasks in green threads, keep the first error, cancel the

@@ -275,25 +275,11 @@ fn idle_runtime_uses_no_cpu() {
     child_ok("idle_runtime_uses_no_cpu", &[]);
 }
 
-fn set_nofile(soft: u64) -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain libc calls on a valid, initialised rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
-        r.rlim_cur = soft.min(r.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &r), 0);
-    }
-    r.rlim_cur
-}
-
 /// EMFILE during accept is returned to the caller; the listener works again once fds free up.
 #[test]
 fn accept_under_emfile() {
     if is_child() {
-        set_nofile(128);
+        common::set_nofile(128);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let a = l.local_addr().unwrap();
         let clients: Vec<_> = (0..8)
@@ -333,6 +319,41 @@ fn accept_under_emfile() {
     child_ok("accept_under_emfile", &[]);
 }
 
+/// A listener queues connections up to Go's backlog (`/proc/sys/net/core/somaxconn`), not
+/// std's 128: 1,000 clients connect while nobody accepts, and every handshake completes at once.
+/// With a backlog of 128 the 130th SYN is dropped and its connect waits for the 1 s SYN retry,
+/// so the 500 ms connect timeout below fails it.
+#[cfg(target_os = "linux")]
+#[test]
+fn listen_backlog_holds_a_burst() {
+    let backlog = gort::net::listen_backlog();
+    let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(backlog, somaxconn.clamp(1, 65_535));
+    let limit = common::set_nofile(u64::MAX) as usize;
+    // Linux queues backlog + 1 connections; keep well inside both it and the fd limit.
+    let n = 1_000.min(backlog as usize).min(limit.saturating_sub(100));
+    if n < 1_000 {
+        eprintln!("somaxconn {somaxconn}, fd limit {limit}: testing {n} connections");
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = l.local_addr().unwrap();
+    let conns: Vec<_> = (0..n)
+        .map(|i| {
+            std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {i} of {n} while nobody accepts: {e}"))
+        })
+        .collect();
+    // All of them are really queued: accept takes each one.
+    for _ in 0..n {
+        l.accept().unwrap();
+    }
+    drop(conns);
+}
+
 /// 10,000 concurrent connections to one server process, served with a thread count near
 /// GORT_MAXPROCS. The server runs in a child (its own fd table); the clients are Gs here.
 #[cfg(target_os = "linux")]
@@ -340,7 +361,7 @@ fn accept_under_emfile() {
 fn ten_thousand_connections() {
     const WANT: usize = 10_000;
     if is_child() {
-        set_nofile(u64::MAX);
+        common::set_nofile(u64::MAX);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         println!("PORT {}", l.local_addr().unwrap().port());
         let mut backoff = Duration::from_millis(1);
@@ -365,7 +386,7 @@ fn ten_thousand_connections() {
         }
     }
     use std::io::BufRead;
-    let limit = set_nofile(u64::MAX) as usize;
+    let limit = common::set_nofile(u64::MAX) as usize;
     // The client side (this process) needs one fd per connection plus slack; so does the server.
     let n = WANT.min(limit.saturating_sub(200));
     if n < WANT {

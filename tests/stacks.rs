@@ -88,12 +88,6 @@ fn maps_lines() -> usize {
         .unwrap_or(0)
 }
 
-fn rss_trimmed() -> usize {
-    // SAFETY: malloc_trim only returns free heap memory to the OS.
-    unsafe { libc::malloc_trim(0) };
-    common::rss_bytes()
-}
-
 // 1,000,000 Gs parked at once on unbuffered channel receives, with 2 Ps: all start,
 // num_goroutine() counts them, /proc/self/maps stays at a few hundred lines (no mapping per
 // stack), then all are released and joined with the right values, and RSS returns near its
@@ -102,7 +96,7 @@ child_test!(fn a_million_parked_gs() ["GORT_MAXPROCS" => "2"] {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     const N: usize = 1_000_000;
-    let baseline = rss_trimmed();
+    let baseline = common::rss_trimmed();
     let maps_before = maps_lines();
     let started = Arc::new(AtomicUsize::new(0));
     let mut senders = Vec::with_capacity(N);
@@ -138,7 +132,7 @@ child_test!(fn a_million_parked_gs() ["GORT_MAXPROCS" => "2"] {
     assert_eq!(gort::num_goroutine(), 0);
     // Give the stack pool's warm window and trimming their say, then measure.
     std::thread::sleep(Duration::from_millis(100));
-    let after = rss_trimmed();
+    let after = common::rss_trimmed();
     eprintln!("RSS after: {} MiB (baseline {} MiB)", after >> 20, baseline >> 20);
     assert!(
         after < baseline + (64 << 20),

@@ -17,7 +17,7 @@ mod common;
 use common::stress::{assert_no_leaks, mix, warm_up, watchdog};
 
 use gort::chan::{bounded, unbounded, Receiver, Sender};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -815,7 +815,8 @@ child_test!(
 // ---- one CPU, four Ps -----------------------------------------------------------------------
 
 /// Pins the calling thread (and every thread it starts later: the runtime's Ms and sysmon) to
-/// CPU 0.
+/// CPU 0. Linux only, as the test that uses it.
+#[cfg(target_os = "linux")]
 fn pin_to_cpu0() {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes within it; the syscall
     // reads it by pointer with its size.
@@ -835,6 +836,7 @@ fn pin_to_cpu0() {
 // Ms for the one CPU): exact counts, no leaks, and every G ran on CPU 0.
 child_test!(
     #[ignore = "stress: run with --release --ignored (CI stress step)"]
+    #[cfg(target_os = "linux")]
     fn churn_on_one_cpu_with_four_ps() ["GORT_MAXPROCS" => "4"] {
         pin_to_cpu0();
         let secs = (stress_secs() / 6).max(1);
@@ -846,7 +848,7 @@ child_test!(
         report("churn on 1 CPU, 4 Ps", &totals, t.elapsed());
         assert!(totals.rounds.load(Ordering::Relaxed) >= 8, "every driver does a round");
         // Every M runs on CPU 0.
-        let off = Arc::new(AtomicUsize::new(0));
+        let off = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let hs: Vec<_> = (0..1000)
             .map(|_| {
                 let off = off.clone();

@@ -42,21 +42,6 @@ fn pipe() -> (std::fs::File, std::fs::File) {
     }
 }
 
-/// Sets the soft RLIMIT_NOFILE (capped at the hard limit); returns the value set.
-fn set_nofile(soft: u64) -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain libc calls on a valid, initialised rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
-        r.rlim_cur = soft.min(r.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &r), 0);
-    }
-    r.rlim_cur
-}
-
 // ---- 3. blocking calls mixed with socket traffic --------------------------------------------
 
 /// An echo server that accepts exactly `conns` connections, then returns (no leaked acceptor);
@@ -243,7 +228,7 @@ child_test!(
     fn accept_recovers_from_fd_exhaustion() [] {
         const CONNS: usize = 32;
         let dog = watchdog("fd exhaustion", Duration::from_secs(60));
-        set_nofile(256);
+        common::set_nofile(256);
         let baseline = warm_up();
         let l = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
         let addr = l.local_addr().unwrap();

@@ -16,7 +16,7 @@
 //! `GRef`. The only other access is read-only: [`G::id`], [`G::name`], and the atomics
 //! `status`/`wait_reason`, which the tracer and the deadlock dump read through the registry while
 //! holding the registry shard lock (a G leaves the registry, under that lock, before it is freed).
-//! Everything mutable that is not atomic lives in [`GOwned`], reachable only through `&mut GRef`.
+//! Everything mutable that is not atomic lives in `GOwned`, reachable only through `&mut GRef`.
 
 use crate::coro::Coro;
 use crate::loom::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Spawning and joining: `spawn`, `Builder`, `JoinHandle`, and the G's exit protocol.
 //!
-//! One allocation per spawn: a [`Task`] holds the user's closure and the join slot, shared (as
-//! one `Arc`) by the G (type-erased as [`Runnable`]) and the `JoinHandle` (as [`JoinSide`]).
+//! One allocation per spawn: a `Task` holds the user's closure and the join slot, shared (as
+//! one `Arc`) by the G (type-erased as `Runnable`) and the `JoinHandle` (as `JoinSide`).
 //! When the closure returns or panics, on the G:
 //! 1. the panic (if any) is caught at the G's boundary (a panic never unwinds into the M);
 //! 2. the G's G-local values are dropped (on its own stack);
@@ -16,7 +16,7 @@
 //! Every piece of user code the runtime runs for a G runs inside a `catch_unwind`: the closure
 //! (step 1), each G-local value's destructor (steps 2 and 6, one value at a time, so one
 //! panicking destructor does not leak the rest), the result's and the payload's destructors
-//! (step 5), and the closure's destructor when the G never runs ([`Runnable::abandon`], on the
+//! (step 5), and the closure's destructor when the G never runs (`Runnable::abandon`, on the
 //! M). A panic caught in steps 2, 5 and 6 is reported on stderr naming the G (the panic hook has
 //! already printed its message and location) and the G ends normally: its M, its P and the
 //! runtime's counts are untouched. A payload whose own destructor panics is leaked with a
@@ -28,7 +28,7 @@
 //! catch that.
 //!
 //! If the G never runs because it could not get a stack, the engine calls
-//! [`Runnable::abandon`], which does steps 3 and 4 with an error payload that says why.
+//! `Runnable::abandon`, which does steps 3 and 4 with an error payload that says why.
 
 use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicBool, Ordering};

@@ -5,14 +5,14 @@
 //! | module   | concept                                              | docs/design.md section |
 //! |----------|------------------------------------------------------|------------------------|
 //! | `g`      | G records, states, wait reasons, the registry        | G lifecycle            |
-//! | `coro`   | the coroutine and the migration contract [unsafe]     | Soundness              |
-//! | `stack`  | guarded stacks from slabs [unsafe]                    | Stacks                 |
-//! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) [unsafe] | Stacks          |
-//! | `process` | `gort::process`: children waited through a pidfd in the netpoller [unsafe: pidfd_open] | docs/blocking.md |
+//! | `coro`   | the coroutine and the migration contract \[unsafe\]     | Soundness              |
+//! | `stack`  | guarded stacks from slabs \[unsafe\]                    | Stacks                 |
+//! | `signal` | the stack-overflow report (SIGSEGV on an alt stack) \[unsafe\] | Stacks          |
+//! | `process` | `gort::process`: children waited through a pidfd in the netpoller \[unsafe: pidfd_open\] | docs/blocking.md |
 //! | `fs`     | `gort::fs`: std::fs on the blocking pool             | docs/blocking.md       |
 //! | `stdio`  | `gort::io`: stdin/stdout/stderr that park the G       | docs/blocking.md       |
-//! | `os_signal` | `gort::signal`: signals to channels via a self-pipe [unsafe: sigaction] | docs/blocking.md |
-//! | `sys`    | libc wrappers: mmap, madvise, mprotect [unsafe]       | Stacks                 |
+//! | `os_signal` | `gort::signal`: signals to channels via a self-pipe \[unsafe: sigaction\] | docs/blocking.md |
+//! | `sys`    | libc wrappers: mmap, madvise, mprotect \[unsafe\]       | Stacks                 |
 //! | `p`      | P, runnext                                           | Scheduling             |
 //! | `runq`   | local and global run queues                          | Scheduling             |
 //! | `m`      | M threads, notes, thread-local M state               | Spinning and parking   |
@@ -25,18 +25,18 @@
 //! | `scavenge`| returning memory freed after bursts to the OS       | Deviations             |
 //! | `syscall`| blocking(), block_in_place(), LockOSThread           | Syscall handoff        |
 //! | `deadlock`| checkdead: all goroutines are asleep                | Syscall handoff        |
-//! | `netpoll`| the netpoller: contract, poll descriptors, mio poller [unsafe] | Netpoller    |
-//! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets [unsafe: setsockopt] | Netpoller |
+//! | `netpoll`| the netpoller: contract, poll descriptors, mio poller \[unsafe\] | Netpoller    |
+//! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets \[unsafe: setsockopt\] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
-//! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
+//! | `chan`   | channels, `select!`, timer channels \[unsafe: waiter nodes\] | docs/channels.md |
 //! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |
 //! | `errgroup`| x/sync's errgroup: first error, limit, derived context | docs/toolkit.md     |
-//! | `scope`  | scoped Gs borrowing the caller's stack [unsafe: lifetime erasure] | docs/toolkit.md |
+//! | `scope`  | scoped Gs borrowing the caller's stack \[unsafe: lifetime erasure\] | docs/toolkit.md |
 //! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, LazyLock, Semaphore, Barrier, Pool | docs/channels.md, docs/toolkit.md |
-//! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
+//! | `local`  | G-local storage (`local!`) \[unsafe: stable value addresses\] | docs/channels.md |
 //!
-//! Unsafe code lives only in the modules marked `[unsafe]` above and in `g` (the owning `GRef`
+//! Unsafe code lives only in the modules marked `\[unsafe\]` above and in `g` (the owning `GRef`
 //! pointer) and `p` (runnext's raw pointer hand-over); the crate denies it elsewhere.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]

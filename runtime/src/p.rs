@@ -1,7 +1,7 @@
 //! P: a processor, the right to run Gs. `GORT_MAXPROCS` of them exist for the process's life.
 //!
 //! A P has a shared part ([`PShared`]: `runnext`, the stealer, counters) that any thread may read,
-//! and an owner-only part ([`PLocal`]: the run queue's push/pop end, caches) that only the P's
+//! and an owner-only part (`PLocal`: the run queue's push/pop end, caches) that only the P's
 //! current owner touches. Who owns a P is one atomic word, `PShared::own` = `tag << 8 | state`,
 //! where `tag` is the owning M's id + 1 (0: nobody). Go uses a status word the same way
 //! (`_Pidle`, `_Prunning`, `_Psyscall`, changed by CAS); the tag rules out ABA (a P retaken from
@@ -16,7 +16,7 @@
 //! | `SYSCALL`   | nobody: the G is in a blocking call | the G (`exit_syscall`), sysmon (retake) |
 //!
 //! Ownership tokens make the rules types (rayon's evidence tokens, tokio's `#[must_use]`
-//! transitions): a [`PHandle`] proves `OWNED` and gives `&PLocal`; a [`RunningP`] (held by the M
+//! transitions): a `PHandle` proves `OWNED` and gives `&PLocal`; a `RunningP` (held by the M
 //! while a G runs) gives only CAS-guarded access; every transition that can lose the P returns an
 //! `Option` the caller must look at. All transitions out of a state that a thief (sysmon) may also
 //! leave are CASes on the full word, so exactly one party wins (loom model 5).

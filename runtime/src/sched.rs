@@ -16,11 +16,11 @@
 //! have a spinning M (`2 * nmspinning < nprocs - npidle`). The lost wakeup is closed by two mirror
 //! recipes (each step numbered as the code comments cite them):
 //!
-//! * **Submit** (readier, [`Sched::ready_g`]): S1. publish the G (runnext swap, SeqCst; or a queue
+//! * **Submit** (readier, `Sched::ready_g`): S1. publish the G (runnext swap, SeqCst; or a queue
 //!   push followed by a SeqCst fence; or the global queue under `lock`); S2. load `npidle` and
 //!   `nmspinning` (SeqCst); S3. if a P is idle and nobody spins, CAS `nmspinning` 0→1 and start
 //!   an M on an idle P.
-//! * **Stop spinning** (an M giving up, in [`find_runnable`]): T1. give the P back to the idle
+//! * **Stop spinning** (an M giving up, in `find_runnable`): T1. give the P back to the idle
 //!   list (`npidle += 1`, SeqCst, under `lock`); T2. `nmspinning -= 1` (SeqCst) and a SeqCst fence;
 //!   T3. re-check the global queue (under `lock`) and every P's runnext and local queue; if
 //!   anything is there, take an idle P back, spin again and go to the top.

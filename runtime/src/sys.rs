@@ -320,7 +320,10 @@ pub(crate) fn no_huge_pages(addr: usize, len: usize) {
 
 /// Whether this kernel has `MADV_GUARD_INSTALL`. Probes once by installing a
 /// guard in a scratch two-page mapping: success means yes; any error
-/// (`EINVAL` on kernels before 6.13) means no.
+/// (`EINVAL` on kernels before 6.13) means no. The guard must also work: the
+/// kernel must refuse to read the guarded page (`write(2)` of it to a pipe fails
+/// with `EFAULT`). qemu-user, for one, answers unknown `madvise` advice with
+/// success and does nothing, which would leave every stack unguarded.
 pub(crate) fn guard_install_supported() -> bool {
     // 0 = unknown, 1 = no, 2 = yes. Relaxed: the probe is idempotent.
     static STATE: AtomicUsize = AtomicUsize::new(0);
@@ -343,10 +346,30 @@ fn probe_guard_install() -> bool {
         return false;
     };
     // SAFETY: the scratch mapping was just created and holds nothing.
-    let ok = unsafe { madvise(addr, page, MADV_GUARD_INSTALL) }.is_ok();
+    let ok = unsafe { madvise(addr, page, MADV_GUARD_INSTALL) }.is_ok() && guard_faults(addr);
     // SAFETY: the scratch mapping is ours and unreferenced.
     let _ = unsafe { munmap(addr, 2 * page) };
     ok
+}
+
+/// True if the kernel cannot read the byte at `addr`: a `write(2)` of it to a pipe fails with
+/// `EFAULT` (the kernel's copy from user memory meets the guard and fails the call; no signal).
+fn guard_faults(addr: usize) -> bool {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe writes two descriptors into the array we pass.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: write only reads from `addr`; a guarded page makes it fail with EFAULT instead of
+    // faulting, and an unguarded one of our scratch mapping is readable zeros.
+    let r = unsafe { libc::write(fds[1], addr as *const libc::c_void, 1) };
+    let err = io::Error::last_os_error().raw_os_error();
+    // SAFETY: both descriptors were just created by pipe and are ours.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    r == -1 && err == Some(libc::EFAULT)
 }
 
 /// `vm.max_map_count`, or `None` where `/proc` does not have it (non-Linux).

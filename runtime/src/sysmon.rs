@@ -46,7 +46,7 @@
 //!
 //! Its sleep starts at 20 µs and doubles after 1 ms without a retake, up to 10 ms (Go's
 //! backoff), so an idle process costs about 100 wakeups a second. A G entering a blocking call
-//! ends a sleep of 1 ms or more early ([`nudge`]) and makes the next one 20 µs, so the P it
+//! ends a sleep of 1 ms or more early (`nudge`) and makes the next one 20 µs, so the P it
 //! leaves is looked at again a tick later instead of a whole backoff later.
 
 use crate::loom::atomic::Ordering;

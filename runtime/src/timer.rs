@@ -30,11 +30,11 @@
 //! # Who runs timers (promptness)
 //!
 //! 1. An M holding P *p*, at the top of every `find_runnable` round, runs *p*'s due timers
-//!    ([`check_local`]; one atomic load when none is due). Gs they ready go to *p*'s runnext.
-//! 2. A spinning M, before stealing, runs the due timers of every shard ([`check_all`]): this is
+//!    (`check_local`; one atomic load when none is due). Gs they ready go to *p*'s runnext.
+//! 2. A spinning M, before stealing, runs the due timers of every shard (`check_all`): this is
 //!    how timers of a P that went idle (its M gone) fire while other Ms are busy.
 //! 3. The M that blocks in the netpoller sleeps until the earliest deadline of all shards
-//!    ([`next_deadline`]) and, on waking, runs them. An [`add`] earlier than that poller's timeout
+//!    (`next_deadline`) and, on waking, runs them. An [`add`] earlier than that poller's timeout
 //!    breaks the poll (`netpoll::timer_added`); with nobody in the poller it calls `wakep`, so an
 //!    idle M comes to wait for the timer.
 //! 4. sysmon runs timers overdue by more than [`BACKSTOP_SLACK`] (a P stuck in a long G).
@@ -460,7 +460,7 @@ pub(crate) fn run_due(now: Instant) -> Option<Instant> {
 /// use std::time::{Duration, Instant};
 /// let t = Instant::now();
 /// let hs: Vec<_> = (0..1000)
-///     .map(|_| gort_runtime::spawn(|| gort_runtime::sleep(Duration::from_millis(10))))
+///     .map(|_| gort::spawn(|| gort::sleep(Duration::from_millis(10))))
 ///     .collect();
 /// hs.into_iter().for_each(|h| h.join().unwrap());
 /// assert!(t.elapsed() >= Duration::from_millis(10));
@@ -495,7 +495,7 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 /// ```
 /// use std::time::{Duration, Instant};
 /// let when = Instant::now() + Duration::from_millis(3);
-/// gort_runtime::spawn(move || gort_runtime::timer::sleep_until(when)).join().unwrap();
+/// gort::spawn(move || gort::sleep_until(when)).join().unwrap();
 /// assert!(Instant::now() >= when);
 /// ```
 pub fn sleep_until(deadline: Instant) {

@@ -70,7 +70,18 @@ fn overflow_child() {
 }
 
 fn run_child(mode: &str, guard_env: Option<&str>) -> (std::process::ExitStatus, String) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    // Under an emulator (CI's aarch64 run in qemu-aarch64) the child needs it too:
+    // GORT_TEST_RUNNER holds its command line (see tests/common::self_command).
+    let runner = std::env::var("GORT_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(emulator) => {
+            let mut c = Command::new(emulator);
+            c.args(words).arg(std::env::current_exe().unwrap());
+            c
+        }
+        None => Command::new(std::env::current_exe().unwrap()),
+    };
     cmd.args([
         "--exact",
         "overflow_child",

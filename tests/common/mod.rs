@@ -26,8 +26,7 @@ pub fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
 /// The command [`run_child`] runs, for a test that must watch its child while it runs (read its
 /// stdout, sample its /proc entries).
 pub fn child_command(test: &str, envs: &[(&str, &str)]) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
+    let mut cmd = self_command();
     cmd.args([
         test,
         "--exact",
@@ -41,6 +40,23 @@ pub fn child_command(test: &str, envs: &[(&str, &str)]) -> Command {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// A command that runs this test binary again. Under an emulator (CI runs the aarch64 tests in
+/// `qemu-aarch64`, which cannot exec a foreign binary by itself), `GORT_TEST_RUNNER` holds the
+/// emulator's command line, as cargo's `target.<triple>.runner` does for the first run.
+pub fn self_command() -> Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let runner = std::env::var("GORT_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut cmd = Command::new(emulator);
+            cmd.args(words).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    }
 }
 
 /// Runs the child and asserts it passed (and really ran its one test: a misspelt filter would
@@ -65,6 +81,37 @@ pub fn rss_bytes() -> usize {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<usize>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// RSS after asking the allocator to return what it caches: glibc keeps freed heap memory
+/// cached and fragmented (RSS wanders by ~100 MiB between rounds with nothing leaked), so
+/// `malloc_trim` first; other allocators have no such call.
+pub fn rss_trimmed() -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    rss_bytes()
+}
+
+/// Sets the soft open-file limit to `soft` (at most the hard limit); returns it.
+pub fn set_nofile(soft: u64) -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain libc calls on a valid, initialised rlimit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
+        // rlim_t is u64 on Linux and macOS, i64 on FreeBSD (where RLIM_INFINITY is i64::MAX).
+        #[allow(clippy::useless_conversion)]
+        let max = u64::try_from(r.rlim_max).unwrap_or(u64::MAX);
+        r.rlim_cur = libc::rlim_t::try_from(soft.min(max)).unwrap_or(r.rlim_max);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &r), 0);
+    }
+    #[allow(clippy::useless_conversion)]
+    u64::try_from(r.rlim_cur).unwrap_or(u64::MAX)
 }
 
 /// Number of OS threads in this process.

@@ -147,6 +147,10 @@ func main() {
 		errgroupMembers(arg(1), arg(2))
 	case "tcp_echo_client":
 		tcpEchoClient(os.Args[2], arg(2), arg(3))
+	case "http_service":
+		httpService(addrFlag())
+	case "redis_service":
+		redisService(addrFlag())
 	default:
 		fmt.Printf("RESULT workload=%s unsupported=1\n", w)
 	}

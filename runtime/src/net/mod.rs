@@ -35,6 +35,10 @@
 //!   pending connection stays in the backlog, and the listener keeps working once descriptors
 //!   are free. A loop that retries at once would spin: back off (Go's http server sleeps 5 ms
 //!   doubling to 1 s), for example with `gort::sleep`.
+//! * `TcpListener::bind` and `UnixListener::bind` listen with Go's backlog
+//!   ([`listen_backlog`]: `/proc/sys/net/core/somaxconn` on Linux, the kernel's maximum
+//!   elsewhere), not std's 128: a burst of connections while the acceptor is busy waits in the
+//!   accept queue instead of having its SYNs dropped and retried a second later.
 //!
 //! # Invariants
 //!
@@ -329,6 +333,59 @@ impl<S: AsRawFd> std::fmt::Debug for Io<S> {
     }
 }
 
+/// The listen backlog `bind` uses, read once (Go's `net.listenerBacklog`, from
+/// `src/net/sock_linux.go: maxListenerBacklog`).
+///
+/// On Linux: the first number in `/proc/sys/net/core/somaxconn` (the kernel silently caps any
+/// larger backlog there), 128 (`SOMAXCONN`) if the file cannot be read or holds 0, and at most
+/// 65,535. Elsewhere -1, which the BSD and macOS kernels read as their `kern.ipc.somaxconn`,
+/// the value Go reads from that sysctl.
+///
+/// # Examples
+///
+/// ```
+/// let n = gort::net::listen_backlog();
+/// assert!(n == -1 || (1..=65_535).contains(&n));
+/// ```
+pub fn listen_backlog() -> i32 {
+    static BACKLOG: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *BACKLOG.get_or_init(|| {
+        if cfg!(target_os = "linux") {
+            parse_somaxconn(std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok())
+        } else {
+            -1
+        }
+    })
+}
+
+/// Go's `maxListenerBacklog` on the file's text: `SOMAXCONN` (128) on a read error, a missing
+/// or malformed first field, or 0; clamped to 65,535.
+fn parse_somaxconn(text: Option<String>) -> i32 {
+    const SOMAXCONN: i32 = 128;
+    let n = text
+        .as_deref()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(0);
+    match n {
+        0 => SOMAXCONN,
+        n => n.min(65_535) as i32,
+    }
+}
+
+/// Re-sizes the accept queue of a socket that std has already put in the listening state
+/// (std listens with 128 for TCP). Calling `listen(2)` again on a listening socket only updates
+/// its backlog, on Linux (`inet_listen`, `unix_listen`), FreeBSD and macOS (`solisten`) alike,
+/// so no connection is lost or refused in between.
+pub(crate) fn set_backlog(fd: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: `listen` takes a descriptor and an int and touches no memory of ours; `fd` is a
+    // socket the caller owns and keeps open for the duration of the call.
+    if unsafe { libc::listen(fd.as_raw_fd(), listen_backlog()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Resolves `addr` (a DNS lookup inside `gort::blocking`; see the module docs) and tries `f` on
 /// each address in turn, returning the last error.
 pub(crate) fn each_addr<A: std::net::ToSocketAddrs, T>(
@@ -359,4 +416,22 @@ pub(crate) fn resolve<A: std::net::ToSocketAddrs>(
         addr.to_socket_addrs()
             .map(|i| i.collect::<Vec<_>>().into_iter())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_somaxconn;
+
+    #[test]
+    fn somaxconn_like_go() {
+        // Go's maxListenerBacklog: the first field, 128 on error or 0, clamped (here to 65535).
+        assert_eq!(parse_somaxconn(Some("4096\n".into())), 4096);
+        assert_eq!(parse_somaxconn(Some("  512 junk\n".into())), 512);
+        assert_eq!(parse_somaxconn(Some("0\n".into())), 128);
+        assert_eq!(parse_somaxconn(Some("x\n".into())), 128);
+        assert_eq!(parse_somaxconn(Some(String::new())), 128);
+        assert_eq!(parse_somaxconn(None), 128);
+        assert_eq!(parse_somaxconn(Some("1000000".into())), 65_535);
+        assert_eq!(parse_somaxconn(Some("99999999999999999999999".into())), 128);
+    }
 }

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 /// # Examples
 ///
 /// ```
-/// use gort_runtime::net::{TcpListener, TcpStream};
+/// use gort::net::{TcpListener, TcpStream};
 /// use std::io::{Read, Write};
 /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
 /// let addr = l.local_addr().unwrap();
-/// let srv = gort_runtime::spawn(move || {
+/// let srv = gort::spawn(move || {
 ///     let (mut s, _) = l.accept().unwrap();
 ///     let mut b = [0; 5];
 ///     s.read_exact(&mut b).unwrap();
@@ -38,16 +38,20 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (std's `bind`: `SO_REUSEADDR` on Unix; names resolve through std).
+    /// Binds to `addr` and listens with Go's backlog: std's `bind` (`SO_REUSEADDR` on Unix),
+    /// then the accept queue sized by [`listen_backlog`](super::listen_backlog)
+    /// (`/proc/sys/net/core/somaxconn` on Linux) instead of std's 128. Host names resolve
+    /// inside `gort::blocking`; each address is tried in turn, as std does.
     ///
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// assert!(l.local_addr().unwrap().port() > 0);
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let l = net::TcpListener::bind(addr)?;
+        let l = each_addr(addr, net::TcpListener::bind)?;
+        super::set_backlog(&l)?;
         TcpListener::from_std(l)
     }
 
@@ -57,7 +61,7 @@ impl TcpListener {
     ///
     /// ```
     /// let std_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let l = gort_runtime::net::TcpListener::from_std(std_l).unwrap();
+    /// let l = gort::net::TcpListener::from_std(std_l).unwrap();
     /// # drop(l);
     /// ```
     pub fn from_std(l: net::TcpListener) -> io::Result<TcpListener> {
@@ -70,7 +74,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let std_l: std::net::TcpListener = l.into_std();
     /// # drop(std_l);
     /// ```
@@ -84,7 +88,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let a = l.local_addr().unwrap();
     /// let c = std::thread::spawn(move || std::net::TcpStream::connect(a).unwrap());
     /// let (_s, peer) = l.accept().unwrap();
@@ -100,7 +104,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let a = l.local_addr().unwrap();
     /// std::thread::spawn(move || std::net::TcpStream::connect(a).unwrap());
     /// let s = l.incoming().next().unwrap().unwrap();
@@ -115,7 +119,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// assert!(l.local_addr().unwrap().ip().is_loopback());
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -128,7 +132,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let l2 = l.try_clone().unwrap();
     /// assert_eq!(l.local_addr().unwrap(), l2.local_addr().unwrap());
     /// ```
@@ -143,7 +147,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// l.set_nonblocking(true).unwrap();
     /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// ```
@@ -157,7 +161,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// l.set_ttl(64).unwrap();
     /// assert_eq!(l.ttl().unwrap(), 64);
     /// ```
@@ -170,7 +174,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// assert!(l.ttl().unwrap() > 0);
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
@@ -182,7 +186,7 @@ impl TcpListener {
     /// # Examples
     ///
     /// ```
-    /// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// assert!(l.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -196,10 +200,10 @@ impl TcpListener {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let l = Arc::new(gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    /// let l = Arc::new(gort::net::TcpListener::bind("127.0.0.1:0").unwrap());
     /// let l2 = l.clone();
-    /// let h = gort_runtime::spawn(move || l2.accept().map(|_| ()));
-    /// gort_runtime::sleep(std::time::Duration::from_millis(10));
+    /// let h = gort::spawn(move || l2.accept().map(|_| ()));
+    /// gort::sleep(std::time::Duration::from_millis(10));
     /// l.close();
     /// assert_eq!(h.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// ```
@@ -213,8 +217,8 @@ impl TcpListener {
 /// # Examples
 ///
 /// ```
-/// let l = gort_runtime::net::TcpListener::bind("127.0.0.1:0").unwrap();
-/// let _it: gort_runtime::net::Incoming<'_> = l.incoming();
+/// let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let _it: gort::net::Incoming<'_> = l.incoming();
 /// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
@@ -235,18 +239,18 @@ impl Iterator for Incoming<'_> {
 /// # Examples
 ///
 /// ```
-/// use gort_runtime::net::{TcpListener, TcpStream};
+/// use gort::net::{TcpListener, TcpStream};
 /// use std::io::{Read, Write};
 /// use std::sync::Arc;
 /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
 /// let a = l.local_addr().unwrap();
-/// gort_runtime::spawn(move || {
+/// gort::spawn(move || {
 ///     let (mut s, _) = l.accept().unwrap();
 ///     std::io::copy(&mut s.try_clone().unwrap(), &mut s).unwrap(); // echo
 /// });
 /// let c = Arc::new(TcpStream::connect(a).unwrap());
 /// let c2 = c.clone();
-/// let w = gort_runtime::spawn(move || (&*c2).write_all(b"ping").unwrap());
+/// let w = gort::spawn(move || (&*c2).write_all(b"ping").unwrap());
 /// let mut b = [0; 4];
 /// (&*c).read_exact(&mut b).unwrap();
 /// assert_eq!(&b, b"ping");
@@ -265,7 +269,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert_eq!(s.peer_addr().unwrap(), l.local_addr().unwrap());
     /// ```
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
@@ -281,7 +285,7 @@ impl TcpStream {
     /// use std::time::Duration;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let a = l.local_addr().unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).unwrap();
+    /// let s = gort::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).unwrap();
     /// # drop(s);
     /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
@@ -399,7 +403,7 @@ impl TcpStream {
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let std_s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    /// let s = gort_runtime::net::TcpStream::from_std(std_s).unwrap();
+    /// let s = gort::net::TcpStream::from_std(std_s).unwrap();
     /// # drop(s);
     /// ```
     pub fn from_std(s: net::TcpStream) -> io::Result<TcpStream> {
@@ -413,7 +417,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// let std_s: std::net::TcpStream = s.into_std();
     /// # drop(std_s);
     /// ```
@@ -427,7 +431,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert_eq!(s.peer_addr().unwrap(), l.local_addr().unwrap());
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
@@ -440,7 +444,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert!(s.local_addr().unwrap().ip().is_loopback());
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -455,7 +459,7 @@ impl TcpStream {
     /// ```
     /// use std::io::Read;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let mut s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let mut s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// s.shutdown(std::net::Shutdown::Read).unwrap();
     /// assert_eq!(s.read(&mut [0; 8]).unwrap(), 0);
     /// ```
@@ -584,7 +588,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// s.set_nodelay(true).unwrap();
     /// assert!(s.nodelay().unwrap());
     /// ```
@@ -598,7 +602,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert!(!s.nodelay().unwrap());
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
@@ -611,7 +615,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// s.set_ttl(32).unwrap();
     /// assert_eq!(s.ttl().unwrap(), 32);
     /// ```
@@ -625,7 +629,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert!(s.ttl().unwrap() > 0);
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
@@ -638,7 +642,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert!(s.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -655,7 +659,7 @@ impl TcpStream {
     /// use std::io::Read;
     /// use std::time::Duration;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let mut s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let mut s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
     /// assert_eq!(s.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
@@ -670,7 +674,7 @@ impl TcpStream {
     /// ```
     /// use std::time::Duration;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(1)));
     /// ```
@@ -684,7 +688,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert_eq!(s.read_timeout().unwrap(), None);
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
@@ -697,7 +701,7 @@ impl TcpStream {
     ///
     /// ```
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert_eq!(s.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
@@ -711,7 +715,7 @@ impl TcpStream {
     /// ```
     /// use std::io::Read;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let mut s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let mut s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// s.set_nonblocking(true).unwrap();
     /// assert_eq!(s.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// ```
@@ -727,7 +731,7 @@ impl TcpStream {
     /// ```
     /// use std::io::Write;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// l.accept().unwrap().0.write_all(b"x").unwrap();
     /// let mut b = [0; 1];
     /// assert_eq!(s.peek(&mut b).unwrap(), 1);
@@ -745,10 +749,10 @@ impl TcpStream {
     /// use std::io::Read;
     /// use std::sync::Arc;
     /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let s = Arc::new(gort_runtime::net::TcpStream::connect(l.local_addr().unwrap()).unwrap());
+    /// let s = Arc::new(gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap());
     /// let s2 = s.clone();
-    /// let h = gort_runtime::spawn(move || (&*s2).read(&mut [0; 1]));
-    /// gort_runtime::sleep(std::time::Duration::from_millis(10));
+    /// let h = gort::spawn(move || (&*s2).read(&mut [0; 1]));
+    /// gort::sleep(std::time::Duration::from_millis(10));
     /// s.close();
     /// assert_eq!(h.join().unwrap().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// ```

@@ -13,11 +13,11 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use gort_runtime::net::UdpSocket;
+/// use gort::net::UdpSocket;
 /// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
 /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
 /// let baddr = b.local_addr().unwrap();
-/// let h = gort_runtime::spawn(move || {
+/// let h = gort::spawn(move || {
 ///     let mut buf = [0; 16];
 ///     let (n, _) = b.recv_from(&mut buf).unwrap();
 ///     buf[..n].to_vec()
@@ -36,7 +36,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert!(s.local_addr().unwrap().port() > 0);
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
@@ -49,7 +49,7 @@ impl UdpSocket {
     ///
     /// ```
     /// let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    /// let s = gort_runtime::net::UdpSocket::from_std(s).unwrap();
+    /// let s = gort::net::UdpSocket::from_std(s).unwrap();
     /// # drop(s);
     /// ```
     pub fn from_std(s: net::UdpSocket) -> io::Result<UdpSocket> {
@@ -62,7 +62,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// let s: std::net::UdpSocket = s.into_std();
     /// # drop(s);
     /// ```
@@ -75,7 +75,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert_eq!(s.send_to(b"x", s.local_addr().unwrap()).unwrap(), 1);
     /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
@@ -90,7 +90,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.send_to(b"me", s.local_addr().unwrap()).unwrap();
     /// let mut b = [0; 4];
     /// let (n, from) = s.recv_from(&mut b).unwrap();
@@ -105,7 +105,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.send_to(b"p", s.local_addr().unwrap()).unwrap();
     /// let mut b = [0; 4];
     /// assert_eq!(s.peek_from(&mut b).unwrap().0, 1);
@@ -120,8 +120,8 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let a = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    /// let b = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let a = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let b = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// a.connect(b.local_addr().unwrap()).unwrap();
     /// b.connect(a.local_addr().unwrap()).unwrap();
     /// a.send(b"c").unwrap();
@@ -137,7 +137,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let a = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let a = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// a.connect(a.local_addr().unwrap()).unwrap();
     /// assert_eq!(a.send(b"self").unwrap(), 4);
     /// ```
@@ -150,7 +150,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let a = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let a = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// a.connect(a.local_addr().unwrap()).unwrap();
     /// a.send(b"hi").unwrap();
     /// let mut b = [0; 2];
@@ -165,7 +165,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert!(s.local_addr().unwrap().ip().is_loopback());
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -177,7 +177,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert!(s.peer_addr().is_err());
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
@@ -189,7 +189,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// let t = s.try_clone().unwrap();
     /// assert_eq!(s.local_addr().unwrap(), t.local_addr().unwrap());
     /// ```
@@ -386,7 +386,7 @@ impl UdpSocket {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
     /// assert_eq!(s.recv(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
@@ -400,7 +400,7 @@ impl UdpSocket {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(1)));
     /// ```
@@ -413,7 +413,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert_eq!(s.read_timeout().unwrap(), None);
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
@@ -425,7 +425,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert_eq!(s.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
@@ -437,7 +437,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.set_nonblocking(true).unwrap();
     /// assert_eq!(s.recv(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// ```
@@ -451,7 +451,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.set_broadcast(true).unwrap();
     /// assert!(s.broadcast().unwrap());
     /// ```
@@ -464,7 +464,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert!(!s.broadcast().unwrap());
     /// ```
     pub fn broadcast(&self) -> io::Result<bool> {
@@ -476,7 +476,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert!(s.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -488,7 +488,7 @@ impl UdpSocket {
     /// # Examples
     ///
     /// ```
-    /// let s = gort_runtime::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// s.close();
     /// assert_eq!(s.recv(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// ```

@@ -16,12 +16,12 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use gort_runtime::net::{UnixListener, UnixStream};
+/// use gort::net::{UnixListener, UnixStream};
 /// use std::io::{Read, Write};
 /// let path = std::env::temp_dir().join(format!("gort-doc-{}.sock", std::process::id()));
 /// let _ = std::fs::remove_file(&path);
 /// let l = UnixListener::bind(&path).unwrap();
-/// let h = gort_runtime::spawn(move || {
+/// let h = gort::spawn(move || {
 ///     let (mut s, _) = l.accept().unwrap();
 ///     s.write_all(b"hi").unwrap();
 /// });
@@ -38,19 +38,22 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path`.
+    /// Binds to `path` and listens with Go's backlog
+    /// ([`listen_backlog`](super::listen_backlog)).
     ///
     /// # Examples
     ///
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-b{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// assert!(l.local_addr().unwrap().as_pathname().is_some());
     /// std::fs::remove_file(&p).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_std(net::UnixListener::bind(path)?)
+        let l = net::UnixListener::bind(path)?;
+        super::set_backlog(&l)?;
+        UnixListener::from_std(l)
     }
 
     /// Wraps a std listener.
@@ -61,7 +64,7 @@ impl UnixListener {
     /// let p = std::env::temp_dir().join(format!("gort-doc-f{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
     /// let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
-    /// let l = gort_runtime::net::UnixListener::from_std(l).unwrap();
+    /// let l = gort::net::UnixListener::from_std(l).unwrap();
     /// # drop(l);
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -77,7 +80,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-i{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// let _l: std::os::unix::net::UnixListener = l.into_std();
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -92,7 +95,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-a{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// let _c = std::os::unix::net::UnixStream::connect(&p).unwrap();
     /// let (_s, _addr) = l.accept().unwrap();
     /// std::fs::remove_file(&p).unwrap();
@@ -109,7 +112,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-n{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// let _c = std::os::unix::net::UnixStream::connect(&p).unwrap();
     /// assert!(l.incoming().next().unwrap().is_ok());
     /// std::fs::remove_file(&p).unwrap();
@@ -125,7 +128,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-l{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// assert_eq!(l.local_addr().unwrap().as_pathname(), Some(p.as_path()));
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -140,7 +143,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-w{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// l.set_nonblocking(true).unwrap();
     /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// std::fs::remove_file(&p).unwrap();
@@ -158,7 +161,7 @@ impl UnixListener {
     /// ```
     /// let p = std::env::temp_dir().join(format!("gort-doc-c{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
-    /// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
+    /// let l = gort::net::UnixListener::bind(&p).unwrap();
     /// l.close();
     /// assert_eq!(l.accept().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// std::fs::remove_file(&p).unwrap();
@@ -210,8 +213,8 @@ impl UnixListener {
 /// ```
 /// let p = std::env::temp_dir().join(format!("gort-doc-x{}.sock", std::process::id()));
 /// let _ = std::fs::remove_file(&p);
-/// let l = gort_runtime::net::UnixListener::bind(&p).unwrap();
-/// let _it: gort_runtime::net::UnixIncoming<'_> = l.incoming();
+/// let l = gort::net::UnixListener::bind(&p).unwrap();
+/// let _it: gort::net::UnixIncoming<'_> = l.incoming();
 /// std::fs::remove_file(&p).unwrap();
 /// ```
 #[derive(Debug)]
@@ -233,8 +236,8 @@ impl Iterator for UnixIncoming<'_> {
 ///
 /// ```
 /// use std::io::{Read, Write};
-/// let (mut a, mut b) = gort_runtime::net::UnixStream::pair().unwrap();
-/// let h = gort_runtime::spawn(move || {
+/// let (mut a, mut b) = gort::net::UnixStream::pair().unwrap();
+/// let h = gort::spawn(move || {
 ///     let mut buf = [0; 3];
 ///     b.read_exact(&mut buf).unwrap();
 ///     buf
@@ -257,7 +260,7 @@ impl UnixStream {
     /// let p = std::env::temp_dir().join(format!("gort-doc-k{}.sock", std::process::id()));
     /// let _ = std::fs::remove_file(&p);
     /// let _l = std::os::unix::net::UnixListener::bind(&p).unwrap();
-    /// let s = gort_runtime::net::UnixStream::connect(&p).unwrap();
+    /// let s = gort::net::UnixStream::connect(&p).unwrap();
     /// assert!(s.peer_addr().unwrap().as_pathname().is_some());
     /// std::fs::remove_file(&p).unwrap();
     /// ```
@@ -291,7 +294,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, b) = gort::net::UnixStream::pair().unwrap();
     /// # drop((a, b));
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
@@ -305,7 +308,7 @@ impl UnixStream {
     ///
     /// ```
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let a = gort_runtime::net::UnixStream::from_std(a).unwrap();
+    /// let a = gort::net::UnixStream::from_std(a).unwrap();
     /// # drop(a);
     /// ```
     pub fn from_std(s: net::UnixStream) -> io::Result<UnixStream> {
@@ -318,7 +321,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// let _a: std::os::unix::net::UnixStream = a.into_std();
     /// ```
     pub fn into_std(self) -> net::UnixStream {
@@ -330,7 +333,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert!(a.local_addr().unwrap().is_unnamed());
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -342,7 +345,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert!(a.peer_addr().unwrap().is_unnamed());
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
@@ -355,7 +358,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::Read;
-    /// let (mut a, b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (mut a, b) = gort::net::UnixStream::pair().unwrap();
     /// b.shutdown(std::net::Shutdown::Write).unwrap();
     /// assert_eq!(a.read(&mut [0; 1]).unwrap(), 0);
     /// ```
@@ -368,7 +371,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// let _a2 = a.try_clone().unwrap();
     /// ```
     pub fn try_clone(&self) -> io::Result<UnixStream> {
@@ -384,7 +387,7 @@ impl UnixStream {
     /// ```
     /// use std::io::Read;
     /// use std::time::Duration;
-    /// let (mut a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (mut a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
     /// assert_eq!(a.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
@@ -398,7 +401,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     /// assert_eq!(a.write_timeout().unwrap(), Some(Duration::from_secs(2)));
     /// ```
@@ -411,7 +414,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert_eq!(a.read_timeout().unwrap(), None);
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
@@ -423,7 +426,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert_eq!(a.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
@@ -436,7 +439,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::Read;
-    /// let (mut a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (mut a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.set_nonblocking(true).unwrap();
     /// assert_eq!(a.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
     /// ```
@@ -450,7 +453,7 @@ impl UnixStream {
     /// # Examples
     ///
     /// ```
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// assert!(a.take_error().unwrap().is_none());
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
@@ -463,7 +466,7 @@ impl UnixStream {
     ///
     /// ```
     /// use std::io::Read;
-    /// let (a, _b) = gort_runtime::net::UnixStream::pair().unwrap();
+    /// let (a, _b) = gort::net::UnixStream::pair().unwrap();
     /// a.close();
     /// assert_eq!((&a).read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::NotConnected);
     /// ```

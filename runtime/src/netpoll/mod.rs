@@ -14,13 +14,13 @@
 //!   deadline (`TimedOut`) or a close (`NotConnected`, Go's "use of closed network connection");
 //!   on a plain thread it blocks the thread in poll(2) instead (std's behaviour). Readiness may
 //!   be spurious: callers retry the syscall in a loop.
-//! * **Scheduler hooks** (sched.rs calls, in `find_runnable`): step 5 [`poll_ready`] (a
+//! * **Scheduler hooks** (sched.rs calls, in `find_runnable`): step 5 `poll_ready` (a
 //!   non-blocking poll, only if Gs wait on sockets and no M is blocked in the poller), step 8
-//!   [`block`] (the one M that blocks in the poller, until the nearest timer), and
-//!   [`break_poller`] (from `wakep`, when new work finds no idle M: Go's `netpollBreak`).
-//! * **Timers** call [`timer_added`] after every add: an earlier deadline than the blocked
+//!   `block` (the one M that blocks in the poller, until the nearest timer), and
+//!   `break_poller` (from `wakep`, when new work finds no idle M: Go's `netpollBreak`).
+//! * **Timers** call `timer_added` after every add: an earlier deadline than the blocked
 //!   poller's breaks it; with nobody in the poller, `wakep` brings an M to wait for it.
-//! * **sysmon** calls [`sysmon_poll`] every tick: a poller not polled for 10 ms is polled.
+//! * **sysmon** calls `sysmon_poll` every tick: a poller not polled for 10 ms is polled.
 //! * [`waiters`]: Gs parked on sockets now (for the deadlock detector: they are not deadlocked).
 //!
 //! # The blocking-poll protocol (numbered; code comments cite the steps)

@@ -1,7 +1,7 @@
 //! Blocking synchronisation for green threads: Go's `sync` package on park/ready.
 //!
 //! Everything here parks the calling G (never its M) and works from plain OS threads too (there
-//! `park` blocks the thread). The design follows Go's: one semaphore primitive ([`sema`], Go's
+//! `park` blocks the thread). The design follows Go's: one semaphore primitive (`sema`, Go's
 //! `runtime/sema.go`: a count plus a FIFO/LIFO queue of parked waiters, with optional direct
 //! hand-off) and the user-facing types built on it exactly as Go builds them:
 //!

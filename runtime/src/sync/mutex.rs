@@ -215,8 +215,12 @@ impl RawMutex {
 /// A mutual-exclusion lock that parks the G, not the M (Go's `sync.Mutex` with a value).
 ///
 /// Uncontended lock and unlock are one atomic each. A waiter that has waited more than 1 ms
-/// switches the lock to hand-off mode so it cannot be starved. No poisoning (see the
-/// [module docs](crate::sync)). Works from plain threads too.
+/// switches the lock to hand-off mode so it cannot be starved. Works from plain threads too.
+///
+/// **No poisoning**, as in Go and parking_lot: a panic while the guard is held releases the lock
+/// when the guard drops during unwinding, and `lock` returns the guard itself, not a `Result`.
+/// Invariants the panicking code broke are the caller's to restore (`catch_unwind` around the
+/// critical section if that matters).
 ///
 /// # Examples
 ///

@@ -11,6 +11,7 @@
 
 mod proc;
 mod report;
+mod services;
 mod setup;
 
 use proc::{outcome_of, run, Outcome, Server};
@@ -328,6 +329,9 @@ pub const WORKLOADS: &[Workload] = &[
 /// Peers, in column order; `gort` first.
 pub const PEERS: &[&str] = &["gort", "go", "may", "tokio", "thread"];
 
+/// Peers of the service workloads only: real `redis-server`, the reference for `redis_server`.
+pub const SERVICE_ONLY_PEERS: &[&str] = &["redis"];
+
 /// Command-line options.
 pub struct Opts {
     pub quick: bool,
@@ -342,13 +346,15 @@ pub struct Opts {
 fn usage() -> ! {
     eprintln!(
         "usage: cargo run --release -p gort-benches --bin compare -- [--quick] [--workers N] \
-         [--rounds N] [--only w1,w2] [--peers {}] [--timeout SECS]\nworkloads: {}",
+         [--rounds N] [--only w1,w2] [--peers {},{}] [--timeout SECS]\nworkloads: {},{}",
         PEERS.join(","),
+        SERVICE_ONLY_PEERS.join(","),
         WORKLOADS
             .iter()
             .map(|w| w.name)
             .collect::<Vec<_>>()
-            .join(",")
+            .join(","),
+        services::NAMES.join(",")
     );
     std::process::exit(2)
 }
@@ -360,7 +366,11 @@ fn parse_opts() -> Opts {
         workers: 2,
         rounds: 0,
         only: None,
-        peers: PEERS.iter().map(|s| s.to_string()).collect(),
+        peers: PEERS
+            .iter()
+            .chain(SERVICE_ONLY_PEERS)
+            .map(|s| s.to_string())
+            .collect(),
         timeout: Duration::from_secs(120),
         args: args.clone(),
     };
@@ -392,19 +402,20 @@ fn parse_opts() -> Opts {
         o.rounds = if o.quick { 1 } else { 5 };
     }
     for w in o.only.iter().flatten() {
-        if !WORKLOADS.iter().any(|x| x.name == w) {
+        if !WORKLOADS.iter().any(|x| x.name == w) && !services::NAMES.contains(&w.as_str()) {
             eprintln!("unknown workload {w}");
             usage();
         }
     }
     for p in &o.peers {
-        if !PEERS.contains(&p.as_str()) {
+        if !PEERS.contains(&p.as_str()) && !SERVICE_ONLY_PEERS.contains(&p.as_str()) {
             eprintln!("unknown peer {p}");
             usage();
         }
     }
     // Runs (and the report) follow PEERS' order.
-    o.peers.sort_by_key(|p| PEERS.iter().position(|x| x == p));
+    o.peers
+        .sort_by_key(|p| PEERS.iter().chain(SERVICE_ONLY_PEERS).position(|x| x == p));
     o.peers.dedup();
     o
 }
@@ -452,6 +463,16 @@ fn main() {
         .collect();
     let wants = |p: &str| opts.peers.iter().any(|x| x == p);
     let mut notes: Vec<String> = Vec::new();
+    let services_selected = services::NAMES
+        .iter()
+        .any(|n| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == n)));
+    // Every program started below inherits this limit (wrk and the servers at 10,000
+    // connections need more than 10,000 descriptors each).
+    let fd_limit = setup::raise_fd_limit();
+    notes.push(format!(
+        "RLIMIT_NOFILE {fd_limit}: the runner raises its soft and (as root) hard open-file limit \
+         with setrlimit before starting anything; every program inherits it"
+    ));
 
     // ---- build everything first ------------------------------------------
     let fatal = |e: String| -> ! {
@@ -488,6 +509,44 @@ fn main() {
     } else {
         Err("not needed".into())
     };
+    let service_progs = services_selected.then(|| {
+        let note = |what: &str, r: Result<PathBuf, String>, notes: &mut Vec<String>| {
+            if let Err(e) = &r {
+                notes.push(format!("{what} unavailable: {e}"));
+            }
+            r
+        };
+        services::Programs {
+            gort: if wants("gort") {
+                Ok(setup::build_services(&root).unwrap_or_else(|e| fatal(e)))
+            } else {
+                Err("not selected".into())
+            },
+            go: gopeer.clone(),
+            hyper: match &rust_dir {
+                Some(d) => Ok(d.join("hyper_server")),
+                None => Err("not selected".into()),
+            },
+            redis_server: if wants("redis") {
+                note(
+                    "redis-server",
+                    setup::ensure_tool("redis-server", "redis-server"),
+                    &mut notes,
+                )
+            } else {
+                Err("not selected".into())
+            },
+            wrk: match &wrk {
+                Ok(w) => Ok(w.clone()),
+                Err(_) => note("wrk", setup::ensure_wrk(), &mut notes),
+            },
+            redis_benchmark: note(
+                "redis-benchmark",
+                setup::ensure_tool("redis-benchmark", "redis-tools"),
+                &mut notes,
+            ),
+        }
+    });
     let tools = Tools {
         go_client: gopeer.clone(),
         wrk,
@@ -570,6 +629,14 @@ fn main() {
         results.push(WorkloadResult { w, rows, skipped });
     }
 
+    // ---- the services -------------------------------------------------------
+    let svc = service_progs
+        .as_ref()
+        .map(|progs| services::run(&opts, progs, &wants, fd_limit));
+    if let Some(s) = &svc {
+        failures += s.failures;
+    }
+
     // ---- report ------------------------------------------------------------
     let out_dir = if opts.quick {
         setup::target_dir(&root).join("compare")
@@ -583,7 +650,10 @@ fn main() {
         tools.wrk.as_ref().ok(),
         notes,
     );
-    match report::write(&out_dir, &info, &opts, &results) {
+    let (svc_md, svc_chart) = svc.as_ref().map_or((String::new(), Vec::new()), |s| {
+        (s.markdown(), s.chart_results())
+    });
+    match report::write(&out_dir, &info, &opts, &results, &svc_md, &svc_chart) {
         Ok((md, svg)) => {
             println!("{}", std::fs::read_to_string(&md).unwrap_or_default());
             eprintln!("[compare] wrote {} and {}", md.display(), svg.display());

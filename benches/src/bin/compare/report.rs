@@ -1,7 +1,7 @@
 //! docs/benchmarks.md (tables + machine) and docs/benchmarks.svg (chart).
 
 use crate::setup::{locked_version, version_of};
-use crate::{Opts, WorkloadResult, PEERS};
+use crate::{Opts, WorkloadResult};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -101,7 +101,7 @@ fn fmt(v: f64) -> String {
 }
 
 /// Median of the per-round ratios gort/peer (rounds where both have values).
-fn ratio(gort: &[Option<f64>], peer: &[Option<f64>]) -> Option<f64> {
+pub fn ratio(gort: &[Option<f64>], peer: &[Option<f64>]) -> Option<f64> {
     let r: Vec<f64> = gort
         .iter()
         .zip(peer)
@@ -120,11 +120,14 @@ pub fn write(
     info: &RunInfo,
     opts: &Opts,
     results: &[WorkloadResult],
+    services_md: &str,
+    services_chart: &[WorkloadResult],
 ) -> Result<(PathBuf, PathBuf), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let md_path = dir.join("benchmarks.md");
     let svg_path = dir.join("benchmarks.svg");
-    let (baseline, chart_ok) = match chart(&svg_path, results) {
+    let charted: Vec<&WorkloadResult> = results.iter().chain(services_chart).collect();
+    let (baseline, chart_ok) = match chart(&svg_path, &charted) {
         Ok(b) => (b, true),
         Err(e) => (format!("chart failed: {e}"), false),
     };
@@ -232,9 +235,13 @@ pub fn write(
             );
         }
     }
+    md.push_str(services_md);
     std::fs::write(&md_path, md).map_err(|e| format!("{}: {e}", md_path.display()))?;
     Ok((md_path, svg_path))
 }
+
+/// Peers with a bar in the chart: the plain peers, then real redis-server (service rows only).
+const CHART_PEERS: &[&str] = &["gort", "go", "may", "tokio", "thread", "redis"];
 
 fn color(peer: &str) -> RGBColor {
     match peer {
@@ -242,13 +249,14 @@ fn color(peer: &str) -> RGBColor {
         "go" => RGBColor(0, 173, 216),
         "may" => RGBColor(44, 160, 44),
         "tokio" => RGBColor(255, 127, 14),
+        "redis" => RGBColor(120, 40, 140),
         _ => RGBColor(127, 127, 127),
     }
 }
 
 /// Draws the chart; returns the baseline peer's name (Go unless Go has no
 /// data, then the first peer with data).
-fn chart(path: &Path, results: &[WorkloadResult]) -> Result<String, String> {
+fn chart(path: &Path, results: &[&WorkloadResult]) -> Result<String, String> {
     let med = |r: &WorkloadResult, p: &str| -> Option<f64> {
         let row = r.rows.iter().find(|x| x.peer == p)?;
         let v = values(&row.values);
@@ -263,7 +271,7 @@ fn chart(path: &Path, results: &[WorkloadResult]) -> Result<String, String> {
         .iter()
         .filter_map(|r| {
             let base = med(r, baseline)?;
-            let bars = PEERS
+            let bars = CHART_PEERS
                 .iter()
                 .filter_map(|&p| {
                     let m = med(r, p)?;
@@ -337,10 +345,10 @@ fn draw(
             ((x0 + x1) / 2, ybase + 8),
             label.clone(),
         ))?;
-        let width = (x1 - x0) as f64 * 0.8 / PEERS.len() as f64;
+        let width = (x1 - x0) as f64 * 0.8 / CHART_PEERS.len() as f64;
         let start = x0 as f64 + (x1 - x0) as f64 * 0.1;
         for &(peer, v) in bars {
-            let k = PEERS.iter().position(|p| *p == peer).unwrap_or(0);
+            let k = CHART_PEERS.iter().position(|p| *p == peer).unwrap_or(0);
             let (_, ytop) = px(i, v);
             let (_, ybot) = px(i, lo);
             let xa = (start + width * k as f64) as i32;
@@ -359,7 +367,7 @@ fn draw(
         BLACK.stroke_width(1),
     ))?;
     // Legend, right of the plot.
-    for (k, p) in PEERS.iter().enumerate() {
+    for (k, p) in CHART_PEERS.iter().enumerate() {
         let y = 60 + 24 * k as i32;
         let x = xb + 15;
         root.draw(&Rectangle::new(

@@ -128,17 +128,23 @@ pub fn build_go(root: &Path, go: &Path) -> Result<PathBuf, String> {
 /// Finds wrk or installs Debian's package. `Err` is a note: http_hello is
 /// then skipped.
 pub fn ensure_wrk() -> Result<PathBuf, String> {
-    if let Some(w) = which("wrk") {
+    ensure_tool("wrk", "wrk")
+}
+
+/// Finds `bin` on PATH or installs Debian's `package` (`apt-get install`, then
+/// `apt-get update` and again). `Err` is a note: what needs it is skipped.
+pub fn ensure_tool(bin: &str, package: &str) -> Result<PathBuf, String> {
+    if let Some(w) = which(bin) {
         return Ok(w);
     }
     if which("apt-get").is_none() {
-        return Err("wrk not installed and no apt-get".into());
+        return Err(format!("{bin} not installed and no apt-get"));
     }
-    eprintln!("[compare] wrk not found: apt-get install wrk");
+    eprintln!("[compare] {bin} not found: apt-get install {package}");
     let install = || {
         let mut c = Command::new("apt-get");
         c.env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q", "wrk"]);
+            .args(["install", "-y", "-q", package]);
         run(c, INSTALL_TIMEOUT)
     };
     let mut f = install();
@@ -148,14 +154,68 @@ pub fn ensure_wrk() -> Result<PathBuf, String> {
         run(c, INSTALL_TIMEOUT);
         f = install();
     }
-    match which("wrk") {
+    match which(bin) {
         Some(w) if f.ok => Ok(w),
         _ => Err(format!(
-            "apt-get install wrk failed ({}): {}",
+            "apt-get install {package} failed ({}): {}",
             f.status,
             tail(&f.stderr, 2)
         )),
     }
+}
+
+/// `cargo build --release -p gort-services --example http_server --example redis_server`:
+/// gort's side of the service benchmarks, the examples as users run them.
+pub fn build_services(root: &Path) -> Result<PathBuf, String> {
+    let mut c = Command::new(cargo());
+    c.current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "gort-services",
+        "--example",
+        "http_server",
+        "--example",
+        "redis_server",
+    ]);
+    build_step(c, "examples/services (http_server, redis_server)")?;
+    Ok(target_dir(root).join("release/examples"))
+}
+
+/// Raises `RLIMIT_NOFILE` of the runner, which every program it starts inherits: first the
+/// hard limit to `/proc/sys/fs/nr_open` (at most 1,048,576) where the runner may (root), then
+/// the soft limit to the hard one. wrk at 10,000 connections needs more than 10,000
+/// descriptors, and so does the server it drives. Returns the soft limit in force.
+// rlim_t is u64 on Linux and macOS but i64 on FreeBSD: the casts are needed there.
+#[allow(clippy::unnecessary_cast)]
+pub fn raise_fd_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct we pass, valid for the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return 0;
+    }
+    let nr_open: libc::rlim_t = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(r.rlim_max);
+    let want = nr_open.min(1 << 20).max(r.rlim_max);
+    let raised = libc::rlimit {
+        rlim_cur: want,
+        rlim_max: want,
+    };
+    // SAFETY: setrlimit reads only the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        return want as u64;
+    }
+    r.rlim_cur = r.rlim_max;
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) } == 0 {
+        return r.rlim_cur as u64;
+    }
+    0
 }
 
 /// First line of a command's output (stdout, else stderr), or "?".
