@@ -373,9 +373,14 @@ fn select8(n: u64, dynamic: bool) {
     let per = n / K as u64;
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..K).map(|_| gort::chan::bounded::<u64>(16)).unzip();
     let t = Instant::now();
+    // `txs` stays alive to the end, as Go's channels stay open: a closed channel's arm would be
+    // ready (with an error).
     let producers: Vec<_> = txs
-        .into_iter()
-        .map(|tx| gort::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap())))
+        .iter()
+        .map(|tx| {
+            let tx = tx.clone();
+            gort::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+        })
         .collect();
     let total = per * K as u64;
     let mut sum = 0u64;
@@ -411,6 +416,7 @@ fn select8(n: u64, dynamic: bool) {
     for p in producers {
         p.join().unwrap();
     }
+    drop(txs);
     let name = if dynamic { "select8_dyn" } else { "select8" };
     report(name, el.as_nanos() as f64 / total as f64, "ns/op");
 }
