@@ -23,7 +23,7 @@
 //! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets [unsafe: setsockopt] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
-//! | `chan`   | channels, `select!`, timer channels [unsafe: waiter nodes] | docs/channels.md |
+//! | `chan`   | channels, `select!`, the dynamic `Select`, timer channels and timers [unsafe: waiter nodes, erased select values] | docs/channels.md |
 //! | `sync`   | Mutex, RwLock, Condvar, WaitGroup, Once, Semaphore, Barrier | docs/channels.md |
 //! | `local`  | G-local storage (`local!`) [unsafe: stable value addresses] | docs/channels.md |
 //!

@@ -1,4 +1,6 @@
-//! `select!`: the algorithm on the caller's stack (Go's `selectgo`, with per-channel locks).
+//! The select algorithm on the caller's stack (Go's `selectgo`, with per-channel locks), for
+//! `select!`, the dynamic `Select` (dynamic.rs; both through [`select_in`], over any [`Arms`]),
+//! and the channels' timed operations.
 //!
 //! 1. Pass 1: try every arm without blocking, in a uniformly random order (a fresh Fisher-Yates
 //!    permutation per call; source order for `select_biased!` and `Select::new_biased`). The
@@ -9,7 +11,9 @@
 //!    parking, and claims its own core unless a sender got there first.
 //! 2. Pass 2: park; the registrar links one waiter per arm (waiter.rs, step 2).
 //! 3. Pass 3: once woken, unlink every waiter that is still linked, then report the case the
-//!    winner claimed. `RETRY` goes back to pass 1; `TIMEOUT` reports the deadline.
+//!    winner claimed. `RETRY` goes back to pass 1 (an arm became ready during registration, a
+//!    watcher was woken, or a dynamic `Select` gave back the receiver it had reserved);
+//!    `TIMEOUT` reports the deadline.
 //!
 //! An arm is only ever performed by pass 1 (on this stack) or by the single claimer that won the
 //! core, so a losing arm never consumes a value (may's bug #102 cannot happen): a losing receive

@@ -45,6 +45,14 @@
 //! Per blocking operation that saves a lock round and a CAS; the exactly-once argument of
 //! steps 4-5 is unchanged.
 //!
+//! **Watchers, deferred senders, give-back** (the dynamic `Select`; docs/channels.md §2): a
+//! watcher is linked with case [`WATCH`] (= `RETRY`) in a watch list and claimed for `RETRY` by
+//! [`WaitList::notify_all`]; a deferred sender is a sender waiter with no slot whose claimer
+//! answers in its `got` cell; a claimer holding a receiver for a dynamic `Select` send that is
+//! dropped unsent gives it back with [`SelCore::complete_retry`], replacing the case by `RETRY`
+//! before completing, so the receiver attempts again. Each is still one claim and one
+//! completion per core: the exactly-once argument of steps 4-5 is unchanged.
+//!
 //! Why not Go's "lock every channel in address order": that needs the locks of channels of
 //! different element types held at once, through type erasure, and makes every send on a busy
 //! channel wait for selects that merely mention it. One lock at a time plus one CAS gives the
