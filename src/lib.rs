@@ -210,7 +210,10 @@ pub mod errgroup {
     pub use gort_runtime::errgroup::{with_context, Group};
 }
 
-/// Channels (Go's `chan`): bounded, unbuffered (`bounded(0)`), unbounded; MPMC; close; select.
+/// Channels (Go's `chan`, crossbeam-channel's API): bounded, unbuffered (`bounded(0)`),
+/// unbounded; MPMC; close; [`never`](chan::never) (Go's nil channel) and [`at`](chan::at);
+/// [`select!`](crate::select) for a fixed set of operations and [`Select`](chan::Select) for a
+/// set chosen at run time.
 ///
 /// ```
 /// let (tx, rx) = gort::chan::bounded(0);
@@ -219,19 +222,24 @@ pub mod errgroup {
 /// ```
 pub mod chan {
     pub use gort_runtime::chan::{
-        bounded, unbounded, IntoIter, Iter, Receiver, RecvCtxError, RecvError, RecvTimeoutError,
-        SendCtxError, SendError, SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+        at, bounded, never, unbounded, IntoIter, Iter, ReadyTimeoutError, Receiver, RecvCtxError,
+        RecvError, RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendCtxError,
+        SendError, SendTimeoutError, Sender, TryIter, TryReadyError, TryRecvError, TrySelectError,
+        TrySendError,
     };
 }
 
-/// Timer channels (Go's `time.After`, `time.Tick`).
+/// Timers (Go 1.23's `time`): timer channels ([`after`](time::after), [`tick`](time::tick),
+/// [`at`](time::at)), stoppable [`Timer`](time::Timer)s and [`Ticker`](time::Ticker)s, and
+/// [`after_func`](time::after_func). A timer channel is ready the moment it is due, and one
+/// nobody holds costs nothing: no stop is needed.
 ///
 /// ```
 /// let t = gort::time::after(std::time::Duration::from_millis(1));
 /// assert!(t.recv().is_ok());
 /// ```
 pub mod time {
-    pub use gort_runtime::chan::{after, tick};
+    pub use gort_runtime::chan::{after, after_func, at, tick, AfterFunc, Ticker, Timer};
 }
 
 /// Unix signals delivered to channels (Go's `os/signal`): [`notify`](signal::notify) returns
@@ -326,7 +334,7 @@ pub mod io {
 }
 
 pub use gort_runtime::local::LocalKey;
-pub use gort_runtime::{local, select};
+pub use gort_runtime::{local, select, select_biased};
 
 /// Blocking synchronisation that parks the G, not the M (Go's `sync`): Mutex (with Go's
 /// starvation mode), RwLock, Condvar (with timeouts), WaitGroup (with `go`), Once, OnceLock,

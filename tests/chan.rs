@@ -391,3 +391,182 @@ fn timer_channels() {
     .unwrap();
     assert_eq!(got.load(Ordering::SeqCst), 3);
 }
+
+/// A value that counts its drops (and may panic in `drop`).
+struct Counted {
+    drops: Arc<AtomicU64>,
+    panic: bool,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        if self.panic {
+            panic!("Counted::drop panics");
+        }
+    }
+}
+
+fn counted(drops: &Arc<AtomicU64>, panic: bool) -> Counted {
+    Counted {
+        drops: drops.clone(),
+        panic,
+    }
+}
+
+/// The last `Receiver` dropped drops the buffered values then, while senders are still alive
+/// (they used to wait for the last `Sender`).
+#[test]
+fn last_receiver_drop_drops_buffered_values() {
+    let drops = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = bounded(4);
+    let rx2 = rx.clone();
+    for _ in 0..3 {
+        tx.send(counted(&drops, false)).unwrap();
+    }
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "a receiver is left");
+    drop(rx2);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    // Later sends fail and hand the value back, which the caller drops.
+    assert!(tx.send(counted(&drops, false)).is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    drop(tx);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+}
+
+/// Buffered values whose `Drop` panics do not abort the process when the channel drops them:
+/// they are dropped one at a time, the first panic propagates (out of the last receiver's drop,
+/// or of the drop that frees the channel), and values still buffered during that unwind are
+/// leaked, not dropped (a second panicking destructor would abort).
+#[test]
+fn panicking_drops_in_the_buffer_do_not_abort() {
+    // Last receiver dropped while a sender lives: the first panic comes out of `drop(rx)`; the
+    // second value stays buffered and panics out of the drop that frees the channel.
+    let drops = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = bounded(4);
+    tx.send(counted(&drops, true)).unwrap();
+    tx.send(counted(&drops, true)).unwrap();
+    let r = std::panic::catch_unwind(move || drop(rx));
+    assert!(r.is_err(), "the first panicking drop propagates");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let r = std::panic::catch_unwind(move || drop(tx));
+    assert!(
+        r.is_err(),
+        "the value left behind is dropped when the channel is freed"
+    );
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+
+    // Both handles gone at once: the first panic unwinds through the freeing of the channel,
+    // which then leaks the rest instead of dropping them.
+    let drops = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = unbounded();
+    for _ in 0..3 {
+        tx.send(counted(&drops, true)).unwrap();
+    }
+    drop(tx);
+    let r = std::panic::catch_unwind(move || drop(rx));
+    assert!(r.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the others are leaked");
+}
+
+/// `select!` accepts temporaries as channels (they live until the select is over), evaluates
+/// every channel and value expression once, in source order, and accepts `default()` and
+/// trailing commas (crossbeam's syntax, which the README promises).
+#[test]
+fn select_macro_temporaries_order_and_syntax() {
+    struct Pipe {
+        tx: gort::chan::Sender<u32>,
+    }
+    impl Pipe {
+        fn tx(&self) -> gort::chan::Sender<u32> {
+            self.tx.clone()
+        }
+    }
+    let (tx, rx) = bounded::<u32>(1);
+    let pipe = Pipe { tx };
+    let sent = gort::select! {
+        send(pipe.tx(), 7) -> r => r.is_ok(),
+        recv(gort::time::after(Duration::from_millis(50))) -> _ => false,
+    };
+    assert!(sent);
+    assert_eq!(rx.recv(), Ok(7));
+
+    let order = std::cell::RefCell::new(Vec::new());
+    let note = |what: &'static str| order.borrow_mut().push(what);
+    let (tx2, rx2) = bounded::<u32>(1);
+    gort::select! {
+        recv({ note("rx"); &rx }) -> _ => unreachable!(),
+        send({ note("tx"); &tx2 }, { note("value"); 1 }) -> r => r.unwrap(),
+        recv({ note("timer"); gort::time::after(Duration::from_secs(60)) }) -> _ => unreachable!(),
+    }
+    assert_eq!(*order.borrow(), ["rx", "tx", "value", "timer"]);
+    assert_eq!(rx2.recv(), Ok(1));
+
+    let got = gort::select! {
+        recv(rx,) -> _ => 1,
+        default() => 2,
+    };
+    assert_eq!(got, 2);
+    let got = gort::select! {
+        recv(rx) -> _ => 1,
+        default(Duration::from_millis(1),) => 2,
+    };
+    assert_eq!(got, 2);
+}
+
+/// Go 1.23's synchronous timer channels: a due timer is ready when the select looks, so it wins
+/// over `default` every time, and several due timers are chosen uniformly (they used to be
+/// filled only by their heap callback: `default` won, and the first-created timer always won).
+#[test]
+fn due_timers_are_ready_and_chosen_uniformly() {
+    for _ in 0..1000 {
+        let fired = gort::select! {
+            recv(gort::time::after(Duration::ZERO)) -> v => v.is_ok(),
+            default => false,
+        };
+        assert!(fired, "default won over a due timer");
+    }
+    const N: usize = 20_000;
+    let mut hits = [0usize; 3];
+    for _ in 0..N {
+        let (a, b, c) = (
+            gort::time::after(Duration::ZERO),
+            gort::time::after(Duration::ZERO),
+            gort::time::after(Duration::ZERO),
+        );
+        gort::select! {
+            recv(a) -> _ => hits[0] += 1,
+            recv(b) -> _ => hits[1] += 1,
+            recv(c) -> _ => hits[2] += 1,
+            default => unreachable!("three due timers, none ready"),
+        }
+    }
+    for h in hits {
+        let frac = h as f64 / N as f64;
+        assert!(
+            (0.31..=0.36).contains(&frac),
+            "due timers chosen {hits:?} of {N}"
+        );
+    }
+}
+
+/// Timers that become due while the select is parked: the one the heap runs first does not
+/// always win (the woken select looks at all of them).
+#[test]
+fn timers_due_while_parked_are_chosen_among() {
+    const N: usize = 200;
+    let mut first = 0;
+    for _ in 0..N {
+        let when = Instant::now() + Duration::from_millis(1);
+        let (a, b) = (gort::chan::at(when), gort::chan::at(when));
+        gort::select! {
+            recv(a) -> _ => first += 1,
+            recv(b) -> _ => {}
+        }
+    }
+    assert!(
+        (N / 5..=4 * N / 5).contains(&first),
+        "the first timer won {first} of {N}"
+    );
+}

@@ -1,6 +1,7 @@
 // CI: cargo test --release --test stress -- --ignored --test-threads=1
 //! Stress and fault suite: long churns of spawn / channels / select / sleep / yield / blocking
-//! calls on all Ps, random panics, and the churn again on one CPU with four Ps.
+//! calls on all Ps, random panics, the churn again on one CPU with four Ps, and the dynamic
+//! `Select` with timers.
 //!
 //! Every test is `#[ignore]` so the normal `cargo test --workspace` stays fast, and runs its body
 //! in a child process (`child_test!`): exact `num_goroutine()` and thread counts need a process
@@ -16,7 +17,8 @@ mod common;
 
 use common::stress::{assert_no_leaks, mix, warm_up, watchdog};
 
-use gort::chan::{bounded, unbounded, Receiver, Sender};
+use gort::chan::{bounded, unbounded, Receiver, RecvTimeoutError, Select, Sender};
+use gort::time::Ticker;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -866,6 +868,234 @@ child_test!(
         }
         assert_eq!(off.load(Ordering::Relaxed), 0, "Gs ran off CPU 0");
         assert_no_leaks(baseline);
+        dog.store(false, Ordering::SeqCst);
+    }
+);
+
+// ---- the dynamic Select and timers ----------------------------------------------------------
+
+/// Totals of the dynamic-select churn: what was sent and received (count, sum, and a sum of a
+/// mix of each value, so that a loss and a duplicate cannot cancel out).
+#[derive(Default)]
+struct Flow {
+    sent: AtomicU64,
+    sent_sum: AtomicU64,
+    sent_mix: AtomicU64,
+    recvd: AtomicU64,
+    recvd_sum: AtomicU64,
+    recvd_mix: AtomicU64,
+    timer_wins: AtomicU64,
+    given_back: AtomicU64,
+}
+
+impl Flow {
+    fn sent(&self, v: u64) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.sent_sum.fetch_add(v, Ordering::Relaxed);
+        self.sent_mix.fetch_add(mix(v), Ordering::Relaxed);
+    }
+    fn recvd(&self, v: u64) {
+        self.recvd.fetch_add(1, Ordering::Relaxed);
+        self.recvd_sum.fetch_add(v, Ordering::Relaxed);
+        self.recvd_mix.fetch_add(mix(v), Ordering::Relaxed);
+    }
+}
+
+const DROPPED_OP: &str = "dropped `SelectedOperation` without completing the operation";
+
+/// A producer: dynamic selects of send operations on three random channels against a short
+/// fresh timer (or a timeout, or no wait at all), each value sent once; now and then the chosen
+/// send is dropped unsent (its reservation given back, the panic caught).
+fn dyn_producer(p: u64, txs: &[Sender<u64>], until: Instant, flow: &Flow) {
+    let mut seq = 0u64;
+    let mut x = mix(p + 1);
+    while Instant::now() < until {
+        x = mix(x);
+        let picks = [x % 12, (x >> 8) % 12, (x >> 16) % 12].map(|i| i as usize);
+        let timer = gort::time::after(Duration::from_micros(x % 2000));
+        let mut sel = Select::new();
+        for &i in &picks {
+            sel.send(&txs[i]);
+        }
+        let ti = sel.recv(&timer);
+        let op = match x % 5 {
+            0 => sel.try_select().ok(),
+            1 => sel.select_timeout(Duration::from_micros(500)).ok(),
+            _ => Some(sel.select()),
+        };
+        let Some(op) = op else { continue };
+        if op.index() == ti {
+            op.recv(&timer).unwrap();
+            flow.timer_wins.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let tx = &txs[picks[op.index()]];
+        if x.is_multiple_of(997) {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(op)));
+            assert_eq!(*r.unwrap_err().downcast_ref::<&str>().unwrap(), DROPPED_OP);
+            flow.given_back.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let v = p << 40 | seq;
+        seq += 1;
+        op.send(tx, v).unwrap();
+        flow.sent(v);
+    }
+}
+
+/// A consumer, by `kind`: 0, a dynamic `Select` over every channel plus a ticker it now and
+/// then resets or stops; 1, `ready` over every channel, then `try_recv`; 2, `select!` over
+/// three channels with a fresh timer and a `default(d)`; 3, `recv_deadline` round the channels.
+/// Each returns once every channel it reads is closed and drained.
+fn dyn_consumer(kind: usize, rxs: &[Receiver<u64>], flow: &Flow) {
+    match kind {
+        0 => {
+            let ticker = Ticker::new(Duration::from_micros(300));
+            let mut sel = Select::new();
+            for rx in rxs {
+                sel.recv(rx);
+            }
+            let ti = sel.recv(ticker.receiver());
+            let (mut open, mut n) = (rxs.len(), 0u64);
+            while open > 0 {
+                let op = sel.select();
+                let i = op.index();
+                if i == ti {
+                    op.recv(ticker.receiver()).unwrap();
+                    n += 1;
+                    match n % 50 {
+                        0 => assert!(ticker.reset(Duration::from_micros(100 + n % 400))),
+                        25 => {
+                            ticker.stop();
+                            ticker.reset(Duration::from_micros(300));
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                match op.recv(&rxs[i]) {
+                    Ok(v) => flow.recvd(v),
+                    Err(_) => {
+                        sel.remove(i);
+                        open -= 1;
+                    }
+                }
+            }
+        }
+        1 => {
+            let mut sel = Select::new();
+            for rx in rxs {
+                sel.recv(rx);
+            }
+            let mut open = rxs.len();
+            while open > 0 {
+                let i = sel.ready();
+                match rxs[i].try_recv() {
+                    Ok(v) => flow.recvd(v),
+                    Err(gort::chan::TryRecvError::Empty) => {}
+                    Err(gort::chan::TryRecvError::Closed) => {
+                        sel.remove(i);
+                        open -= 1;
+                    }
+                }
+            }
+        }
+        2 => {
+            let never = gort::chan::never::<u64>();
+            let mut mine: Vec<&Receiver<u64>> = vec![&rxs[0], &rxs[5], &rxs[10]];
+            while mine.iter().any(|r| !r.same_channel(&never)) {
+                let got = gort::select! {
+                    recv(mine[0]) -> v => (0, v),
+                    recv(mine[1]) -> v => (1, v),
+                    recv(mine[2]) -> v => (2, v),
+                    recv(gort::time::after(Duration::from_micros(200))) -> _ => continue,
+                    default(Duration::from_millis(1)) => continue,
+                };
+                match got {
+                    (_, Ok(v)) => flow.recvd(v),
+                    (i, Err(_)) => mine[i] = &never,
+                }
+            }
+        }
+        _ => {
+            let mut open: Vec<&Receiver<u64>> = rxs.iter().collect();
+            let mut k = 0;
+            while !open.is_empty() {
+                k = (k + 1) % open.len();
+                let deadline = Instant::now() + Duration::from_micros(300);
+                match open[k].recv_deadline(deadline) {
+                    Ok(v) => flow.recvd(v),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Closed) => {
+                        open.swap_remove(k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// 6. The dynamic Select and timers under churn on all Ps: producers' deferred sends and
+// reservations (some given back) against consumers of every kind (dynamic selects with a
+// ticker that is reset and stopped, ready + try_recv, select! with fresh timers and a
+// timeout, deadlines). Every value sent is received exactly once; no G, thread or timer leaks.
+child_test!(
+    #[ignore = "stress: run with --release --ignored (CI stress step)"]
+    fn dynamic_select_and_timers_churn() [] {
+        let secs = (stress_secs() / 3).max(2);
+        let dog = watchdog("dynamic select churn", Duration::from_secs(secs + 120));
+        let baseline = warm_up();
+        // The dropped operations' panics are expected: keep them off stderr.
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&DROPPED_OP) {
+                prev(info);
+            }
+        }));
+        let t = Instant::now();
+        let until = t + Duration::from_secs(secs);
+        let (txs, rxs): (Vec<Sender<u64>>, Vec<Receiver<u64>>) =
+            (0..12).map(|i| bounded([0, 1, 4][i % 3])).unzip();
+        let (txs, rxs) = (Arc::new(txs), Arc::new(rxs));
+        let flow = Arc::new(Flow::default());
+        let producers: Vec<_> = (0..8)
+            .map(|p| {
+                let (txs, flow) = (txs.clone(), flow.clone());
+                gort::spawn(move || dyn_producer(p, &txs, until, &flow))
+            })
+            .collect();
+        let consumers: Vec<_> = (0..8)
+            .map(|c| {
+                let (rxs, flow) = (rxs.clone(), flow.clone());
+                gort::spawn(move || dyn_consumer(c % 4, &rxs, &flow))
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        drop(txs); // the last senders: the channels close
+        for c in consumers {
+            c.join().unwrap();
+        }
+        let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        eprintln!(
+            "dynamic select churn: {} values, {} timer wins, {} reservations given back, in {:?}",
+            ld(&flow.sent),
+            ld(&flow.timer_wins),
+            ld(&flow.given_back),
+            t.elapsed()
+        );
+        assert!(ld(&flow.sent) > 0 && ld(&flow.timer_wins) > 0 && ld(&flow.given_back) > 0);
+        assert_eq!(ld(&flow.sent), ld(&flow.recvd), "values lost or doubled");
+        assert_eq!(ld(&flow.sent_sum), ld(&flow.recvd_sum));
+        assert_eq!(ld(&flow.sent_mix), ld(&flow.recvd_mix));
+        drop(rxs);
+        assert_no_leaks(baseline);
+        let t = Instant::now();
+        while gort_runtime::timer::pending() > 0 && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(gort_runtime::timer::pending(), 0, "timers left pending");
         dog.store(false, Ordering::SeqCst);
     }
 );

@@ -29,7 +29,7 @@
 //! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets \[unsafe: setsockopt\] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
-//! | `chan`   | channels, `select!`, timer channels \[unsafe: waiter nodes\] | docs/channels.md |
+//! | `chan`   | channels, `select!`, the dynamic `Select`, timer channels and timers \[unsafe: waiter nodes, erased select values\] | docs/channels.md |
 //! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |
 //! | `errgroup`| x/sync's errgroup: first error, limit, derived context | docs/toolkit.md     |
 //! | `scope`  | scoped Gs borrowing the caller's stack \[unsafe: lifetime erasure\] | docs/toolkit.md |

@@ -388,6 +388,16 @@ pub fn pending() -> usize {
     }
 }
 
+/// Entries in all timer heaps, counting cancelled ones not yet removed (for tests that check
+/// that timers are released: they stay within a constant of [`pending`]).
+#[doc(hidden)]
+pub fn heap_entries() -> usize {
+    match TIMERS.get() {
+        Some(t) => t.shards.iter().map(|s| s.heap.lock().heap.len()).sum(),
+        None => 0,
+    }
+}
+
 /// Step 0 of `find_runnable` (Go's `checkTimers`): runs the timers of P `pid` due at `now`, the
 /// time [`local_due`] found them due at. Returns how many ran.
 pub(crate) fn check_local(pid: usize, now: u64) -> usize {

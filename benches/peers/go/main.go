@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -145,6 +146,12 @@ func main() {
 		pool(arg(1))
 	case "errgroup":
 		errgroupMembers(arg(1), arg(2))
+	case "select8":
+		select8(arg(1), false)
+	case "select8_dyn":
+		select8(arg(1), true)
+	case "timer_churn":
+		timerChurn(arg(1))
 	case "tcp_echo_client":
 		tcpEchoClient(os.Args[2], arg(2), arg(3))
 	case "http_service":
@@ -621,4 +628,90 @@ func errgroupMembers(members, rounds int) {
 		}
 	}
 	report("errgroup", float64(time.Since(t).Nanoseconds())/float64(members*rounds), "ns/member")
+}
+
+// select8: 8 goroutines each send n/8 values into their own channel (capacity 16); main
+// receives all n through a select over the 8 channels: the select statement, or with dynamic
+// reflect.Select (Go's select over a runtime-sized set; gort's Select). ns per value.
+func select8(n int, dynamic bool) {
+	const k = 8
+	per := n / k
+	chs := make([]chan int, k)
+	for i := range chs {
+		chs[i] = make(chan int, 16)
+	}
+	t := time.Now()
+	for _, c := range chs {
+		go func(c chan int) {
+			for i := 0; i < per; i++ {
+				c <- i
+			}
+		}(c)
+	}
+	total := per * k
+	sum := 0
+	if dynamic {
+		cases := make([]reflect.SelectCase, k)
+		for i, c := range chs {
+			cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)}
+		}
+		for j := 0; j < total; j++ {
+			_, v, _ := reflect.Select(cases)
+			sum += int(v.Int())
+		}
+	} else {
+		c0, c1, c2, c3, c4, c5, c6, c7 := chs[0], chs[1], chs[2], chs[3], chs[4], chs[5], chs[6], chs[7]
+		for j := 0; j < total; j++ {
+			select {
+			case v := <-c0:
+				sum += v
+			case v := <-c1:
+				sum += v
+			case v := <-c2:
+				sum += v
+			case v := <-c3:
+				sum += v
+			case v := <-c4:
+				sum += v
+			case v := <-c5:
+				sum += v
+			case v := <-c6:
+				sum += v
+			case v := <-c7:
+				sum += v
+			}
+		}
+	}
+	el := time.Since(t)
+	if sum != k*per*(per-1)/2 {
+		panic("select8: wrong sum")
+	}
+	name := "select8"
+	if dynamic {
+		name = "select8_dyn"
+	}
+	report(name, float64(el.Nanoseconds())/float64(total), "ns/op")
+}
+
+// timerChurn: a select loop with a fresh one-second time.After in every select; another
+// goroutine sends n values on an unbuffered channel. ns per select.
+func timerChurn(n int) {
+	data := make(chan int)
+	t := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			data <- i
+		}
+	}()
+	for i := 0; i < n; i++ {
+		select {
+		case v := <-data:
+			if v != i {
+				panic("timer_churn: wrong value")
+			}
+		case <-time.After(time.Second):
+			panic("timer_churn: a one-second timer fired")
+		}
+	}
+	report("timer_churn", float64(time.Since(t).Nanoseconds())/float64(n), "ns/op")
 }

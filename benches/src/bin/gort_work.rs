@@ -44,6 +44,9 @@ fn main() {
         "blocking_once" => blocking_once(arg(1), arg(2), arg(3)),
         "blockcheck_cost" => blockcheck_cost(arg(1), arg(2), arg(3), iters_per_ms.unwrap()),
         "cpu_wall" => cpu_wall(arg(1), arg(2), iters_per_ms.unwrap()),
+        "select8" => select8(arg(1), false),
+        "select8_dyn" => select8(arg(1), true),
+        "timer_churn" => timer_churn(arg(1)),
         w => unsupported(w),
     })
     .join()
@@ -659,4 +662,80 @@ fn sysmon_cpu_ns() -> u64 {
         }
     }
     0
+}
+
+/// 8 tasks each send `n / 8` values into their own channel (capacity 16); this task receives
+/// all `n` through a select over the 8 channels: `select!` (Go's `select` statement) or, with
+/// `dynamic`, a `gort::chan::Select` built once (Go's `reflect.Select`). ns per received value.
+fn select8(n: u64, dynamic: bool) {
+    const K: usize = 8;
+    let per = n / K as u64;
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..K).map(|_| gort::chan::bounded::<u64>(16)).unzip();
+    let t = Instant::now();
+    // `txs` stays alive to the end, as Go's channels stay open: a closed channel's arm would be
+    // ready (with an error).
+    let producers: Vec<_> = txs
+        .iter()
+        .map(|tx| {
+            let tx = tx.clone();
+            gort::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+        })
+        .collect();
+    let total = per * K as u64;
+    let mut sum = 0u64;
+    if dynamic {
+        let mut sel = gort::chan::Select::new();
+        for rx in &rxs {
+            sel.recv(rx);
+        }
+        for _ in 0..total {
+            let op = sel.select();
+            let i = op.index();
+            sum += op.recv(&rxs[i]).unwrap();
+        }
+    } else {
+        let [r0, r1, r2, r3, r4, r5, r6, r7] = &rxs[..] else {
+            unreachable!()
+        };
+        for _ in 0..total {
+            sum += gort::select! {
+                recv(r0) -> v => v.unwrap(),
+                recv(r1) -> v => v.unwrap(),
+                recv(r2) -> v => v.unwrap(),
+                recv(r3) -> v => v.unwrap(),
+                recv(r4) -> v => v.unwrap(),
+                recv(r5) -> v => v.unwrap(),
+                recv(r6) -> v => v.unwrap(),
+                recv(r7) -> v => v.unwrap(),
+            };
+        }
+    }
+    let el = t.elapsed();
+    assert_eq!(sum, K as u64 * per * (per - 1) / 2);
+    for p in producers {
+        p.join().unwrap();
+    }
+    drop(txs);
+    let name = if dynamic { "select8_dyn" } else { "select8" };
+    report(name, el.as_nanos() as f64 / total as f64, "ns/op");
+}
+
+/// A select loop with a fresh one-second timer in every select (Go's `case <-time.After(d)`):
+/// another task sends `n` values on an unbuffered channel, this task receives each in a select
+/// against `after(1 s)`, which never fires. ns per select.
+fn timer_churn(n: u64) {
+    let (tx, rx) = gort::chan::bounded::<u64>(0);
+    let t = Instant::now();
+    let producer = gort::spawn(move || (0..n).for_each(|i| tx.send(i).unwrap()));
+    for i in 0..n {
+        gort::select! {
+            recv(rx) -> v => assert_eq!(v, Ok(i)),
+            recv(gort::time::after(std::time::Duration::from_secs(1))) -> _ => {
+                panic!("timer_churn: a one-second timer fired")
+            }
+        }
+    }
+    let el = t.elapsed();
+    producer.join().unwrap();
+    report("timer_churn", el.as_nanos() as f64 / n as f64, "ns/op");
 }

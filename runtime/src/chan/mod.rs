@@ -6,7 +6,7 @@
 //! |------------------|-------------------|------------------|----------------------|
 //! | open, idle       | 0 < len < cap     | empty            | empty                |
 //! | open, receivers wait | empty         | parked receivers | empty                |
-//! | open, senders wait   | full (len = cap; always for `bounded(0)`) | empty | parked senders |
+//! | open, senders wait   | full (len + reserved = cap; always for `bounded(0)`) | empty | parked senders |
 //! | closed           | draining          | empty            | empty                |
 //!
 //! Stale waiters (selects already claimed by another channel) may sit in either queue; they are
@@ -15,10 +15,11 @@
 //!
 //! # Who touches what
 //!
-//! * `Chan::inner` (buffer, queues, closed flag): under `Chan::inner`'s lock, always short and
-//!   never held across a park.
+//! * `Chan::inner` (buffer, queues, watch lists, reservations, closed flag, timer state): under
+//!   `Chan::inner`'s lock, always short and never held across a park.
 //! * A parked waiter's slot: only by the claimer that won its core (waiter.rs, step 3).
 //! * `senders` / `receivers`: atomic counts; the last `Sender` or `Receiver` dropped closes.
+//! * `timer` (the hooks of a timer channel) is immutable after creation.
 //!
 //! # Hot paths
 //!
@@ -28,43 +29,96 @@
 //! so no operation allocates (except growth of an unbounded buffer, and deadlines, which need
 //! a timer).
 //!
+//! # Watchers and reservations (the dynamic `Select`, dynamic.rs)
+//!
+//! `Select::ready` waits until an operation *could* complete without performing it, and a
+//! dynamic `Select`'s send has no value until the user completes it. Both block as *watchers*:
+//! waiters in `recv_watch` / `send_watch`, linked with case `WATCH`, that carry no value. Every
+//! transition that makes a side ready wakes that side's watchers (claims them for `RETRY`, so
+//! their G looks again): a value buffered or a sender parked (receive side); room made or a
+//! receiver parked (send side); close (both). A dynamic `Select` whose send is ready
+//! *reserves* it until the user supplies the value: a parked receiver is claimed and held
+//! (completed by `SelectedOperation::send`, or given back with `RETRY` if that is dropped), or
+//! a buffer slot is counted in `reserved` (room is `buf.len() + reserved < cap`).
+//!
+//! # Timer channels (Go 1.23's synchronous timers; time.rs)
+//!
+//! A timer channel (`after`, `tick`, `Timer`, `Ticker`) is a channel of capacity 1 with no
+//! sender and a `ChanTimer` in its state. Its value is made when a receive, select or `len`
+//! looks and the timer is due (`TimerHooks::fire_due`, Go's `maybeRunChan`), so a due timer is
+//! ready at once, never behind `default`. Only while a waiter is linked on it is it in the timer
+//! heap (`TimerHooks::block`, Go's `blockTimerChan`); the last `Receiver` dropped takes it out
+//! of the heap, so an unreferenced timer costs nothing.
+//!
 //! # Closing (Go's rules, without the panics)
 //!
 //! `Sender::close` (or dropping the last `Sender`) closes: parked receivers wake with an error,
 //! parked senders get their values back, receivers drain the buffer and then get errors, and
 //! later sends return their value in the error. Dropping the last `Receiver` closes too (no one
-//! can ever receive, so a blocked sender must not wait forever; crossbeam's rule).
+//! can ever receive, so a blocked sender must not wait forever; crossbeam's rule) and drops the
+//! buffered values then, one at a time: a value whose `Drop` panics propagates that panic out of
+//! the receiver's drop, and values still buffered are then leaked rather than dropped during the
+//! unwind (a second panic there would abort the process).
 
+mod arms;
 mod ctx;
+mod dynamic;
+mod macros;
 mod select;
 mod time;
 pub(crate) mod waiter;
 
+pub use arms::{RecvArm, SendArm};
 pub use ctx::{RecvCtxError, SendCtxError};
-pub use select::{select as __select, Mode as __Mode, Reg as __Reg, SelectArm as __SelectArm};
-pub use time::{after, tick};
+pub use dynamic::{
+    ReadyTimeoutError, Select, SelectTimeoutError, SelectedOperation, TryReadyError, TrySelectError,
+};
+pub use select::{
+    select as __select, select_biased as __select_biased, Mode as __Mode, Reg as __Reg,
+    SelectArm as __SelectArm,
+};
+pub use time::{after, after_func, at, tick, AfterFunc, Ticker, Timer};
 
-use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{Arc, Mutex, MutexGuard};
-use select::{Reg, SelectArm};
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
-use waiter::{SelCore, WaitList, Waiter};
+use time::ChanTimer;
+use waiter::{Reservation, SelCore, WaitList, Waiter};
 
 struct Inner<T> {
     buf: VecDeque<T>,
     closed: bool,
+    /// Buffer slots promised to dynamic-`Select` sends not completed yet (module docs).
+    reserved: usize,
     recvq: WaitList<T>,
     sendq: WaitList<T>,
+    /// Watchers of the receive side: woken when a value is buffered, a sender parks, or close.
+    recv_watch: WaitList<T>,
+    /// Watchers of the send side: woken when room is made, a receiver parks, or close.
+    send_watch: WaitList<T>,
+    /// A timer channel's timer (time.rs); `None` for every other channel.
+    timer: Option<Box<ChanTimer>>,
 }
 
 // SAFETY: the raw waiter pointers in the queues are touched only under the channel lock, and the
 // waiters they point to are alive while linked (waiter.rs); the values moved through them are `T:
 // Send`.
 unsafe impl<T: Send> Send for Inner<T> {}
+
+/// The two places where a timer channel's timer runs (module docs, "Timer channels"). Function
+/// pointers made for `Chan<Instant>` at creation (time.rs), so the generic paths call them
+/// without knowing `T = Instant`.
+struct TimerHooks<T> {
+    /// Go's `maybeRunChan`: if the timer is due at `now`, makes its value (to a parked receiver
+    /// or the buffer) and moves the timer on. Under the channel lock.
+    fire_due: fn(&Chan<T>, &mut Inner<T>, Instant),
+    /// Go's `blockTimerChan`: a waiter was just linked, so the timer must be in the heap to wake
+    /// it. Under the channel lock.
+    block: fn(&Arc<Chan<T>>, &mut Inner<T>),
+}
 
 struct Chan<T> {
     inner: Mutex<Inner<T>>,
@@ -75,6 +129,8 @@ struct Chan<T> {
     senders: AtomicUsize,
     /// Live `Receiver`s; as `senders`.
     receivers: AtomicUsize,
+    /// Set for timer channels only. Immutable.
+    timer: Option<TimerHooks<T>>,
 }
 
 enum TrySend<T> {
@@ -87,6 +143,18 @@ enum TryRecv<T> {
     Got(T),
     Empty,
     Closed,
+    /// Claimed a deferred sender (a blocked dynamic `Select` send, which has no value yet): the
+    /// receiver must hand it a slot and wait for the value ([`Chan::recv_paired`]).
+    Paired(Pairing),
+}
+
+/// A deferred sender claimed by a receiver: its core (claimed, not completed) and its answer
+/// cell. Until the receiver completes the core, both are the receiver's to use (waiter.rs,
+/// steps 3-4).
+#[derive(Clone, Copy)]
+struct Pairing {
+    core: *const SelCore,
+    got: *const Cell<Option<Reservation>>,
 }
 
 impl<T> Chan<T> {
@@ -96,16 +164,38 @@ impl<T> Chan<T> {
         } else {
             VecDeque::with_capacity(cap)
         };
+        Chan::with_parts(cap, buf, None)
+    }
+
+    fn with_parts(cap: usize, buf: VecDeque<T>, timer: Option<TimerHooks<T>>) -> Self {
         Chan {
             inner: Mutex::new(Inner {
                 buf,
                 closed: false,
+                reserved: 0,
                 recvq: WaitList::new(),
                 sendq: WaitList::new(),
+                recv_watch: WaitList::new(),
+                send_watch: WaitList::new(),
+                timer: None,
             }),
             cap,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            timer,
+        }
+    }
+
+    /// True if a send could buffer now (counting reserved slots as taken).
+    fn has_room(&self, g: &Inner<T>) -> bool {
+        g.buf.len() + g.reserved < self.cap
+    }
+
+    /// A timer channel's `maybeRunChan` (module docs); nothing for other channels.
+    #[inline]
+    fn poll_timer(&self, g: &mut Inner<T>) {
+        if let Some(t) = &self.timer {
+            (t.fire_due)(self, g, Instant::now());
         }
     }
 
@@ -139,17 +229,83 @@ impl<T> Chan<T> {
             }
             return Ok(TrySend::Sent);
         }
-        if g.buf.len() < self.cap {
+        if self.has_room(&g) {
             g.buf.push_back(v);
+            if !g.recv_watch.is_empty() {
+                g.recv_watch.notify_all(std::ptr::null());
+            }
             return Ok(TrySend::Sent);
         }
         Err((g, v))
     }
 
-    fn try_recv(&self) -> TryRecv<T> {
-        match self.recv_locked(self.inner.lock()) {
-            Ok(r) => r,
-            Err(_) => TryRecv::Empty,
+    /// A receive that does not wait for a sender: `Got`, `Empty` or `Closed`. Having paired
+    /// with a deferred sender it does wait, but only for that sender's value (crossbeam's
+    /// receivers wait for a selected sender's packet the same way).
+    fn try_recv(this: &Arc<Self>) -> TryRecv<T> {
+        loop {
+            match this.recv_locked(this.inner.lock()) {
+                Ok(TryRecv::Paired(p)) => {
+                    if let Some(r) = Chan::recv_paired(this, p) {
+                        return r;
+                    }
+                    // Given back unsent: look again.
+                }
+                Ok(r) => return r,
+                Err(_) => return TryRecv::Empty,
+            }
+        }
+    }
+
+    /// Finishes a receive that claimed the deferred sender `p`: hands it this frame's slot (as
+    /// the sender's reservation) and parks until the sender's `SelectedOperation::send` writes
+    /// it. `None` if the sender gave the claim back unsent (the receive must be attempted again).
+    fn recv_paired(this: &Arc<Self>, p: Pairing) -> Option<TryRecv<T>> {
+        let arm = RecvArm::for_chan(this);
+        let slot = arm.slot.get();
+        let done = select::block_one(&arm, move |core| {
+            // SAFETY: we won the sender's core (claim_front) and have not completed it, so its
+            // answer cell and frame are ours until `complete`; our `core` and `slot` stay put
+            // until we are completed (block_one's contract).
+            unsafe {
+                (*p.got).set(Some(Reservation::Receiver(core, slot.cast())));
+                (*p.core).complete();
+            }
+        });
+        if !done {
+            return None;
+        }
+        Some(match arm.into_result() {
+            Some(Ok(v)) => TryRecv::Got(v),
+            _ => unreachable!("a deferred sender completed a paired receiver without a value"),
+        })
+    }
+
+    /// Under the lock `g`, one slot of the buffer just became free: a parked sender takes it (a
+    /// sender's value moves to the tail, Go's `recv`; a deferred sender is given the slot as its
+    /// reservation), else the send side's watchers look again. Releases the lock.
+    fn refill(&self, mut g: MutexGuard<'_, Inner<T>>) {
+        if !self.has_room(&g) {
+            return;
+        }
+        let Some(w) = g.sendq.claim_front() else {
+            if !g.send_watch.is_empty() {
+                g.send_watch.notify_all(std::ptr::null());
+            }
+            return;
+        };
+        // SAFETY: as in `send_locked`: the claim gives us the sender's slot (or answer cell).
+        unsafe {
+            if (*w).got.is_null() {
+                let sv = (*(*w).slot).take().expect("parked sender without a value");
+                g.buf.push_back(sv);
+            } else {
+                g.reserved += 1;
+                (*(*w).got).set(Some(Reservation::Slot));
+            }
+            let core = &*(*w).core;
+            drop(g);
+            core.complete();
         }
     }
 
@@ -160,23 +316,24 @@ impl<T> Chan<T> {
         &'a self,
         mut g: MutexGuard<'a, Inner<T>>,
     ) -> Result<TryRecv<T>, MutexGuard<'a, Inner<T>>> {
+        self.poll_timer(&mut g);
         if let Some(v) = g.buf.pop_front() {
-            // A full buffer with a parked sender: move its value to the tail (Go's recv).
-            if let Some(w) = g.sendq.claim_front() {
-                // SAFETY: as in `send_locked`: the claim gives us the sender's slot.
-                unsafe {
-                    let sv = (*(*w).slot).take().expect("parked sender without a value");
-                    g.buf.push_back(sv);
-                    let core = &*(*w).core;
-                    drop(g);
-                    core.complete();
-                }
+            // A full buffer with a parked sender: it takes the freed slot (Go's recv).
+            if !g.sendq.is_empty() || !g.send_watch.is_empty() {
+                self.refill(g);
             }
             return Ok(TryRecv::Got(v));
         }
         if let Some(w) = g.sendq.claim_front() {
             // SAFETY: as in `send_locked`.
             unsafe {
+                if !(*w).got.is_null() {
+                    let p = Pairing {
+                        core: (*w).core,
+                        got: (*w).got,
+                    };
+                    return Ok(TryRecv::Paired(p));
+                }
                 let v = (*(*w).slot).take().expect("parked sender without a value");
                 let core = &*(*w).core;
                 drop(g);
@@ -191,8 +348,56 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Links a receive waiter under the lock `g` (a blocking receive or a select's registration)
+    /// and does what a parked receiver implies: wakes the send side's watchers (other than
+    /// `core`'s own) and, on a timer channel, puts the timer in the heap.
+    ///
+    /// # Safety
+    /// As [`WaitList::link`]: `w` is alive, unlinked, and stays put (with `core` and `slot`)
+    /// while linked.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
+    unsafe fn link_recv(
+        this: &Arc<Self>,
+        g: &mut Inner<T>,
+        w: *mut Waiter<T>,
+        core: *const SelCore,
+        case: usize,
+        slot: *mut Option<T>,
+    ) {
+        // SAFETY: the caller's contract; we hold the lock (`g`).
+        unsafe { g.recvq.link(w, core, case, slot) };
+        if !g.send_watch.is_empty() {
+            g.send_watch.notify_all(core);
+        }
+        if let Some(t) = &this.timer {
+            (t.block)(this, g);
+        }
+    }
+
+    /// Links a send waiter under the lock `g`, and wakes the receive side's watchers (other than
+    /// `core`'s own).
+    ///
+    /// # Safety
+    /// As [`Chan::link_recv`].
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
+    unsafe fn link_send(
+        &self,
+        g: &mut Inner<T>,
+        w: *mut Waiter<T>,
+        core: *const SelCore,
+        case: usize,
+        slot: *mut Option<T>,
+    ) {
+        // SAFETY: the caller's contract; we hold the lock (`g`).
+        unsafe { g.sendq.link(w, core, case, slot) };
+        if !g.recv_watch.is_empty() {
+            g.recv_watch.notify_all(core);
+        }
+    }
+
     /// Closes; true if this call did. Wakes every parked waiter (receivers get `None`, senders
-    /// keep their value, which they return in the error).
+    /// keep their value, which they return in the error) and every watcher, and takes a timer
+    /// channel's timer out of the heap.
     fn close(&self) -> bool {
         let mut g = self.inner.lock();
         if g.closed {
@@ -208,7 +413,84 @@ impl<T> Chan<T> {
                 unsafe { (*(*w).core).complete() };
             }
         }
+        inner.recv_watch.notify_all(std::ptr::null());
+        inner.send_watch.notify_all(std::ptr::null());
+        let heaped = inner.timer.as_deref_mut().and_then(ChanTimer::unheap);
+        drop(g);
+        if let Some(id) = heaped {
+            crate::timer::cancel(id);
+        }
         true
+    }
+
+    /// The last `Receiver` is gone: close, then drop what is buffered, one value at a time and
+    /// outside the lock (module docs, "Closing"). A panicking `Drop` propagates to the caller
+    /// and leaves the values behind it buffered.
+    fn close_receivers(&self) {
+        self.close();
+        if std::thread::panicking() {
+            // A panicking Drop now would abort: leave the values to the channel's own drop.
+            return;
+        }
+        loop {
+            let v = self.inner.lock().buf.pop_front();
+            match v {
+                Some(v) => drop(v),
+                None => break,
+            }
+        }
+    }
+
+    /// Finishes a dynamic `Select`'s send that reserved a buffer slot (dynamic.rs): the value
+    /// goes to a receiver parked meanwhile, or into the slot; `Closed` if the channel closed
+    /// since (the slot is then simply given up).
+    fn send_reserved(&self, v: T) -> TrySend<T> {
+        let mut g = self.inner.lock();
+        g.reserved -= 1;
+        match self.send_locked(g, v) {
+            Ok(r) => r,
+            // Unreachable: the slot we held is free (`has_room`), or the channel is closed.
+            Err((_, v)) => TrySend::Full(v),
+        }
+    }
+
+    /// Undoes a dynamic `Select`'s buffer reservation (dynamic.rs): the slot is free again, so
+    /// a sender parked because of it moves in, or else the send side's watchers look again.
+    fn release_slot(&self) {
+        let mut g = self.inner.lock();
+        g.reserved -= 1;
+        if !g.closed && self.has_room(&g) {
+            self.refill(g);
+        }
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.inner.lock().buf);
+        drop_one_at_a_time(buf);
+    }
+}
+
+/// Drops `buf`'s values front to back. The first panicking `Drop` propagates, and the values
+/// behind it are leaked, not dropped during the unwind: a second panicking destructor there
+/// would abort the process (crossbeam's channels behave the same). If a panic is already
+/// unwinding, everything is leaked for the same reason.
+fn drop_one_at_a_time<T>(buf: VecDeque<T>) {
+    struct LeakOnUnwind<T>(VecDeque<T>);
+    impl<T> Drop for LeakOnUnwind<T> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                std::mem::forget(std::mem::take(&mut self.0));
+            }
+        }
+    }
+    let mut rest = LeakOnUnwind(buf);
+    if std::thread::panicking() {
+        return;
+    }
+    while let Some(v) = rest.0.pop_front() {
+        drop(v);
     }
 }
 
@@ -251,6 +533,34 @@ pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     let c = Arc::new(Chan::new(usize::MAX));
     (Sender { c: c.clone() }, Receiver { c })
+}
+
+/// A receiver that never receives anything and is never closed (Go's nil channel in a
+/// `select`, crossbeam's `never`): its `select!` arm is never ready, and `recv` blocks for good.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let (tx, rx) = gort::chan::unbounded::<u8>();
+/// let mut input = Some(&rx);
+/// tx.send(1).unwrap();
+/// for round in 0..2 {
+///     let got = gort::select! {
+///         recv(input.unwrap_or(&gort::chan::never())) -> v => v.ok(),
+///         default(Duration::from_millis(5)) => None,
+///     };
+///     assert_eq!(got, if round == 0 { Some(1) } else { None });
+///     input = None; // switch the arm off, as Go does by setting a channel to nil
+/// }
+/// ```
+#[must_use]
+pub fn never<T>() -> Receiver<T> {
+    // Capacity 0 and a sender count that no `Sender` will ever bring to zero: never ready,
+    // never closed.
+    Receiver {
+        c: Arc::new(Chan::new(0)),
+    }
 }
 
 /// The sending side of a channel; clone it for more producers (MPMC).
@@ -313,11 +623,14 @@ impl<T> Sender<T> {
         };
         let arm = SendArm::new(self, v);
         let (w, slot) = (arm.waiter.get(), arm.slot.get());
-        select::block_one(&arm, move |core| {
+        let c = &*self.c;
+        let done = select::block_one(&arm, move |core| {
             let mut g = g;
             // SAFETY: our unlinked waiter, core and slot stay put until the claimer completes.
-            unsafe { g.sendq.link(w, core, 0, slot) };
+            unsafe { c.link_send(&mut g, w, core, 0, slot) };
         });
+        // Only a receiver taken by a dynamic `Select` is ever given back, never a sender.
+        debug_assert!(done, "a blocking send was given back");
         arm.into_result()
             .expect("blocking send returned without completing")
     }
@@ -354,11 +667,31 @@ impl<T> Sender<T> {
     /// assert_eq!(r, Err(SendTimeoutError::Timeout(5)));
     /// ```
     pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
+        match Instant::now().checked_add(d) {
+            Some(t) => self.send_until(v, __Mode::Deadline(t)),
+            None => self.send_until(v, __Mode::Block),
+        }
+    }
+
+    /// Sends, waiting until `deadline` at most for room (crossbeam's `send_deadline`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::chan::SendTimeoutError;
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = gort::chan::bounded(1);
+    /// let soon = Instant::now() + Duration::from_millis(10);
+    /// assert_eq!(tx.send_deadline(1, soon), Ok(()));
+    /// assert_eq!(tx.send_deadline(2, soon), Err(SendTimeoutError::Timeout(2)));
+    /// assert_eq!(rx.recv(), Ok(1));
+    /// ```
+    pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(v, __Mode::Deadline(deadline))
+    }
+
+    fn send_until(&self, v: T, mode: __Mode) -> Result<(), SendTimeoutError<T>> {
         let arm = SendArm::new(self, v);
-        let mode = match Instant::now().checked_add(d) {
-            Some(t) => __Mode::Deadline(t),
-            None => __Mode::Block,
-        };
         __select(&[&arm], mode);
         let timed_out = !arm.chosen.get();
         let slot = arm.slot.into_inner();
@@ -428,6 +761,23 @@ impl<T> Sender<T> {
         self.len() == 0
     }
 
+    /// True if a send would have to wait for room: the buffer is full (always for `bounded(0)`,
+    /// never for `unbounded()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = gort::chan::bounded(1);
+    /// assert!(!tx.is_full());
+    /// tx.send(()).unwrap();
+    /// assert!(tx.is_full());
+    /// assert!(gort::chan::bounded::<()>(0).0.is_full());
+    /// ```
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        !self.c.has_room(&self.c.inner.lock())
+    }
+
     /// The capacity; `None` for an unbounded channel.
     ///
     /// # Examples
@@ -439,6 +789,21 @@ impl<T> Sender<T> {
     #[must_use]
     pub fn capacity(&self) -> Option<usize> {
         (self.c.cap != usize::MAX).then_some(self.c.cap)
+    }
+
+    /// True if `self` and `other` send on the same channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = gort::chan::unbounded::<u8>();
+    /// let (tx2, _rx2) = gort::chan::unbounded::<u8>();
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// assert!(!tx.same_channel(&tx2));
+    /// ```
+    #[must_use]
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.c, &other.c)
     }
 }
 
@@ -465,17 +830,48 @@ impl<T> Receiver<T> {
             Ok(TryRecv::Got(v)) => return Ok(v),
             Ok(TryRecv::Closed) => return Err(RecvError),
             Ok(TryRecv::Empty) => unreachable!("recv_locked reports an empty channel as Err"),
+            Ok(TryRecv::Paired(p)) => return self.recv_after_pairing(p),
             Err(g) => g,
         };
-        let arm = RecvArm::new(self);
-        let (w, slot) = (arm.waiter.get(), arm.slot.get());
-        select::block_one(&arm, move |core| {
-            let mut g = g;
-            // SAFETY: our unlinked waiter, core and slot stay put until the claimer completes.
-            unsafe { g.recvq.link(w, core, 0, slot) };
-        });
-        arm.into_result()
-            .expect("blocking recv returned without completing")
+        self.recv_blocking(g)
+    }
+
+    /// [`recv`](Self::recv) after it claimed a deferred sender: waits for its value, or
+    /// receives again if the sender gave the claim back.
+    fn recv_after_pairing(&self, p: Pairing) -> Result<T, RecvError> {
+        match Chan::recv_paired(&self.c, p) {
+            Some(TryRecv::Got(v)) => Ok(v),
+            _ => self.recv(),
+        }
+    }
+
+    /// The blocking tail of [`recv`](Self::recv): links a waiter under `g`, the lock of the
+    /// attempt that found nothing, and parks (select::block_one).
+    fn recv_blocking<'a>(&'a self, mut g: MutexGuard<'a, Inner<T>>) -> Result<T, RecvError> {
+        loop {
+            let arm = RecvArm::new(self);
+            let (w, slot) = (arm.waiter.get(), arm.slot.get());
+            let c = &self.c;
+            let done = select::block_one(&arm, move |core| {
+                let mut g = g;
+                // SAFETY: our unlinked waiter, core and slot stay put until the claimer
+                // completes.
+                unsafe { Chan::link_recv(c, &mut g, w, core, 0, slot) };
+            });
+            if done {
+                return arm
+                    .into_result()
+                    .expect("blocking recv returned without completing");
+            }
+            // A dynamic `Select` took us for its send and gave us back unsent: try again.
+            g = match self.c.recv_locked(self.c.inner.lock()) {
+                Ok(TryRecv::Got(v)) => return Ok(v),
+                Ok(TryRecv::Closed) => return Err(RecvError),
+                Ok(TryRecv::Empty) => unreachable!("recv_locked reports an empty channel as Err"),
+                Ok(TryRecv::Paired(p)) => return self.recv_after_pairing(p),
+                Err(g) => g,
+            };
+        }
     }
 
     /// Receives without blocking.
@@ -492,10 +888,11 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        match self.c.try_recv() {
+        match Chan::try_recv(&self.c) {
             TryRecv::Got(v) => Ok(v),
             TryRecv::Empty => Err(TryRecvError::Empty),
             TryRecv::Closed => Err(TryRecvError::Closed),
+            TryRecv::Paired(_) => unreachable!("try_recv finishes a pairing itself"),
         }
     }
 
@@ -510,11 +907,31 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv_timeout(Duration::from_millis(10)), Err(RecvTimeoutError::Timeout));
     /// ```
     pub fn recv_timeout(&self, d: Duration) -> Result<T, RecvTimeoutError> {
+        match Instant::now().checked_add(d) {
+            Some(t) => self.recv_until(__Mode::Deadline(t)),
+            None => self.recv_until(__Mode::Block),
+        }
+    }
+
+    /// Receives, waiting until `deadline` at most (crossbeam's `recv_deadline`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort::chan::RecvTimeoutError;
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = gort::chan::bounded(1);
+    /// let soon = Instant::now() + Duration::from_millis(10);
+    /// assert_eq!(rx.recv_deadline(soon), Err(RecvTimeoutError::Timeout));
+    /// tx.send(5).unwrap();
+    /// assert_eq!(rx.recv_deadline(soon), Ok(5));
+    /// ```
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(__Mode::Deadline(deadline))
+    }
+
+    fn recv_until(&self, mode: __Mode) -> Result<T, RecvTimeoutError> {
         let arm = RecvArm::new(self);
-        let mode = match Instant::now().checked_add(d) {
-            Some(t) => __Mode::Deadline(t),
-            None => __Mode::Block,
-        };
         __select(&[&arm], mode);
         match arm.into_result() {
             None => Err(RecvTimeoutError::Timeout),
@@ -537,7 +954,8 @@ impl<T> Receiver<T> {
         self.c.inner.lock().closed
     }
 
-    /// The number of buffered values.
+    /// The number of buffered values. A due timer channel (`gort::time::after` and friends)
+    /// counts its value, which is made when it is looked at.
     ///
     /// # Examples
     ///
@@ -545,10 +963,13 @@ impl<T> Receiver<T> {
     /// let (tx, rx) = gort::chan::unbounded();
     /// tx.send(1).unwrap();
     /// assert_eq!(rx.len(), 1);
+    /// assert_eq!(gort::time::after(std::time::Duration::ZERO).len(), 1);
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.c.inner.lock().buf.len()
+        let mut g = self.c.inner.lock();
+        self.c.poll_timer(&mut g);
+        g.buf.len()
     }
 
     /// True if nothing is buffered.
@@ -564,7 +985,25 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
-    /// The capacity; `None` for an unbounded channel.
+    /// True if the buffer is full (always for `bounded(0)` and `never()`, never for
+    /// `unbounded()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = gort::chan::bounded(1);
+    /// assert!(!rx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        let mut g = self.c.inner.lock();
+        self.c.poll_timer(&mut g);
+        !self.c.has_room(&g)
+    }
+
+    /// The capacity; `None` for an unbounded channel (1 for timer channels, 0 for `never()`).
     ///
     /// # Examples
     ///
@@ -574,6 +1013,20 @@ impl<T> Receiver<T> {
     #[must_use]
     pub fn capacity(&self) -> Option<usize> {
         (self.c.cap != usize::MAX).then_some(self.c.cap)
+    }
+
+    /// True if `self` and `other` receive from the same channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = gort::chan::unbounded::<u8>();
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&gort::chan::never()));
+    /// ```
+    #[must_use]
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.c, &other.c)
     }
 
     /// A blocking iterator that ends when the channel is closed and drained.
@@ -633,10 +1086,18 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // AcqRel: as for `Sender::drop`.
         if self.c.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.c.close();
+            self.c.close_receivers();
         }
     }
 }
+
+// A panic cannot leave a channel half-updated: every critical section runs to its end (nothing
+// in one calls user code), and there is no poisoning. So, like crossbeam's and std's channels,
+// the handles may cross `catch_unwind`.
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -729,176 +1190,6 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
     type IntoIter = Iter<'a, T>;
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
-    }
-}
-
-// ---- select arms ----------------------------------------------------------------------------
-
-/// A receive arm of `select!` (hidden; built by the macro).
-#[doc(hidden)]
-pub struct RecvArm<'a, T> {
-    c: &'a Chan<T>,
-    /// The received value; `None` after a completed arm means "closed".
-    slot: UnsafeCell<Option<T>>,
-    waiter: UnsafeCell<Waiter<T>>,
-    chosen: Cell<bool>,
-}
-
-impl<'a, T> RecvArm<'a, T> {
-    /// An arm receiving from `rx`.
-    pub fn new(rx: &'a Receiver<T>) -> Self {
-        RecvArm {
-            c: &rx.c,
-            slot: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(Waiter::new(std::ptr::null_mut())),
-            chosen: Cell::new(false),
-        }
-    }
-
-    /// `Some(result)` if this arm was chosen.
-    pub fn into_result(self) -> Option<Result<T, RecvError>> {
-        if !self.chosen.get() {
-            return None;
-        }
-        Some(self.slot.into_inner().ok_or(RecvError))
-    }
-}
-
-impl<T> select::sealed::Sealed for RecvArm<'_, T> {}
-
-impl<T> SelectArm for RecvArm<'_, T> {
-    fn try_now(&self) -> bool {
-        match self.c.try_recv() {
-            TryRecv::Got(v) => {
-                // SAFETY: the arm is not registered anywhere during pass 1: only we touch it.
-                unsafe { *self.slot.get() = Some(v) };
-                true
-            }
-            TryRecv::Closed => true,
-            TryRecv::Empty => false,
-        }
-    }
-
-    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
-    unsafe fn register(&self, core: *const SelCore, case: usize) -> Reg {
-        let mut g = self.c.inner.lock();
-        if !g.buf.is_empty() || g.closed || g.sendq.has_partner(core) {
-            return Reg::Ready;
-        }
-        // Our unlinked waiter stays in place until `unregister` (the caller's contract).
-        // SAFETY: so it, `core` and the slot outlive the link; we hold the lock for the push.
-        unsafe { g.recvq.link(self.waiter.get(), core, case, self.slot.get()) };
-        Reg::Linked
-    }
-
-    fn unregister(&self, selected: bool) {
-        let w = self.waiter.get();
-        if selected {
-            // The claimer unlinked it before claiming, and `complete`/`commit` ordered that.
-            return;
-        }
-        let mut g = self.c.inner.lock();
-        // SAFETY: `linked` and the list are touched only under this lock.
-        unsafe {
-            if (*w).linked {
-                g.recvq.remove(w);
-            }
-        }
-    }
-
-    fn mark(&self) {
-        self.chosen.set(true);
-    }
-
-    fn reason(&self) -> WaitReason {
-        WaitReason::ChanReceive
-    }
-}
-
-/// A send arm of `select!` (hidden; built by the macro).
-#[doc(hidden)]
-pub struct SendArm<'a, T> {
-    c: &'a Chan<T>,
-    /// The value until it is sent; still `Some` after a completed arm means "closed".
-    slot: UnsafeCell<Option<T>>,
-    waiter: UnsafeCell<Waiter<T>>,
-    chosen: Cell<bool>,
-}
-
-impl<'a, T> SendArm<'a, T> {
-    /// An arm sending `v` on `tx`.
-    pub fn new(tx: &'a Sender<T>, v: T) -> Self {
-        SendArm {
-            c: &tx.c,
-            slot: UnsafeCell::new(Some(v)),
-            waiter: UnsafeCell::new(Waiter::new(std::ptr::null_mut())),
-            chosen: Cell::new(false),
-        }
-    }
-
-    /// `Some(result)` if this arm was chosen.
-    pub fn into_result(self) -> Option<Result<(), SendError<T>>> {
-        if !self.chosen.get() {
-            return None;
-        }
-        Some(match self.slot.into_inner() {
-            None => Ok(()),
-            Some(v) => Err(SendError(v)),
-        })
-    }
-}
-
-impl<T> select::sealed::Sealed for SendArm<'_, T> {}
-
-impl<T> SelectArm for SendArm<'_, T> {
-    fn try_now(&self) -> bool {
-        // SAFETY: not registered during pass 1: only we touch the slot.
-        let slot = unsafe { &mut *self.slot.get() };
-        let v = slot.take().expect("send arm without a value");
-        match self.c.try_send(v) {
-            TrySend::Sent => true,
-            TrySend::Closed(v) => {
-                *slot = Some(v);
-                true
-            }
-            TrySend::Full(v) => {
-                *slot = Some(v);
-                false
-            }
-        }
-    }
-
-    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
-    unsafe fn register(&self, core: *const SelCore, case: usize) -> Reg {
-        let mut g = self.c.inner.lock();
-        if g.closed || g.buf.len() < self.c.cap || g.recvq.has_partner(core) {
-            return Reg::Ready;
-        }
-        // SAFETY: as in `RecvArm::register`: our waiter outlives the link; we hold the lock.
-        unsafe { g.sendq.link(self.waiter.get(), core, case, self.slot.get()) };
-        Reg::Linked
-    }
-
-    fn unregister(&self, selected: bool) {
-        let w = self.waiter.get();
-        if selected {
-            return;
-        }
-        let mut g = self.c.inner.lock();
-        // SAFETY: as in `RecvArm::unregister`.
-        unsafe {
-            if (*w).linked {
-                g.sendq.remove(w);
-            }
-        }
-    }
-
-    fn mark(&self) {
-        self.chosen.set(true);
-    }
-
-    fn reason(&self) -> WaitReason {
-        WaitReason::ChanSend
     }
 }
 
@@ -1149,114 +1440,4 @@ impl<T> From<SendError<T>> for TrySendError<T> {
     fn from(e: SendError<T>) -> Self {
         TrySendError::Closed(e.0)
     }
-}
-
-// ---- the macro ------------------------------------------------------------------------------
-
-/// Waits on several channel operations and runs the arm of the one that completes
-/// (Go's `select`, crossbeam-channel's syntax).
-///
-/// Arms: `recv(rx) -> v => body` (`v: Result<T, RecvError>`), `send(tx, value) -> res => body`
-/// (`res: Result<(), SendError<T>>`), and at most one of `default => body` (do not block) or
-/// `default(duration) => body` (give up after `duration`). A closed channel's arm is ready (with
-/// the error). When several arms are ready one is chosen uniformly at random; exactly one arm
-/// runs, and an arm that is not chosen consumes nothing. Runs on the caller's stack; works on
-/// plain threads too.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// let (tx1, rx1) = gort::chan::bounded::<i32>(1);
-/// let (tx2, rx2) = gort::chan::bounded::<&str>(1);
-/// tx2.send("two").unwrap();
-/// let got = gort::select! {
-///     recv(rx1) -> v => format!("rx1 {:?}", v),
-///     recv(rx2) -> v => format!("rx2 {}", v.unwrap()),
-///     default(Duration::from_secs(1)) => "timeout".to_string(),
-/// };
-/// assert_eq!(got, "rx2 two");
-/// let sent = gort::select! {
-///     send(tx1, 5) -> r => r.is_ok(),
-///     default => false,
-/// };
-/// assert!(sent);
-/// ```
-#[macro_export]
-macro_rules! select {
-    ($($tokens:tt)*) => {
-        $crate::__select_parse!(@arms [] @default [] $($tokens)*)
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __select_parse {
-    // recv arms
-    (@arms [$($a:tt)*] @default [$($d:tt)*] recv($rx:expr) -> $p:pat => $b:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::RecvArm::new(&$rx), $p, $b)] @default [$($d)*] $($rest)*)
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)*] recv($rx:expr) -> $p:pat => $b:block $($rest:tt)*) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::RecvArm::new(&$rx), $p, $b)] @default [$($d)*] $($rest)*)
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)*] recv($rx:expr) -> $p:pat => $b:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::RecvArm::new(&$rx), $p, $b)] @default [$($d)*] $($rest)*)
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)*] recv($rx:expr) -> $p:pat => $b:expr) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::RecvArm::new(&$rx), $p, $b)] @default [$($d)*])
-    };
-    // send arms
-    (@arms [$($a:tt)*] @default [$($d:tt)*] send($tx:expr, $v:expr) -> $p:pat => $b:block, $($rest:tt)*) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::SendArm::new(&$tx, $v), $p, $b)] @default [$($d)*] $($rest)*)
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)*] send($tx:expr, $v:expr) -> $p:pat => $b:block $($rest:tt)*) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::SendArm::new(&$tx, $v), $p, $b)] @default [$($d)*] $($rest)*)
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)*] send($tx:expr, $v:expr) -> $p:pat => $b:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::SendArm::new(&$tx, $v), $p, $b)] @default [$($d)*] $($rest)*)
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)*] send($tx:expr, $v:expr) -> $p:pat => $b:expr) => {
-        $crate::__select_parse!(@arms [$($a)* (__arm, $crate::chan::SendArm::new(&$tx, $v), $p, $b)] @default [$($d)*])
-    };
-    // default arms
-    (@arms [$($a:tt)*] @default [] default => $b:block $(,)?) => {
-        $crate::__select_parse!(@arms [$($a)*] @default [$crate::chan::__Mode::NonBlock, $b])
-    };
-    (@arms [$($a:tt)*] @default [] default => $b:expr $(,)?) => {
-        $crate::__select_parse!(@arms [$($a)*] @default [$crate::chan::__Mode::NonBlock, $b])
-    };
-    (@arms [$($a:tt)*] @default [] default($t:expr) => $b:block $(,)?) => {
-        $crate::__select_parse!(@arms [$($a)*] @default [$crate::chan::__Mode::Timeout($t), $b])
-    };
-    (@arms [$($a:tt)*] @default [] default($t:expr) => $b:expr $(,)?) => {
-        $crate::__select_parse!(@arms [$($a)*] @default [$crate::chan::__Mode::Timeout($t), $b])
-    };
-    (@arms [$($a:tt)*] @default [$($d:tt)+] default $($rest:tt)*) => {
-        ::core::compile_error!("select!: more than one default arm, or arms after default")
-    };
-    // done
-    (@arms [$(($name:ident, $ctor:expr, $p:pat, $b:expr))*] @default []) => {
-        $crate::__select_parse!(@emit [$(($name, $ctor, $p, $b))*] $crate::chan::__Mode::Block, ::core::unreachable!("select!: no arm chosen"))
-    };
-    (@arms [$(($name:ident, $ctor:expr, $p:pat, $b:expr))*] @default [$m:expr, $db:expr]) => {
-        $crate::__select_parse!(@emit [$(($name, $ctor, $p, $b))*] $m, $db)
-    };
-    (@emit [$(($name:ident, $ctor:expr, $p:pat, $b:expr))*] $m:expr, $db:expr) => {{
-        #[allow(unused_parens, clippy::let_unit_value)]
-        let ($($name,)*) = {
-            $( let $name = $ctor; )*
-            let __arms: &[&dyn $crate::chan::__SelectArm] = &[$(&$name),*];
-            $crate::chan::__select(__arms, $m);
-            ($($name.into_result(),)*)
-        };
-        $(
-            if let ::core::option::Option::Some(__res) = $name {
-                let $p = __res;
-                $b
-            } else
-        )* { $db }
-    }};
-    (@arms [$($a:tt)*] @default [$($d:tt)*] $($rest:tt)+) => {
-        ::core::compile_error!("select!: expected `recv(rx) -> v => ...`, `send(tx, value) -> r => ...`, `default => ...` or `default(duration) => ...`")
-    };
 }

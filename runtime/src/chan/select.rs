@@ -1,12 +1,19 @@
-//! `select!`: the algorithm on the caller's stack (Go's `selectgo`, with per-channel locks).
+//! The select algorithm on the caller's stack (Go's `selectgo`, with per-channel locks), for
+//! `select!`, the dynamic `Select` (dynamic.rs; both through [`select_in`], over any [`Arms`]),
+//! and the channels' timed operations.
 //!
 //! 1. Pass 1: try every arm without blocking, in a uniformly random order (a fresh Fisher-Yates
-//!    permutation per call). The first ready arm is performed and chosen, so among ready arms
-//!    each is chosen with equal probability (Go's rule). A closed channel is ready (its arm gets
-//!    the error). With `default`, stop here.
+//!    permutation per call; source order for `select_biased!` and `Select::new_biased`). The
+//!    first ready arm is performed and chosen, so among ready arms each is chosen with equal
+//!    probability (Go's rule). A closed channel is ready (its arm gets the error). With
+//!    `default` (or a deadline already passed) and two or more arms, `settle` then makes
+//!    "nothing was ready" linearizable: it registers on every arm, as pass 2 does but without
+//!    parking, and claims its own core unless a sender got there first.
 //! 2. Pass 2: park; the registrar links one waiter per arm (waiter.rs, step 2).
 //! 3. Pass 3: once woken, unlink every waiter that is still linked, then report the case the
-//!    winner claimed. `RETRY` goes back to pass 1; `TIMEOUT` reports the deadline.
+//!    winner claimed. `RETRY` goes back to pass 1 (an arm became ready during registration, a
+//!    watcher was woken, or a dynamic `Select` gave back the receiver it had reserved);
+//!    `TIMEOUT` reports the deadline.
 //!
 //! An arm is only ever performed by pass 1 (on this stack) or by the single claimer that won the
 //! core, so a losing arm never consumes a value (may's bug #102 cannot happen): a losing receive
@@ -99,51 +106,100 @@ fn fastrand(n: usize) -> usize {
     })
 }
 
+/// A set of select arms, indexed from 0 (a `select!`'s slice, or a dynamic `Select`'s
+/// operations).
+pub(crate) trait Arms {
+    fn len(&self) -> usize;
+    fn arm(&self, i: usize) -> &dyn SelectArm;
+}
+
+impl Arms for [&dyn SelectArm] {
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+    fn arm(&self, i: usize) -> &dyn SelectArm {
+        self[i]
+    }
+}
+
 /// Runs a select over `arms`; returns the chosen arm's index, or `None` when `mode` gave up.
 /// The chosen arm is also marked (`SelectArm::mark`), which is how `select!` finds it.
 #[doc(hidden)]
 pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
+    select_small(arms, mode, false)
+}
+
+/// [`select`] trying the arms in source order in pass 1 (`select_biased!`): among ready arms
+/// the first wins. Not Go's rule; crossbeam's `select_biased!`.
+#[doc(hidden)]
+pub fn select_biased(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
+    select_small(arms, mode, true)
+}
+
+fn select_small(arms: &[&dyn SelectArm], mode: Mode, biased: bool) -> Option<usize> {
     let n = arms.len();
+    let mut small = [0u32; 16];
+    let mut big = Vec::new();
+    let order: &mut [u32] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, 0u32);
+        &mut big[..]
+    };
+    select_in(arms, mode, biased, order)
+}
+
+/// The algorithm (module docs) over any arm set; `order` is scratch space of `arms.len()`
+/// entries.
+pub(crate) fn select_in<A: Arms + ?Sized>(
+    arms: &A,
+    mode: Mode,
+    biased: bool,
+    order: &mut [u32],
+) -> Option<usize> {
+    let n = arms.len();
+    debug_assert_eq!(order.len(), n);
     let deadline = match mode {
         Mode::Timeout(d) => Instant::now().checked_add(d),
         Mode::Deadline(t) => Some(t),
         _ => None,
     };
-    let mut small = [0u16; 16];
-    let mut big = Vec::new();
-    let order: &mut [u16] = if n <= small.len() {
-        &mut small[..n]
-    } else {
-        big.resize(n, 0u16);
-        &mut big[..]
-    };
     loop {
-        // Pass 1, in a fresh random order.
+        // Pass 1, in a fresh random order (source order when biased).
         for i in 0..n {
-            order[i] = i as u16;
-            let j = fastrand(i + 1);
-            order.swap(i, j);
+            order[i] = i as u32;
+            if !biased {
+                let j = fastrand(i + 1);
+                order.swap(i, j);
+            }
         }
         for &i in order.iter() {
             let i = i as usize;
-            if arms[i].try_now() {
-                arms[i].mark();
+            if arms.arm(i).try_now() {
+                arms.arm(i).mark();
                 return Some(i);
             }
         }
-        match mode {
-            Mode::NonBlock => return None,
-            Mode::Timeout(_) | Mode::Deadline(_) => {
-                if let Some(d) = deadline {
-                    if Instant::now() >= d {
-                        return None;
-                    }
+        let give_up = match mode {
+            Mode::NonBlock => true,
+            Mode::Timeout(_) | Mode::Deadline(_) => deadline.is_some_and(|d| Instant::now() >= d),
+            Mode::Block => false,
+        };
+        if give_up {
+            if n < 2 {
+                return None; // one arm: pass 1's attempt was atomic already
+            }
+            match settle(arms, order) {
+                RETRY => continue,
+                TIMEOUT => return None,
+                i => {
+                    arms.arm(i).mark();
+                    return Some(i);
                 }
             }
-            Mode::Block => {}
         }
         let reason = match n {
-            1 => arms[0].reason(),
+            1 => arms.arm(0).reason(),
             _ => WaitReason::Select,
         };
         let sel = match deadline {
@@ -160,7 +216,7 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
             RETRY => continue,
             TIMEOUT => return None,
             i => {
-                arms[i].mark();
+                arms.arm(i).mark();
                 return Some(i);
             }
         }
@@ -175,7 +231,11 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
 /// random order, arm slice and dynamic dispatch, the parked G's frames stay shallow and few,
 /// which is what a resume pays for in cache misses (the ring benchmark cycles through 10,000
 /// parked Gs).
-pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)) {
+///
+/// Returns false if the operation must be attempted again: a dynamic `Select` that had taken
+/// this waiter for its send gave it back unsent (`SelCore::complete_retry`).
+#[must_use = "false means the operation did not happen and must be attempted again"]
+pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)) -> bool {
     let core = SelCore::new_single();
     // From the link until the claimer's `complete`, a claimer may write into this frame and the
     // caller's: unwinding out of here in between (a panic in `park`'s thread path, say, during
@@ -198,8 +258,12 @@ pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)
     let sel = core
         .selected()
         .expect("channel operation woken without a claim");
+    if sel == RETRY {
+        return false;
+    }
     debug_assert_eq!(sel, 0, "a single-arm operation claimed as case {sel}");
     arm.mark();
+    true
 }
 
 /// Aborts the process if dropped during a panic (see `block_one`).
@@ -215,10 +279,59 @@ impl Drop for AbortOnUnwind {
     }
 }
 
+/// The linearizable "nothing is ready" of a select that will not wait (`default`, or a deadline
+/// that has passed), over two or more arms. Pass 1 looks at one channel at a time, so a value
+/// can move from an arm not yet tried to one already tried while it runs (a sender on one
+/// channel, then a receiver on the other), and pass 1 would report nothing ready though at
+/// every instant something was: Go locks every channel for its check; here, as crossbeam does,
+/// the select registers on every arm (pass 2, on its own stack) and then claims its own core
+/// for `TIMEOUT`. A send that arrives meanwhile claims the core first and is taken; otherwise
+/// the registered window covers the whole pass. Returns the case as `block` does (`TIMEOUT`:
+/// nothing was ready).
+fn settle<A: Arms + ?Sized>(arms: &A, order: &[u32]) -> usize {
+    let core = SelCore::new();
+    let cp: *const SelCore = &core;
+    let mut registered = 0;
+    for &i in order {
+        if !core.claimable() {
+            break;
+        }
+        // SAFETY: `core` and the arms stay put until every registered arm is unregistered
+        // below; we are the registrar (`REG` is set, so no claimer touches the unparker).
+        let r = unsafe { arms.arm(i as usize).register(cp, i as usize) };
+        registered += 1;
+        if r == Reg::Ready {
+            core.claim_retry();
+            break;
+        }
+    }
+    core.claim_timeout_self();
+    if core.is_done() {
+        // SAFETY: we are the registrar and no unparker was stored (none is needed: DONE is
+        // set, so `commit` finds the transfer complete).
+        let _ = unsafe { core.commit() };
+    } else {
+        // A claimer won the core and is still transferring (or holds it: a dynamic `Select`
+        // reserving this receiver): wait for its `complete`, as a parked select would.
+        crate::park::park(WaitReason::Select, |u| {
+            // SAFETY: we are the registrar: `REG` is still set, so no claimer reads the
+            // unparker before `commit` (waiter.rs, step 4, as for an early-linked waiter).
+            unsafe { core.set_unparker(u) };
+            // SAFETY: as above; `set_unparker` ran just before.
+            unsafe { core.commit() }
+        });
+    }
+    let sel = core.selected().expect("settled select without a claim");
+    for &i in &order[..registered] {
+        arms.arm(i as usize).unregister(i as usize == sel);
+    }
+    sel
+}
+
 /// Passes 2 and 3: park registered on every arm, then unlink. Returns the claimed case.
-fn block(
-    arms: &[&dyn SelectArm],
-    order: &[u16],
+fn block<A: Arms + ?Sized>(
+    arms: &A,
+    order: &[u32],
     core: &SelCore,
     reason: WaitReason,
     deadline: Option<(Instant, Arc<SelCore>)>,
@@ -234,7 +347,7 @@ fn block(
             }
             // SAFETY: `core` and the arms live in our caller's frame, which stays put until
             // pass 3 has unregistered every arm.
-            let r = unsafe { arms[i as usize].register(cp, i as usize) };
+            let r = unsafe { arms.arm(i as usize).register(cp, i as usize) };
             registered.set(registered.get() + 1);
             if r == Reg::Ready {
                 core.claim_retry();
@@ -252,7 +365,7 @@ fn block(
     }
     let sel = core.selected().expect("select woken without a claim");
     for &i in &order[..registered.get()] {
-        arms[i as usize].unregister(i as usize == sel);
+        arms.arm(i as usize).unregister(i as usize == sel);
     }
     sel
 }

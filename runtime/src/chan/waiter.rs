@@ -45,6 +45,14 @@
 //! Per blocking operation that saves a lock round and a CAS; the exactly-once argument of
 //! steps 4-5 is unchanged.
 //!
+//! **Watchers, deferred senders, give-back** (the dynamic `Select`; docs/channels.md §2): a
+//! watcher is linked with case [`WATCH`] (= `RETRY`) in a watch list and claimed for `RETRY` by
+//! [`WaitList::notify_all`]; a deferred sender is a sender waiter with no slot whose claimer
+//! answers in its `got` cell; a claimer holding a receiver for a dynamic `Select` send that is
+//! dropped unsent gives it back with [`SelCore::complete_retry`], replacing the case by `RETRY`
+//! before completing, so the receiver attempts again. Each is still one claim and one
+//! completion per core: the exactly-once argument of steps 4-5 is unchanged.
+//!
 //! Why not Go's "lock every channel in address order": that needs the locks of channels of
 //! different element types held at once, through type erasure, and makes every send on a busy
 //! channel wait for selects that merely mention it. One lock at a time plus one CAS gives the
@@ -53,7 +61,7 @@
 
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::park::Unparker;
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 
 /// The registrar (step 2) is still running on the M.
@@ -65,6 +73,9 @@ const CASE_SHIFT: usize = 2;
 pub(crate) const RETRY: usize = usize::MAX >> 3;
 /// Case number meaning "the deadline passed".
 pub(crate) const TIMEOUT: usize = RETRY - 1;
+/// The case a *watcher* is linked with (a `Select::ready` operation, or a dynamic `Select` send
+/// operation that has no value yet): claiming it means "look again", i.e. [`RETRY`].
+pub(crate) const WATCH: usize = RETRY;
 
 /// The shared state of one blocking operation or `select!` (see the module docs).
 pub struct SelCore {
@@ -201,6 +212,50 @@ impl SelCore {
         }
     }
 
+    /// Gives a claimed core back as `RETRY` instead of completing its case: the claimer took a
+    /// parked receiver for a dynamic `Select` send that was then dropped unsent
+    /// (`SelectedOperation`'s drop). The woken G runs its attempt again. The caller must have
+    /// won the core (step 3, or popped a single-arm waiter) and not completed it; it must not
+    /// touch the core afterwards.
+    pub(crate) fn complete_retry(&self) {
+        let retry = (RETRY + 1) << CASE_SHIFT;
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            // Only the claimer changes the case bits once they are set; the registrar may clear
+            // `REG` meanwhile, which the CAS retries over.
+            let new = (s & (REG | DONE)) | retry;
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(x) => s = x,
+            }
+        }
+        // A single-arm core's `complete` would set case 0 again: wake it as a multi-arm one.
+        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        if prev & REG == 0 {
+            // SAFETY: as in `complete`: the registrar has committed and we hold the claim.
+            let u = unsafe { (*self.unparker.get()).take() };
+            u.expect("select core: no unparker").unpark();
+        }
+    }
+
+    /// A select giving up without waiting (select.rs, `settle`): claims `TIMEOUT` for itself
+    /// and marks it done, unless another party claimed the core first. Only the registrar calls
+    /// it, while `REG` is set.
+    pub(crate) fn claim_timeout_self(&self) {
+        if self.claim(TIMEOUT) {
+            self.state.fetch_or(DONE, Ordering::AcqRel);
+        }
+    }
+
+    /// True once the winner's transfer is complete (step 4). Acquire: pairs with `complete`'s
+    /// Release, so the transfer into our slots is visible.
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DONE != 0
+    }
+
     /// The timer's side of a deadline: claims `TIMEOUT` and takes the unparker to wake the G.
     /// Called only after the registrar committed (the timer is armed after registration).
     pub(crate) fn claim_timeout(&self) -> Option<Unparker> {
@@ -214,14 +269,34 @@ impl SelCore {
     }
 }
 
+/// What a *deferred sender* (a dynamic `Select` send that has no value yet, parked in `sendq`)
+/// was given by the party that claimed it, and what a dynamic `Select` send secures in pass 1:
+/// the send is then finished by `SelectedOperation::send` (dynamic.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// The channel is closed: the send will fail.
+    Closed,
+    /// A buffer slot, counted in the channel's `reserved`.
+    Slot,
+    /// A receiver, claimed and not completed: its core and its slot (an `*mut Option<T>`). Its
+    /// G waits until the value is written and the core completed, or the claim is given back
+    /// (`SelCore::complete_retry`).
+    Receiver(*const SelCore, *mut ()),
+}
+
 /// One arm's node in one channel queue (see the module docs for who touches what).
 pub(crate) struct Waiter<T> {
     /// The operation's core (on the G's stack or in an `Arc` the frame holds).
     pub(crate) core: *const SelCore,
     /// This arm's case number in the core.
     pub(crate) case: usize,
-    /// Send: the value to take. Receive: where to put the value (`None` = closed).
+    /// Send: the value to take. Receive: where to put the value (`None` = closed). Null for a
+    /// deferred sender and for a watcher.
     pub(crate) slot: *mut Option<T>,
+    /// A deferred sender's answer cell (in its arm, beside this waiter); null for every other
+    /// waiter. Its claimer writes what it gives the sender here before completing the core; a
+    /// closer writes nothing (`None` means closed).
+    pub(crate) got: *const Cell<Option<Reservation>>,
     prev: *mut Waiter<T>,
     next: *mut Waiter<T>,
     /// In a queue. Under the channel lock, like `prev`/`next`.
@@ -234,6 +309,7 @@ impl<T> Waiter<T> {
             core: ptr::null(),
             case: 0,
             slot,
+            got: ptr::null(),
             prev: ptr::null_mut(),
             next: ptr::null_mut(),
             linked: false,
@@ -320,6 +396,35 @@ impl<T> WaitList<T> {
         }
     }
 
+    /// True if no waiter is linked. Caller holds the channel lock.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Wakes every watcher in this list (a list of [`WATCH`] waiters) except those of core `me`
+    /// (a registrar must not wake itself): each is unlinked, claimed for `RETRY` and completed,
+    /// so its G looks at its channels again. Stale ones are only unlinked. Caller holds the
+    /// channel lock, which also keeps every other waiter of a woken core alive while we walk:
+    /// its G unlinks them under this lock before it returns.
+    pub(crate) fn notify_all(&mut self, me: *const SelCore) {
+        let mut w = self.head;
+        while !w.is_null() {
+            // SAFETY: linked, hence alive (list invariant); we hold the lock.
+            let (core, next) = unsafe { ((*w).core, (*w).next) };
+            if !ptr::eq(core, me) {
+                // SAFETY: linked in this list; its core lives in the same frame.
+                unsafe {
+                    self.remove(w);
+                    let c = &*core;
+                    if c.claim(WATCH) {
+                        c.complete();
+                    }
+                }
+            }
+            w = next;
+        }
+    }
+
     /// Pops the first waiter (unlinked on return). Caller holds the channel lock.
     pub(crate) fn pop_front(&mut self) -> Option<*mut Waiter<T>> {
         let w = self.head;
@@ -344,6 +449,26 @@ impl<T> WaitList<T> {
             }
         }
         None
+    }
+
+    /// Wakes the first waiter that can still be claimed (stale ones are dropped on the way) to
+    /// run its attempt again: claimed for `RETRY` and completed, instead of for its case. A timer
+    /// that fired into the buffer uses it, so that the woken select chooses among all its ready
+    /// arms (uniformly) rather than being handed the first timer the heap ran.
+    pub(crate) fn wake_front_retry(&mut self) {
+        while let Some(w) = self.pop_front() {
+            // SAFETY: popped under the lock from this list, so alive (list invariant).
+            let core = unsafe { &*(*w).core };
+            if core.single {
+                // Popping a single-arm waiter claims it; `complete_retry` sets `RETRY`.
+                core.complete_retry();
+                return;
+            }
+            if core.claim(RETRY) {
+                core.complete();
+                return;
+            }
+        }
     }
 
     /// True if some waiter of another core could still be claimed. Stale waiters are dropped on

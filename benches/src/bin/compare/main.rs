@@ -324,6 +324,38 @@ pub const WORKLOADS: &[Workload] = &[
         thread_quick: Some(&[1_000, 2]),
         ..BASE
     },
+    Workload {
+        name: "select8",
+        prog: "select8",
+        unit: "ns/op",
+        what: "8 tasks each fill their own channel (capacity 16); one task receives everything \
+               through a select over the 8 channels: gort's select!, Go's select statement \
+               (args: values); Go and gort only",
+        full: &[1_000_000],
+        quick: &[100_000],
+        ..BASE
+    },
+    Workload {
+        name: "select8_dyn",
+        prog: "select8_dyn",
+        unit: "ns/op",
+        what: "select8 through a select over a runtime-built set: gort::chan::Select, Go's \
+               reflect.Select (args: values); Go and gort only",
+        full: &[1_000_000],
+        quick: &[100_000],
+        ..BASE
+    },
+    Workload {
+        name: "timer_churn",
+        prog: "timer_churn",
+        unit: "ns/op",
+        what: "a select loop receiving values from an unbuffered channel against a fresh \
+               one-second timer per select (gort::time::after, Go's time.After) \
+               (args: selects); Go and gort only",
+        full: &[1_000_000],
+        quick: &[100_000],
+        ..BASE
+    },
 ];
 
 /// Peers, in column order; `gort` first.
