@@ -55,12 +55,12 @@
 //! | `ch <- v` | [`tx.send(v)`](chan::Sender::send) (`Err` on a closed channel, where Go panics) |
 //! | `v, ok := <-ch` | [`rx.recv()`](chan::Receiver::recv): `Ok(v)`, or `Err(RecvError)` once closed and drained |
 //! | `close(ch)` | [`tx.close()`](chan::Sender::close), or drop every `Sender` |
-//! | nil channel (blocks forever) | `gort::chan::never()` |
+//! | nil channel (blocks forever) | [`gort::chan::never()`](chan::never) |
 //! | `select { case v := <-a: … case b <- x: … }` | [`gort::select! { recv(a) -> v => …, send(b, x) -> r => … }`](select) |
 //! | `select` with `default:` | `gort::select! { …, default => … }` |
-//! | `select` over a runtime-sized set | `gort::chan::Select` |
+//! | `select` over a runtime-sized set (`reflect.Select`) | [`gort::chan::Select`](chan::Select) |
 //! | `time.After(d)` | [`gort::time::after(d)`](time::after) |
-//! | `time.NewTimer(d)`, `t.Stop()`, `t.Reset(d)` | `gort::time::Timer::new(d)`, `t.stop()`, `t.reset(d)`; `time.NewTicker` is `gort::time::Ticker::new(d)` |
+//! | `time.NewTimer(d)`, `t.Stop()`, `t.Reset(d)` | [`gort::time::Timer::new(d)`](time::Timer::new), [`t.stop()`](time::Timer::stop), [`t.reset(d)`](time::Timer::reset); `time.NewTicker` is [`gort::time::Ticker::new(d)`](time::Ticker::new), `time.AfterFunc` [`gort::time::after_func`](time::after_func) |
 //! | `time.Sleep(d)` | [`gort::sleep(d)`](sleep); with a context, [`gort::sleep_ctx(&ctx, d)`](sleep_ctx) |
 //! | `context.Background()` | [`gort::context::background()`](context::background) |
 //! | `ctx, cancel := context.WithTimeout(parent, d); defer cancel()` | [`let (ctx, _cancel) = gort::context::with_timeout(&parent, d);`](context::with_timeout) (dropping the handle is the `defer cancel()`) |
