@@ -55,6 +55,7 @@ pub(crate) struct MShared {
     /// The thread's kernel id (Linux `gettid`; 0 until the thread has started, and elsewhere).
     /// Written once by the M at start (Relaxed: sysmon reads it only to look at
     /// `/proc/self/task/TID`, and a 0 just postpones that).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the Linux-only check
     pub(crate) tid: AtomicI32,
     /// Set by sysmon (Relaxed) when it took this M's P because its G blocked the thread without
     /// `gort::blocking` (sysmon.rs); cleared by the M (swap) when it finds its P gone, which

@@ -314,6 +314,7 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
 const LOOK_MAX: Duration = Duration::from_millis(1);
 
 /// What [`Watch::check`] found.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux can tell (module docs)
 enum Verdict {
     /// Computing, or nothing to do yet.
     Running,
@@ -324,6 +325,7 @@ enum Verdict {
 }
 
 /// Whether work waits for `p` (its queue, or the global queue with no idle P to take it).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn work_waits(s: &Sched, p: &PShared) -> bool {
     p.has_work() || (s.nglobal.load(Ordering::Relaxed) > 0 && s.npidle.load(Ordering::SeqCst) == 0)
 }
