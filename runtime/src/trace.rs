@@ -42,11 +42,11 @@ pub fn format(s: &Sched, detail: bool) -> String {
     );
     if !detail {
         out.push_str(" [ ");
-        for p in s.ps.iter() {
+        for p in s.active_ps().iter() {
             let _ = write!(out, "{} ", p.runqsize());
         }
         out.push_str("] schedticks=[ ");
-        for p in s.ps.iter() {
+        for p in s.active_ps().iter() {
             let _ = write!(out, "{} ", p.schedtick.load(Ordering::Relaxed));
         }
         out.push_str("]\n");
@@ -57,7 +57,7 @@ pub fn format(s: &Sched, detail: bool) -> String {
         " gcwaiting=false nmidlelocked={} stopwait=0 sysmonwait=false",
         s.nmidlelocked.load(Ordering::Relaxed)
     );
-    for p in s.ps.iter() {
+    for p in s.active_ps().iter() {
         let m = p.m.load(Ordering::Relaxed);
         let m = if m == usize::MAX {
             "-1".to_string()

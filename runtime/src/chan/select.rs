@@ -68,6 +68,8 @@ pub trait SelectArm: sealed::Sealed {
     fn mark(&self);
     /// The wait reason when this arm blocks alone.
     fn reason(&self) -> WaitReason;
+    /// What a G blocked on this arm alone waits on (the dump: the channel and its capacity).
+    fn wait_obj(&self) -> crate::g::WaitObj;
 }
 
 #[cfg(not(loom))]
@@ -102,6 +104,7 @@ fn fastrand(n: usize) -> usize {
 /// Runs a select over `arms`; returns the chosen arm's index, or `None` when `mode` gave up.
 /// The chosen arm is also marked (`SelectArm::mark`), which is how `select!` finds it.
 #[doc(hidden)]
+#[track_caller]
 pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
     let n = arms.len();
     let deadline = match mode {
@@ -142,18 +145,18 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
             }
             Mode::Block => {}
         }
-        let reason = match n {
-            1 => arms[0].reason(),
-            _ => WaitReason::Select,
+        let (reason, obj) = match n {
+            1 => (arms[0].reason(), arms[0].wait_obj()),
+            _ => (WaitReason::Select, crate::g::WaitObj::Select(n)),
         };
         let sel = match deadline {
             None => {
                 let core = SelCore::new();
-                block(arms, order, &core, reason, None)
+                block(arms, order, &core, reason, obj, None)
             }
             Some(d) => {
                 let core = Arc::new(SelCore::new());
-                block(arms, order, &core, reason, Some((d, core.clone())))
+                block(arms, order, &core, reason, obj, Some((d, core.clone())))
             }
         };
         match sel {
@@ -175,6 +178,7 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
 /// random order, arm slice and dynamic dispatch, the parked G's frames stay shallow and few,
 /// which is what a resume pays for in cache misses (the ring benchmark cycles through 10,000
 /// parked Gs).
+#[track_caller]
 pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)) {
     let core = SelCore::new_single();
     // From the link until the claimer's `complete`, a claimer may write into this frame and the
@@ -185,7 +189,7 @@ pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)
     // `core` lives in this frame, which stays put until `park` returns, after the claimer's
     // `complete` (the caller's `link` relies on that).
     link(&core);
-    crate::park::park(arm.reason(), |u| {
+    crate::park::park_on(arm.reason(), arm.wait_obj(), |u| {
         // SAFETY: we are the registrar. The waiter is already published, which a single-arm
         // core allows: a claimer that completes while `REG` is set leaves the unparker alone
         // (step 4), and `commit` then hands it back, cancelling the park.
@@ -216,11 +220,13 @@ impl Drop for AbortOnUnwind {
 }
 
 /// Passes 2 and 3: park registered on every arm, then unlink. Returns the claimed case.
+#[track_caller]
 fn block(
     arms: &[&dyn SelectArm],
     order: &[u16],
     core: &SelCore,
     reason: WaitReason,
+    obj: crate::g::WaitObj,
     deadline: Option<(Instant, Arc<SelCore>)>,
 ) -> usize {
     let registered = Cell::new(0usize);
@@ -245,9 +251,9 @@ fn block(
         unsafe { core.commit() }
     };
     match deadline {
-        None => crate::park::park(reason, register),
+        None => crate::park::park_on(reason, obj, register),
         Some((d, c)) => {
-            crate::park::park_deadline(reason, d, register, move || c.claim_timeout());
+            crate::park::park_deadline_on(reason, obj, d, register, move || c.claim_timeout());
         }
     }
     let sel = core.selected().expect("select woken without a claim");
