@@ -464,6 +464,11 @@ pub fn hogs() -> Vec<Hog> {
     HOGS.lock().iter().cloned().collect()
 }
 
+/// The most recent hog report, if any (schedtrace's `hog=` field).
+pub(crate) fn last_hog() -> Option<Hog> {
+    HOGS.lock().back().cloned()
+}
+
 /// sysmon took P `p` from G `goid` (the G its M runs), which held it for `held`: count it,
 /// remember it, and print it under `GORT_DEBUG=hogreport=1`. Finds the G's name and spawn
 /// site in the registry (a walk: hog reports are rare). `extra` is appended to the line

@@ -280,7 +280,7 @@ pub struct Sched {
     pset: crate::loom::unmodelled::AtomicPtr<PSet>,
     /// Every `PSet` ever published (for loom's cleanup, which frees them with the `Sched`).
     #[cfg(loom)]
-    psets: Mutex<Vec<*mut PSet>>,
+    psets: Mutex<Vec<usize>>,
     /// Whether `set_maxprocs` was called (then sysmon stops following the CPU limit).
     pub(crate) maxprocs_custom: AtomicBool,
     pub(crate) lock: Mutex<Locked>,
@@ -338,9 +338,9 @@ impl Drop for Sched {
             drop(p.take_runnext());
         }
         for set in self.psets.lock().drain(..) {
-            // SAFETY: every set came from `Box::into_raw` in `publish_pset`, once; under loom the
-            // scheduler is owned by one model execution, whose model Ms have all exited.
-            drop(unsafe { Box::from_raw(set) });
+            // SAFETY: every set came from `Box::into_raw` in `new` or `resize`, once; under loom
+            // the scheduler is owned by one model execution, whose model Ms have all exited.
+            drop(unsafe { Box::from_raw(set as *mut PSet) });
         }
         for p in all {
             // SAFETY: each P came from `Box::leak` in `make_p`; nothing refers to the Ps any
@@ -364,7 +364,7 @@ impl Sched {
             cfg,
             pset: crate::loom::unmodelled::AtomicPtr::new(set),
             #[cfg(loom)]
-            psets: Mutex::new(vec![set]),
+            psets: Mutex::new(vec![set as usize]),
             maxprocs_custom: AtomicBool::new(false),
             lock: Mutex::new(Locked {
                 global: VecDeque::new(),
@@ -1710,7 +1710,7 @@ impl Sched {
         }
         let set = Box::into_raw(Box::new(PSet::new(all.into_boxed_slice(), n)));
         #[cfg(loom)]
-        self.psets.lock().push(set);
+        self.psets.lock().push(set as usize);
         // Release: pairs with `pset`'s Acquire load.
         self.pset.store(set, std::sync::atomic::Ordering::Release);
         drop(l);

@@ -242,6 +242,7 @@ fn color(peer: &str) -> RGBColor {
         "go" => RGBColor(0, 173, 216),
         "may" => RGBColor(44, 160, 44),
         "tokio" => RGBColor(255, 127, 14),
+        "gort-base" => RGBColor(148, 103, 189),
         _ => RGBColor(127, 127, 127),
     }
 }
