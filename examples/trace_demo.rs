@@ -69,7 +69,8 @@ fn main() -> std::io::Result<()> {
     let sleepers: Vec<_> = (0..4)
         .map(|i| gort::spawn(move || gort::sleep(Duration::from_millis(2 + i))))
         .collect();
-    work.into_iter().for_each(|h| drop(h.join().unwrap()));
+    let spun: u64 = work.into_iter().map(|h| h.join().unwrap()).sum();
+    std::hint::black_box(spun);
     sleepers.into_iter().for_each(|h| h.join().unwrap());
 
     // 4. A blocking call (its P is handed off while it sleeps) and a GOMAXPROCS change.
@@ -82,7 +83,8 @@ fn main() -> std::io::Result<()> {
     let hs: Vec<_> = (0..4)
         .map(|_| gort::spawn(|| spin_for(Duration::from_millis(1))))
         .collect();
-    hs.into_iter().for_each(|h| drop(h.join().unwrap()));
+    let spun: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    std::hint::black_box(spun);
     gort::set_maxprocs(before);
 
     gort::trace::stop()?;
