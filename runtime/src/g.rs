@@ -263,7 +263,9 @@ const OBJ_TAG_SHIFT: u32 = 61;
 const OBJ_LOW: u64 = (1 << OBJ_TAG_SHIFT) - 1;
 
 impl WaitObj {
-    fn encode(self) -> (usize, u64) {
+    /// The two words the G record keeps (`wait_obj`, `wait_aux`).
+    #[inline(always)]
+    pub(crate) fn encode(self) -> (usize, u64) {
         let tag = |t: u64, low: u64| (t << OBJ_TAG_SHIFT) | (low & OBJ_LOW);
         match self {
             WaitObj::None => (0, 0),
@@ -530,16 +532,27 @@ impl GRef {
 
     /// Records why, where (the user's line) and on what the G parks, and when (coarse clock).
     /// Relaxed stores: labels for the dump, like the status.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_wait(&self, r: WaitReason, site: Option<Site>, obj: WaitObj) {
-        self.wait_reason.store(r as u8, Ordering::Relaxed);
         let site = site.map_or(std::ptr::null_mut(), |l| {
             l as *const Location<'static> as *mut _
         });
+        self.set_wait_raw(r, site, obj.encode());
+    }
+
+    /// [`GRef::set_wait`] with the site and object already in the record's form (what a park
+    /// callback carries: no encoding on the M).
+    #[inline(always)]
+    pub(crate) fn set_wait_raw(
+        &self,
+        r: WaitReason,
+        site: *mut Location<'static>,
+        obj: (usize, u64),
+    ) {
+        self.wait_reason.store(r as u8, Ordering::Relaxed);
         self.wait_site.store(site, Ordering::Relaxed);
-        let (o, a) = obj.encode();
-        self.wait_obj.store(o, Ordering::Relaxed);
-        self.wait_aux.store(a, Ordering::Relaxed);
+        self.wait_obj.store(obj.0, Ordering::Relaxed);
+        self.wait_aux.store(obj.1, Ordering::Relaxed);
         self.wait_since
             .store(crate::sysmon::coarse_ms(), Ordering::Relaxed);
     }

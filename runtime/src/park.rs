@@ -235,8 +235,12 @@ where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
     let mut register = Some(register);
+    let site = site.map_or(std::ptr::null_mut(), |l| {
+        l as *const std::panic::Location<'static> as *mut _
+    });
+    let obj = obj.encode();
     move |g: GRef| -> Option<GRef> {
-        g.set_wait(reason, site, obj);
+        g.set_wait_raw(reason, site, obj);
         let f = register.take().expect("park callback called twice");
         match f(Unparker::G(g)) {
             None => None,

@@ -640,17 +640,12 @@ impl Sched {
     pub(crate) fn ready_g(&'static self, mut g: GRef, next: bool) {
         g.set_status(GStatus::Runnable);
         crate::metrics::mark_runnable(&mut g);
+        if crate::exectrace::on() {
+            trace_ready(&g);
+        }
         let mut slot = Some(g);
         let stealable = with_current_p(|shared, local| {
             let mut g = slot.take().unwrap();
-            if crate::exectrace::on() {
-                crate::exectrace::ready(
-                    Some(local),
-                    Some(shared.id),
-                    g.id(),
-                    crate::current_goid(),
-                );
-            }
             // Into runnext: it runs next on this core, so start loading its frames now (only
             // here: a readier without a P puts it on the global queue, for any core), unless it
             // parked on this P a few switches ago and is still in its cache.
@@ -674,9 +669,6 @@ impl Sched {
             }
             Some(g) => {
                 debug_assert!(!queued);
-                if crate::exectrace::on() {
-                    crate::exectrace::ready(None, None, g.id(), crate::current_goid());
-                }
                 self.global_put(g);
             }
         }
@@ -1806,6 +1798,20 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&PShared, &PLocal) -> R) -> Optio
         },
         Err(_) => None,
     })
+}
+
+/// The execution trace's ready event for `g` (tracing only: off the hot path, with a thread-local
+/// access of its own for this P's buffer).
+#[cold]
+#[inline(never)]
+fn trace_ready(g: &GRef) {
+    let (id, by) = (g.id(), crate::current_goid());
+    let done = with_current_p(|shared, local| {
+        crate::exectrace::ready(Some(local), Some(shared.id), id, by)
+    });
+    if done.is_none() {
+        crate::exectrace::ready(None, None, id, by);
+    }
 }
 
 /// As [`with_current_p`], also passing the id of the G running on this M (0: none), for a

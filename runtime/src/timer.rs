@@ -459,19 +459,32 @@ pub(crate) fn check_local(pid: usize, now: u64) -> usize {
 /// If P `pid`'s shard has a due timer, the time it was found due at, for [`check_local`] (the
 /// test is separate because running the timers needs the P in its M's slot). One atomic load
 /// when the shard is empty; the clock is read once either way.
+#[inline]
 pub(crate) fn local_due(pid: usize) -> Option<u64> {
     let t = TIMERS.get()?;
-    let next = t
-        .adopted(pid)
-        .filter_map(|si| t.shards[si].get())
-        .map(|s| s.next.load(Ordering::SeqCst))
-        .min()
-        .unwrap_or(u64::MAX);
+    let next = if t.adopt_n.load(Ordering::Relaxed) == usize::MAX {
+        // The common case: only this P's own shard.
+        t.shards[pid]
+            .get()
+            .map_or(u64::MAX, |s| s.next.load(Ordering::SeqCst))
+    } else {
+        adopted_next(t, pid)
+    };
     if next == u64::MAX {
         return None;
     }
     let now = t.ns(Instant::now());
     (next <= now).then_some(now)
+}
+
+/// The earliest deadline of P `pid`'s shard and those it adopted (after a shrink).
+#[cold]
+fn adopted_next(t: &Timers, pid: usize) -> u64 {
+    t.adopted(pid)
+        .filter_map(|si| t.shards[si].get())
+        .map(|s| s.next.load(Ordering::SeqCst))
+        .min()
+        .unwrap_or(u64::MAX)
 }
 
 /// Runs the due timers of every shard (a spinning M's "steal timers", and the poller after a
