@@ -511,14 +511,25 @@ fn write_loop(w: impl Write, t0: u64, nprocs: usize) -> io::Result<()> {
     out.sort(RUNTIME_TID, 5001);
     let mut ms_named = std::collections::HashSet::new();
     let mut procs_named = nprocs;
+    let mut names_seen = 0;
+    let mut names = std::collections::BTreeMap::new();
     loop {
-        let (batch, names, stopping) = {
+        let (batch, new_names, stopping) = {
             let mut sh = SHARED.lock();
             while sh.full.is_empty() && !sh.stopping {
                 sh = WAKE.wait(sh);
             }
-            (std::mem::take(&mut sh.full), sh.names.clone(), sh.stopping)
+            let names = if sh.names.len() != names_seen {
+                Some(sh.names.clone())
+            } else {
+                None
+            };
+            (std::mem::take(&mut sh.full), names, sh.stopping)
         };
+        if let Some(n) = new_names {
+            names_seen = n.len();
+            names = n;
+        }
         for chunk in batch {
             // Events older than this trace were left in a P's buffer by the last one.
             for e in chunk.into_iter().filter(|e| e.t0 >= t0) {
@@ -618,6 +629,11 @@ impl<W: Write> JsonOut<W> {
         format!("{}.{:03}", ns / 1000, ns % 1000)
     }
 
+    /// Appends `ns` as microseconds with ns precision, without allocating.
+    fn put_us(buf: &mut String, ns: u64) {
+        let _ = write!(buf, "{}.{:03}", ns / 1000, ns % 1000);
+    }
+
     fn meta(&mut self, what: &str, tid: u64, name: &str) {
         let s = format!(
             "{{\"name\":\"{what}\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":\"{}\"}}}}",
@@ -633,6 +649,17 @@ impl<W: Write> JsonOut<W> {
         self.item(&s);
     }
 
+    fn put_gname(
+        b: &mut String,
+        g: u64,
+        names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>,
+    ) {
+        let _ = write!(b, "G{g}");
+        if let Some(n) = names.get(&g) {
+            let _ = write!(b, " '{}'", esc(n));
+        }
+    }
+
     fn gname(g: u64, names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>) -> String {
         match names.get(&g) {
             Some(n) => format!("G{g} '{}'", esc(n)),
@@ -646,32 +673,62 @@ impl<W: Write> JsonOut<W> {
         } else {
             e.p as u64 + 1
         };
+        // The frequent events go straight into the buffer (no allocation per event).
+        let t0 = crate::metrics::ticks_to_ns(e.t0.saturating_sub(self.t0));
+        match e.kind {
+            Kind::Slice(end) => {
+                if !self.first {
+                    self.buf.push_str(",\n");
+                }
+                self.first = false;
+                let b = &mut self.buf;
+                b.push_str("{\"name\":\"");
+                Self::put_gname(b, e.g, names);
+                b.push_str("\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":");
+                Self::put_us(b, t0);
+                b.push_str(",\"dur\":");
+                Self::put_us(b, crate::metrics::ticks_to_ns(e.t1.saturating_sub(e.t0)));
+                let _ = write!(
+                    b,
+                    ",\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"m\":{},\"end\":\"",
+                    e.g, e.m
+                );
+                match end {
+                    SliceEnd::Park(r) => {
+                        b.push_str("park: ");
+                        b.push_str(r.as_str());
+                    }
+                    SliceEnd::Yield => b.push_str("yield"),
+                    SliceEnd::Exit => b.push_str("exit"),
+                    SliceEnd::Preempted => b.push_str("P taken (retake)"),
+                }
+                b.push_str("\"}}");
+                return;
+            }
+            Kind::Ready { by } => {
+                if !self.first {
+                    self.buf.push_str(",\n");
+                }
+                self.first = false;
+                let b = &mut self.buf;
+                b.push_str("{\"name\":\"ready ");
+                Self::put_gname(b, e.g, names);
+                b.push_str("\",\"cat\":\"ready\",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
+                Self::put_us(b, t0);
+                let _ = write!(
+                    b,
+                    ",\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"by\":{by}}}}}",
+                    e.g
+                );
+                return;
+            }
+            _ => {}
+        }
         let ts = self.us(e.t0);
         let s = match e.kind {
-            Kind::Slice(end) => {
-                let dur = crate::metrics::ticks_to_ns(e.t1.saturating_sub(e.t0));
-                let end = match end {
-                    SliceEnd::Park(r) => format!("park: {}", r.as_str()),
-                    SliceEnd::Yield => "yield".into(),
-                    SliceEnd::Exit => "exit".into(),
-                    SliceEnd::Preempted => "P taken (retake)".into(),
-                };
-                format!(
-                    "{{\"name\":\"{}\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":{ts},\"dur\":{}.{:03},\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"m\":{},\"end\":\"{end}\"}}}}",
-                    Self::gname(e.g, names),
-                    dur / 1000,
-                    dur % 1000,
-                    e.g,
-                    e.m
-                )
-            }
+            Kind::Slice(_) | Kind::Ready { .. } => return,
             Kind::Create { parent } => format!(
                 "{{\"name\":\"create {}\",\"cat\":\"create\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"parent\":{parent}}}}}",
-                Self::gname(e.g, names),
-                e.g
-            ),
-            Kind::Ready { by } => format!(
-                "{{\"name\":\"ready {}\",\"cat\":\"ready\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"by\":{by}}}}}",
                 Self::gname(e.g, names),
                 e.g
             ),
