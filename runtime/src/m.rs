@@ -144,6 +144,8 @@ pub(crate) struct MLocal {
     /// The running G (null between Gs). Valid while the G runs on this M.
     pub(crate) curg: Cell<*const G>,
     pub(crate) spinning: Cell<bool>,
+    /// The execution trace's stamp of the running G's entry into a blocking call (0: none).
+    pub(crate) syscall_t0: Cell<u64>,
 }
 
 #[cfg(not(loom))]
@@ -156,6 +158,7 @@ thread_local! {
             exiting: Cell::new(false),
             curg: Cell::new(std::ptr::null()),
             spinning: Cell::new(false),
+            syscall_t0: Cell::new(0),
         }
     };
 }
@@ -171,6 +174,7 @@ loom::thread_local! {
         exiting: Cell::new(false),
         curg: Cell::new(std::ptr::null()),
         spinning: Cell::new(false),
+        syscall_t0: Cell::new(0),
     };
 }
 

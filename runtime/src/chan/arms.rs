@@ -119,6 +119,10 @@ impl<T> SelectArm for RecvArm<'_, T> {
     fn reason(&self) -> WaitReason {
         WaitReason::ChanReceive
     }
+
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        self.c.wait_obj()
+    }
 }
 
 /// Pass 3 for an arm whose waiter `w` may still be linked in the list `list` picks: unlinks it
@@ -213,6 +217,10 @@ impl<T> SelectArm for SendArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         WaitReason::ChanSend
+    }
+
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        self.c.wait_obj()
     }
 }
 
@@ -340,6 +348,10 @@ impl<T> SelectArm for WatchArm<'_, T> {
 
     fn mark(&self) {
         // The caller learns the choice from the select's return value (and `got`).
+    }
+
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        self.c.wait_obj()
     }
 
     fn reason(&self) -> WaitReason {
