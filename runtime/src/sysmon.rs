@@ -50,7 +50,7 @@
 //! leaves is looked at again a tick later instead of a whole backoff later.
 
 use crate::loom::atomic::Ordering;
-use crate::p::{PShared, PStatus, RUNNING_G, SYSCALL};
+use crate::p::{PShared, PStatus, IDLE, RUNNING_G, SYSCALL};
 use crate::sched::Sched;
 use std::time::{Duration, Instant};
 
@@ -357,11 +357,16 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                     }
                 }
             }
-            _ => {
+            st => {
                 sn.switches = p.switches.load(Ordering::Relaxed);
                 sn.switchwhen = now;
                 sn.tag = w >> 8;
                 sn.watch.forget();
+                if st == IDLE {
+                    // An idle P's last M may retire: do not keep its /proc files open (two
+                    // descriptors per P, seen by programs that count their fds).
+                    sn.watch.close();
+                }
             }
         }
     }
@@ -391,6 +396,14 @@ fn work_waits(s: &Sched, p: &PShared) -> bool {
 }
 
 impl Watch {
+    /// Closes the `/proc` files of the watched thread (the P went idle).
+    fn close(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            self.probe = None;
+        }
+    }
+
     /// The P changed hands or its G switched: the next look starts over.
     fn forget(&mut self) {
         #[cfg(target_os = "linux")]
