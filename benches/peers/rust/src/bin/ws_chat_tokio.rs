@@ -8,7 +8,8 @@
 //! bounded channel into the sink; the connection task itself reading.
 //!
 //! The limits and the batching are gort's example's: a message is at most 64 KiB, a client
-//! silent for 60 s is dropped, the handshake must come within 10 s, a client's queue holds 256
+//! silent for 60 s is dropped, a write must finish within 60 s, the handshake must come within
+//! 10 s, a client's queue holds 256
 //! messages and a client whose queue is full is dropped by the hub (its sender dropped, so its
 //! writer sends a close frame), the broadcast channel holds 256, every message is its own frame
 //! and the writer flushes what is queued (up to 64 KiB) at once. Pings and close frames from
@@ -120,7 +121,9 @@ async fn serve_conn(s: TcpStream, id: u64, hub: Arc<Hub>) {
                                 return;
                             }
                         }
-                        if sink.flush().await.is_err() {
+                        // A write that cannot finish in 60 s ends the client, as the gort
+                        // example's write timeout and Go's write deadline do.
+                        if !matches!(timeout(PONG_WAIT, sink.flush()).await, Ok(Ok(()))) {
                             break;
                         }
                     }
