@@ -510,9 +510,8 @@ fn main() {
         .collect();
     let wants = |p: &str| opts.peers.iter().any(|x| x == p);
     let mut notes: Vec<String> = Vec::new();
-    let services_selected = services::NAMES
-        .iter()
-        .any(|n| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == n)));
+    let service_wanted = |n: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == n));
+    let services_selected = services::NAMES.iter().any(|n| service_wanted(n));
     // Every program started below inherits this limit (wrk and the servers at 10,000
     // connections need more than 10,000 descriptors each).
     let fd_limit = setup::raise_fd_limit();
@@ -592,6 +591,15 @@ fn main() {
                 setup::ensure_tool("redis-benchmark", "redis-tools"),
                 &mut notes,
             ),
+            ws_load: if service_wanted("ws_chat") {
+                Ok(setup::build_ws_load(&root).unwrap_or_else(|e| fatal(e)))
+            } else {
+                Err("not selected".into())
+            },
+            ws_tokio: match &rust_dir {
+                Some(d) => Ok(d.join("ws_chat_tokio")),
+                None => Err("not selected".into()),
+            },
         }
     });
     let tools = Tools {
