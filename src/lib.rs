@@ -240,6 +240,36 @@ pub mod chan {
 /// ```
 pub mod time {
     pub use gort_runtime::chan::{after, after_func, at, tick, AfterFunc, Ticker, Timer};
+    pub use gort_runtime::timer::now;
+}
+
+/// Testing concurrent code (Go's `testing/synctest`, plus seeded and explored schedules):
+/// [`test`](synctest::test) runs a function in a *bubble* whose green threads run one at a
+/// time under a seeded schedule, with a virtual clock that jumps to the next timer when they
+/// are all durably blocked; [`wait`](synctest::wait) waits for them to be;
+/// [`test_seeded`](synctest::test_seeded) replays one schedule; [`explore`](synctest::explore)
+/// runs many (random or PCT) and names the seed of the first that fails
+/// (`GORT_SEED=N cargo test` replays it). [`#[gort::test]`](test) runs a test body in a green
+/// thread, in a bubble, or under exploration. See docs/testing.md.
+///
+/// ```
+/// use std::time::Duration;
+/// gort::synctest::test(|| {
+///     let timeout = gort::time::after(Duration::from_secs(30));
+///     let (_tx, rx) = gort::chan::bounded::<u8>(0);
+///     let start = gort::time::now();
+///     gort::select! {
+///         recv(rx) -> _ => unreachable!(),
+///         recv(timeout) -> _ => {} // 30 virtual seconds: no wall time
+///     }
+///     assert_eq!(gort::time::now() - start, Duration::from_secs(30));
+/// });
+/// ```
+pub mod synctest {
+    pub use gort_runtime::synctest::{
+        explore, sleep, test, test_seeded, try_explore, try_test_seeded, wait, ExploreOptions,
+        ExploreReport, Failure, Report, Strategy, TestResult,
+    };
 }
 
 /// Unix signals delivered to channels (Go's `os/signal`): [`notify`](signal::notify) returns

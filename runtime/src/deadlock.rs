@@ -11,8 +11,11 @@
 //!    or inside `gort::blocking`;
 //! 3. no timer is pending or firing (a sleeping G, a timeout, `time::after` will wake something);
 //! 4. no G waits on a socket (the network may wake it);
-//! 5. every thread of the process is either a runtime thread (an M or sysmon) or a plain thread
-//!    blocked on gort *without a deadline* (for example `main` in `JoinHandle::join`).
+//! 5. every thread of the process is either a runtime thread (an M, sysmon, the scavenger, a
+//!    synctest bubble's thread) or a plain thread blocked on gort *without a deadline* (for
+//!    example `main` in `JoinHandle::join`);
+//! 6. no synctest bubble exists (a bubble's Gs wait on its own clock and loop; the bubble
+//!    reports its own deadlocks, bubble/mod.rs).
 //!
 //! Condition 5 is what keeps it exact: a plain OS thread that is doing anything else — computing,
 //! blocked in std I/O, or waiting on a non-gort lock — might still send on a channel or unlock a
@@ -44,6 +47,11 @@ pub(crate) fn check(s: &Sched) {
         // Not modelled: its loads would only multiply the interleavings loom explores.
         return;
     }
+    // A synctest bubble's Gs wait on its virtual clock and its own loop, which this check
+    // cannot see (the bubble reports its own deadlocks): nothing is reported while one lives.
+    if crate::bubble::active() {
+        return;
+    }
     // Cheap conditions first: this runs whenever an M goes idle.
     let parked = PARKED_THREADS.load(Ordering::SeqCst);
     if parked == 0
@@ -60,7 +68,8 @@ pub(crate) fn check(s: &Sched) {
     }
     // Rule 5 before rule 2: reading /proc costs microseconds, walking a million Gs milliseconds.
     // Ms + sysmon + the scavenger, once started.
-    let runtime_threads = s.mlive.load(Ordering::SeqCst) + 1 + crate::scavenge::threads();
+    let runtime_threads =
+        s.mlive.load(Ordering::SeqCst) + 1 + crate::scavenge::threads() + crate::bubble::threads();
     if process_threads() != Some(runtime_threads + parked) {
         return;
     }
@@ -76,7 +85,13 @@ pub(crate) fn check(s: &Sched) {
     }
     // Re-read what may have changed while we looked (any change means progress is possible).
     if process_threads()
-        != Some(s.mlive.load(Ordering::SeqCst) + 1 + crate::scavenge::threads() + parked)
+        != Some(
+            s.mlive.load(Ordering::SeqCst)
+                + 1
+                + crate::scavenge::threads()
+                + crate::bubble::threads()
+                + parked,
+        )
         || PARKED_THREADS.load(Ordering::SeqCst) != parked
         || s.npidle.load(Ordering::SeqCst) != s.nprocs()
         || crate::timer::pending() != 0

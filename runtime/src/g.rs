@@ -19,7 +19,7 @@
 //! Everything mutable that is not atomic lives in `GOwned`, reachable only through `&mut GRef`.
 
 use crate::coro::Coro;
-use crate::loom::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
@@ -99,6 +99,20 @@ pub enum WaitReason {
     SyscallExit,
     /// Waiting to enter `gort::blocking` while `GORT_MAXBLOCKING` calls are in progress.
     BlockingPool,
+    /// A receive on a channel of the G's synctest bubble (durably blocking; Go's
+    /// `waitReasonSynctestChanReceive`).
+    ChanReceiveDurable,
+    /// A send on a channel of the G's synctest bubble (durably blocking).
+    ChanSendDurable,
+    /// `select!` whose every arm is a channel of the G's synctest bubble (durably blocking).
+    SelectDurable,
+    /// `WaitGroup::wait` on a wait group bound to the G's synctest bubble, an errgroup's or a
+    /// scope's wait inside a bubble (durably blocking).
+    WaitGroupWaitDurable,
+    /// `JoinHandle::join` on a G of the caller's synctest bubble (durably blocking).
+    JoinDurable,
+    /// `gort::synctest::wait` (Go's `synctest.Wait`).
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -123,11 +137,17 @@ impl WaitReason {
             WaitReason::LockedThread => "locked thread",
             WaitReason::SyscallExit => "syscall exit",
             WaitReason::BlockingPool => "blocking pool",
+            WaitReason::ChanReceiveDurable => "chan receive (durable)",
+            WaitReason::ChanSendDurable => "chan send (durable)",
+            WaitReason::SelectDurable => "select (durable)",
+            WaitReason::WaitGroupWaitDurable => "sync.WaitGroup.Wait (durable)",
+            WaitReason::JoinDurable => "join (durable)",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 18] = [
+        const ALL: [WaitReason; 24] = [
             WaitReason::None,
             WaitReason::Join,
             WaitReason::ChanReceive,
@@ -146,6 +166,12 @@ impl WaitReason {
             WaitReason::LockedThread,
             WaitReason::SyscallExit,
             WaitReason::BlockingPool,
+            WaitReason::ChanReceiveDurable,
+            WaitReason::ChanSendDurable,
+            WaitReason::SelectDurable,
+            WaitReason::WaitGroupWaitDurable,
+            WaitReason::JoinDurable,
+            WaitReason::SynctestWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }
@@ -178,6 +204,12 @@ pub struct G {
     status: AtomicU8,
     /// Atomic: written by the owner before it gives the `GRef` away; read (Relaxed) by the tracer.
     wait_reason: AtomicU8,
+    /// The synctest bubble this G belongs to (`bubble.rs`: a key of its table), 0 for none.
+    /// Written by the spawner before the G is first made runnable (and cleared when the record
+    /// is reused); read (Relaxed) by whoever holds the `GRef` (`ready` routes the G to its
+    /// bubble), ordered by the hand-over of the `GRef`. In the padding after the two bytes
+    /// above: the record does not grow.
+    bubble: AtomicU32,
     /// Atomic: id of the M running this G, or `usize::MAX`; read (Relaxed) by the tracer.
     m: AtomicUsize,
     /// LockOSThread: the M this G is wired to (M id + 1; 0 = none) and the nesting count.
@@ -219,6 +251,15 @@ impl G {
     /// The wait reason, when `status()` is `Waiting`.
     pub fn wait_reason(&self) -> WaitReason {
         WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+    /// The key of the synctest bubble this G belongs to (0: none; see `bubble.rs`).
+    #[inline]
+    pub(crate) fn bubble_key(&self) -> u32 {
+        self.bubble.load(Ordering::Relaxed)
+    }
+    /// Where the registry keeps this record (fixed for the record's life): for [`with_registered`].
+    pub(crate) fn registry_pos(&self) -> (usize, usize) {
+        (self.shard, self.slot)
     }
     /// The id of the M running this G, if any.
     pub fn m_id(&self) -> Option<usize> {
@@ -324,6 +365,7 @@ impl GRef {
             slot,
             status: AtomicU8::new(GStatus::Idle as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
+            bubble: AtomicU32::new(0),
             m: AtomicUsize::new(usize::MAX),
             locked_m: AtomicUsize::new(0),
             lock_count: AtomicUsize::new(0),
@@ -347,6 +389,7 @@ impl GRef {
             self.stack_size.store(stack_size, Ordering::Relaxed);
             self.wait_reason
                 .store(WaitReason::None as u8, Ordering::Relaxed);
+            self.bubble.store(0, Ordering::Relaxed);
             self.m.store(usize::MAX, Ordering::Relaxed);
             self.locked_m.store(0, Ordering::Relaxed);
             self.lock_count.store(0, Ordering::Relaxed);
@@ -388,6 +431,12 @@ impl GRef {
     #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         self.wait_reason.store(r as u8, Ordering::Relaxed);
+    }
+
+    /// Makes the G a member of the bubble with key `key` (the spawner, before the G first runs).
+    #[inline]
+    pub(crate) fn set_bubble_key(&self, key: u32) {
+        self.bubble.store(key, Ordering::Relaxed);
     }
 
     #[inline]
@@ -550,6 +599,25 @@ pub fn for_each_g(mut f: impl FnMut(&G)) {
             }
         }
     }
+}
+
+/// Runs `f` on the G registered at `pos` (`G::registry_pos`) if it still has id `id`, under its
+/// shard lock (the record cannot be freed meanwhile). For the synctest loop, which reads the
+/// wait reason of a G it no longer holds (the G is parked; its owner is what it waits on).
+pub(crate) fn with_registered<R>(
+    pos: (usize, usize),
+    id: u64,
+    f: impl FnOnce(&G) -> R,
+) -> Option<R> {
+    let s = registry()[pos.0].lock();
+    let p = s.slots.get(pos.1)?;
+    if p.0.is_null() {
+        return None;
+    }
+    // SAFETY: as in `for_each_g`: a non-null slot holds a registered G, not freed while we hold
+    // the shard lock.
+    let g = unsafe { &*p.0 };
+    (g.id() == id).then(|| f(g))
 }
 
 /// The number of G records, live or cached dead, counted from the registry.

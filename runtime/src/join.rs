@@ -30,7 +30,6 @@
 //! If the G never runs because it could not get a stack, the engine calls
 //! `Runnable::abandon`, which does steps 3 and 4 with an error payload that says why.
 
-use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::loom::Mutex;
 use crate::park::{park, Unparker};
@@ -50,8 +49,8 @@ pub(crate) trait Runnable: Send + Sync {
 trait JoinSide<T>: Send + Sync {
     /// True once the result is in (Acquire: pairs with `complete`'s Release store).
     fn finished(&self) -> bool;
-    /// Parks the caller until the G finished, then takes its result.
-    fn wait_and_take(&self) -> std::thread::Result<T>;
+    /// Parks the caller until G `id` (this task's) finished, then takes its result.
+    fn wait_and_take(&self, id: u64) -> std::thread::Result<T>;
 }
 
 /// A task's life, under its mutex (uncontended but for one G and one joiner).
@@ -120,6 +119,12 @@ where
         };
         // Step 1.
         let r = catch_unwind(AssertUnwindSafe(f));
+        if let Err(p) = &r {
+            // In a synctest bubble an escaped panic fails the run unless a join takes it.
+            if crate::bubble::active() {
+                crate::bubble::g_panicked(payload_str(&**p));
+            }
+        }
         // Step 2: G-local values die with the G, on its stack, before the joiner hears of it.
         crate::drop_g_locals();
         // Steps 3 and 4.
@@ -151,9 +156,9 @@ where
         self.finished.load(Ordering::Acquire)
     }
 
-    fn wait_and_take(&self) -> std::thread::Result<T> {
+    fn wait_and_take(&self, id: u64) -> std::thread::Result<T> {
         if !self.finished() {
-            park(WaitReason::Join, |u| {
+            park(crate::bubble::join_reason(id), |u| {
                 let mut s = self.inner.lock();
                 if let State::Done(_) = s.state {
                     Some(u)
@@ -164,7 +169,12 @@ where
             });
         }
         match std::mem::replace(&mut self.inner.lock().state, State::Taken) {
-            State::Done(r) => r,
+            State::Done(r) => {
+                if r.is_err() && crate::bubble::active() {
+                    crate::bubble::panic_joined(id);
+                }
+                r
+            }
             _ => crate::fatal::fatal!("join woke before its G finished"),
         }
     }
@@ -244,7 +254,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
-        self.task.wait_and_take()
+        self.task.wait_and_take(self.id)
     }
 
     /// True once the G has finished (its closure returned or panicked).
@@ -456,8 +466,15 @@ where
 {
     fn run(self: std::sync::Arc<Self>) {
         match self.f.lock().take() {
-            // The panic hook printed it; nobody joins, so it goes no further.
-            Some(f) => drop(catch_unwind(AssertUnwindSafe(f))),
+            // The panic hook printed it; nobody joins, so it goes no further (in a synctest
+            // bubble it fails the run, as in Go).
+            Some(f) => {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+                    if crate::bubble::active() {
+                        crate::bubble::g_panicked(payload_str(&*p));
+                    }
+                }
+            }
             None => crate::fatal::fatal!("a green thread ran twice"),
         }
         crate::drop_g_locals();

@@ -45,6 +45,7 @@
 // Under loom the coroutine, stack and OS paths are behind seams (docs/loom.md) and go unused.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+pub(crate) mod bubble;
 #[allow(unsafe_code)]
 pub mod chan;
 pub mod context;
@@ -89,6 +90,7 @@ pub mod stack;
 pub mod stdio;
 #[allow(unsafe_code)]
 pub mod sync;
+pub mod synctest;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 pub mod syscall;

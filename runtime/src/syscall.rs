@@ -157,6 +157,10 @@ pub fn should_yield() -> bool {
 /// h.join().unwrap();
 /// ```
 pub fn preempt_point() {
+    // In a synctest bubble it is a choice point of the seeded schedule.
+    if crate::bubble::active() && crate::bubble::preempt_point() {
+        return;
+    }
     if should_yield() {
         crate::yield_now();
     }

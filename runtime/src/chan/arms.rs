@@ -117,7 +117,7 @@ impl<T> SelectArm for RecvArm<'_, T> {
     }
 
     fn reason(&self) -> WaitReason {
-        WaitReason::ChanReceive
+        self.c.recv_reason()
     }
 }
 
@@ -212,7 +212,7 @@ impl<T> SelectArm for SendArm<'_, T> {
     }
 
     fn reason(&self) -> WaitReason {
-        WaitReason::ChanSend
+        self.c.send_reason()
     }
 }
 
@@ -344,9 +344,9 @@ impl<T> SelectArm for WatchArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         if self.send {
-            WaitReason::ChanSend
+            self.c.send_reason()
         } else {
-            WaitReason::ChanReceive
+            self.c.recv_reason()
         }
     }
 }

@@ -131,6 +131,10 @@ struct Chan<T> {
     receivers: AtomicUsize,
     /// Set for timer channels only. Immutable.
     timer: Option<TimerHooks<T>>,
+    /// The synctest bubble the channel was made in (its key; 0: none). Immutable. A member
+    /// blocked on it is durably blocked (its wait reason says so), and its timer runs on that
+    /// bubble's clock (bubble/mod.rs).
+    bubble: u32,
 }
 
 enum TrySend<T> {
@@ -183,6 +187,44 @@ impl<T> Chan<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             timer,
+            bubble: crate::bubble::current_key(),
+        }
+    }
+
+    /// The wait reason of a receive that blocks on this channel.
+    #[inline]
+    fn recv_reason(&self) -> crate::g::WaitReason {
+        if self.bubble == 0 {
+            crate::g::WaitReason::ChanReceive
+        } else {
+            crate::g::WaitReason::ChanReceiveDurable
+        }
+    }
+
+    /// The wait reason of a send that blocks on this channel.
+    #[inline]
+    fn send_reason(&self) -> crate::g::WaitReason {
+        if self.bubble == 0 {
+            crate::g::WaitReason::ChanSend
+        } else {
+            crate::g::WaitReason::ChanSendDurable
+        }
+    }
+
+    /// A bubble's channel is about to be waited on: the caller must belong to the bubble.
+    #[inline]
+    fn check_bubble(&self, what: &str) {
+        if self.bubble != 0 {
+            crate::bubble::check_member(self.bubble, what);
+        }
+    }
+
+    /// The clock this channel's timer runs on (its bubble's, else the real one).
+    fn clock(&self) -> Instant {
+        if self.bubble == 0 {
+            Instant::now()
+        } else {
+            crate::bubble::clock_of(self.bubble)
         }
     }
 
@@ -195,7 +237,7 @@ impl<T> Chan<T> {
     #[inline]
     fn poll_timer(&self, g: &mut Inner<T>) {
         if let Some(t) = &self.timer {
-            (t.fire_due)(self, g, Instant::now());
+            (t.fire_due)(self, g, self.clock());
         }
     }
 
@@ -621,6 +663,7 @@ impl<T> Sender<T> {
             Ok(TrySend::Full(_)) => unreachable!("send_locked reports a full channel as Err"),
             Err(blocked) => blocked,
         };
+        self.c.check_bubble("send on");
         let arm = SendArm::new(self, v);
         let (w, slot) = (arm.waiter.get(), arm.slot.get());
         let c = &*self.c;
@@ -667,7 +710,7 @@ impl<T> Sender<T> {
     /// assert_eq!(r, Err(SendTimeoutError::Timeout(5)));
     /// ```
     pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
-        match Instant::now().checked_add(d) {
+        match crate::timer::now().checked_add(d) {
             Some(t) => self.send_until(v, __Mode::Deadline(t)),
             None => self.send_until(v, __Mode::Block),
         }
@@ -848,6 +891,7 @@ impl<T> Receiver<T> {
     /// The blocking tail of [`recv`](Self::recv): links a waiter under `g`, the lock of the
     /// attempt that found nothing, and parks (select::block_one).
     fn recv_blocking<'a>(&'a self, mut g: MutexGuard<'a, Inner<T>>) -> Result<T, RecvError> {
+        self.c.check_bubble("receive on");
         loop {
             let arm = RecvArm::new(self);
             let (w, slot) = (arm.waiter.get(), arm.slot.get());
@@ -907,7 +951,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv_timeout(Duration::from_millis(10)), Err(RecvTimeoutError::Timeout));
     /// ```
     pub fn recv_timeout(&self, d: Duration) -> Result<T, RecvTimeoutError> {
-        match Instant::now().checked_add(d) {
+        match crate::timer::now().checked_add(d) {
             Some(t) => self.recv_until(__Mode::Deadline(t)),
             None => self.recv_until(__Mode::Block),
         }

@@ -88,9 +88,15 @@ fn fastrand(_n: usize) -> usize {
     0
 }
 
-/// A small per-thread xorshift generator (fairness, not cryptography).
+/// A small per-thread xorshift generator (fairness, not cryptography). In a synctest bubble the
+/// bubble's seeded generator draws instead (a replayable arm order).
 #[cfg(not(loom))]
 fn fastrand(n: usize) -> usize {
+    if crate::bubble::active() {
+        if let Some(x) = crate::bubble::rand_below(n) {
+            return x;
+        }
+    }
     RNG.with(|r| {
         let mut x = r.get();
         if x == 0 {
@@ -159,8 +165,12 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
 ) -> Option<usize> {
     let n = arms.len();
     debug_assert_eq!(order.len(), n);
+    // A select is one of a synctest bubble's preemption points.
+    if crate::bubble::active() {
+        crate::bubble::preempt_point();
+    }
     let deadline = match mode {
-        Mode::Timeout(d) => Instant::now().checked_add(d),
+        Mode::Timeout(d) => crate::timer::now().checked_add(d),
         Mode::Deadline(t) => Some(t),
         _ => None,
     };
@@ -182,7 +192,9 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
         }
         let give_up = match mode {
             Mode::NonBlock => true,
-            Mode::Timeout(_) | Mode::Deadline(_) => deadline.is_some_and(|d| Instant::now() >= d),
+            Mode::Timeout(_) | Mode::Deadline(_) => {
+                deadline.is_some_and(|d| crate::timer::now() >= d)
+            }
             Mode::Block => false,
         };
         if give_up {
@@ -200,6 +212,10 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
         }
         let reason = match n {
             1 => arms.arm(0).reason(),
+            // In a synctest bubble, a select whose every arm is a bubble channel is durable.
+            _ if crate::bubble::active() && (0..n).all(|i| durable_arm(arms.arm(i).reason())) => {
+                WaitReason::SelectDurable
+            }
             _ => WaitReason::Select,
         };
         let sel = match deadline {
@@ -221,6 +237,14 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
             }
         }
     }
+}
+
+/// Whether an arm blocking alone would be durably blocked in a bubble (its channel is one).
+fn durable_arm(r: WaitReason) -> bool {
+    matches!(
+        r,
+        WaitReason::ChanReceiveDurable | WaitReason::ChanSendDurable
+    )
 }
 
 /// The blocking part of a `send` or `recv` (not `select!`) that found its channel not ready:

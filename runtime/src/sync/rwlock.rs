@@ -102,6 +102,10 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*l.read(), 5);
     /// ```
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        // A lock is one of a synctest bubble's preemption points (one load outside bubbles).
+        if crate::bubble::active() {
+            crate::bubble::preempt_point();
+        }
         if self.reader_count.fetch_add(1, Ordering::SeqCst) + 1 < 0 {
             self.reader_sem.acquire(false, WaitReason::RwLockRead);
         }
