@@ -145,6 +145,64 @@ pub mod net {
 pub use gort_runtime::timer::sleep_until;
 
 pub use gort_runtime::scope::{scope, Scope, ScopedJoinHandle};
+
+/// Marks a test function, as `#[test]` does, and runs its body in gort:
+///
+/// * `#[gort::test]`: in a green thread (it may block on channels, locks, sockets as any G);
+/// * `#[gort::test(synctest)]`: in a synctest bubble ([`synctest::test`]): a virtual clock,
+///   one green thread at a time under a seeded schedule, deadlocks reported;
+/// * `#[gort::test(explore = N)]`: under `N` schedules ([`synctest::explore`]), stopping at
+///   the first that fails and naming its seed (`GORT_SEED=seed cargo test` replays it); add
+///   `pct = DEPTH` for PCT instead of random schedules, `seed = S` for a fixed base seed.
+///
+/// The body may return `()` or a `Result<(), E>` (an `Err` fails the test). Other attributes
+/// (`#[should_panic]`, `#[ignore]`) go after it as usual.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[gort::test(synctest)]
+/// fn retries_back_off() {
+///     let start = gort::time::now();
+///     for attempt in 0..5 {
+///         gort::sleep(Duration::from_millis(100 << attempt)); // virtual: no wall time
+///     }
+///     assert_eq!(gort::time::now() - start, Duration::from_millis(3100));
+/// }
+///
+/// #[gort::test(explore = 200, pct = 2)]
+/// fn counter_is_atomic() {
+///     let n = std::sync::Arc::new(gort::sync::Mutex::new(0));
+///     let hs: Vec<_> = (0..2)
+///         .map(|_| {
+///             let n = n.clone();
+///             gort::spawn(move || *n.lock() += 1)
+///         })
+///         .collect();
+///     hs.into_iter().for_each(|h| h.join().unwrap());
+///     assert_eq!(*n.lock(), 2);
+/// }
+/// # // (A doctest does not run `#[test]` functions; this is what the first one does.)
+/// # gort::synctest::test(|| gort::sleep(Duration::from_millis(3100)));
+/// ```
+pub use gort_macros::test;
+
+/// What `#[gort::test]` expands to; not an API.
+#[doc(hidden)]
+pub mod __private {
+    /// Runs a test body in a green thread and hands back its result (re-raising its panic on
+    /// the test's thread, so that libtest reports it as usual).
+    pub fn run_in_g<F, R>(f: F) -> R
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        match crate::spawn(f).join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
 pub use gort_runtime::{
     block_in_place, blocking, current, in_green_thread, lock_os_thread, maxprocs, num_goroutine,
     preempt_point, should_yield, sleep, sleep_ctx, spawn, unlock_os_thread, yield_now, Builder,

@@ -235,7 +235,12 @@ pub(crate) struct Bubble {
     /// `State::now_ns`, readable without the lock (written under it).
     now_ns: AtomicU64,
     epoch: Instant,
+    /// The root's join handle and the caller's reply channel: whichever bubble thread finds the
+    /// bubble over reports (a locked G may have moved the loop to another thread).
+    end: Mutex<Option<(RootHandle, crate::chan::Sender<Outcome>)>>,
 }
+
+type RootHandle = crate::JoinHandle<Result<(), String>>;
 
 impl Bubble {
     /// The virtual now.
@@ -903,6 +908,7 @@ pub(crate) fn run(seed: u64, root: Root) -> Outcome {
             cv: Condvar::new(),
             now_ns: AtomicU64::new(0),
             epoch,
+            end: Mutex::new(None),
         });
         t.slots[slot] = Some(b.clone());
         b
@@ -950,8 +956,6 @@ fn thread_main(
     CURRENT.with(|c| *c.borrow_mut() = Some(b.clone()));
     crate::sync::pool::m_started();
     let mut msg = first;
-    let mut reply = None;
-    let mut root_h = None;
     loop {
         match msg {
             Msg::Exit => break,
@@ -959,12 +963,12 @@ fn thread_main(
                 crate::sched::set_p(PSlot::Owned(p.adopt(me.m.id)));
                 if let Some((f, tx)) = root.take() {
                     // The root: spawned on the private P, so it is member #0.
-                    root_h = Some(crate::spawn(f));
-                    reply = Some(tx);
+                    let h = crate::spawn(f);
+                    *b.end.lock() = Some((h, tx));
                 }
                 match run_loop(&b, &me, g) {
                     LoopEnd::Over => {
-                        finish(&b, root_h.take(), reply.take());
+                        finish(&b);
                         break;
                     }
                     LoopEnd::HandedOff => {}
@@ -1057,13 +1061,13 @@ fn hand_off(b: &Arc<Bubble>) {
 
 /// The bubble is over: collect the outcome, release the P, the threads and the table slot (or
 /// leak the bubble with its members if some are left), and tell the caller.
-fn finish(
-    b: &Arc<Bubble>,
-    root_h: Option<crate::JoinHandle<Result<(), String>>>,
-    reply: Option<crate::chan::Sender<Outcome>>,
-) {
+fn finish(b: &Arc<Bubble>) {
     drain_private_p();
     let p = crate::sched::take_owned_p();
+    let (root_h, reply) = match b.end.lock().take() {
+        Some((h, tx)) => (Some(h), Some(tx)),
+        None => (None, None),
+    };
     // The root ended if the bubble is not deadlocked: its result is in (no wait).
     let (root_failure, root_panic) = match root_h {
         Some(h) if h.is_finished() => match h.join() {
