@@ -218,8 +218,9 @@ struct State {
     idle: bool,
     chooser: Chooser,
     switches: u64,
-    /// Panics that escaped a member, until a join took them: (G id, bubble index, message).
-    panics: Vec<(u64, u32, String)>,
+    /// Panics that escaped a member: (G id, bubble index, message, taken by a join). An
+    /// untaken one fails the run; taken ones are told with a failure, as its likely cause.
+    panics: Vec<(u64, u32, String, bool)>,
     failure: Option<String>,
     /// Bubble threads with nothing to do, and threads waiting for the G wired to them.
     idle_threads: Vec<Arc<BThread>>,
@@ -723,14 +724,16 @@ pub(crate) fn g_panicked(msg: &str) {
     };
     let mut st = b.st.lock();
     if let Some(&idx) = st.by_id.get(&id) {
-        st.panics.push((id, idx, msg.to_string()));
+        st.panics.push((id, idx, msg.to_string(), false));
     }
 }
 
 /// A join took the panic of G `id`: it was handled.
 pub(crate) fn panic_joined(id: u64) {
     if let Some(b) = current() {
-        b.st.lock().panics.retain(|p| p.0 != id);
+        for p in b.st.lock().panics.iter_mut().filter(|p| p.0 == id) {
+            p.3 = true;
+        }
     }
 }
 
@@ -1098,8 +1101,17 @@ fn finish(b: &Arc<Bubble>) {
             });
         }
         if failure.is_none() {
-            if let Some((_, idx, msg)) = st.panics.first() {
+            if let Some((_, idx, msg, _)) = st.panics.iter().find(|p| !p.3) {
                 failure = Some(format!("green thread #{idx} of the bubble panicked: {msg}"));
+            }
+        }
+        if let Some(f) = &mut failure {
+            // Other members' panics are the likely cause (a join that unwrapped one, say).
+            for (_, idx, msg, _) in st.panics.iter().filter(|p| p.1 != 0) {
+                let line = format!("green thread #{idx} of the bubble panicked: {msg}");
+                if !f.contains(&line) {
+                    let _ = write!(f, "\n  (before that, {line})");
+                }
             }
         }
         let out = Outcome {
