@@ -171,10 +171,36 @@ pub(crate) fn current_key() -> u32 {
     if !active() {
         return 0;
     }
-    current().map_or(0, |b| b.key)
+    current_key_slow()
+}
+
+#[inline(never)]
+fn current_key_slow() -> u32 {
+    CURRENT.with(|c| c.borrow().as_ref().map_or(0, |b| b.key))
 }
 
 // ---- members ---------------------------------------------------------------------------------
+
+/// G ids are unique integers: a multiply-shift hash is enough (SipHash was a third of a
+/// bubble's switch).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap = HashMap<u64, u32, std::hash::BuildHasherDefault<IdHasher>>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GState {
@@ -195,7 +221,9 @@ struct GInfo {
 /// What a bubble's thread holds between Gs.
 struct State {
     gs: Vec<GInfo>,
-    by_id: HashMap<u64, u32>,
+    by_id: IdMap,
+    /// Scratch for the candidates of a choice (no allocation per switch).
+    cands: Vec<u32>,
     live: usize,
     runnable: Vec<GRef>,
     /// The member running now (set by `next`, cleared by `after_run`).
@@ -436,9 +464,13 @@ impl State {
         let i = match forced {
             Some(i) => i,
             None => {
-                let cands: Vec<u32> = self.runnable.iter().map(|g| idx_of(self, g)).collect();
+                let mut cands = std::mem::take(&mut self.cands);
+                cands.clear();
+                cands.extend(self.runnable.iter().map(|g| idx_of(self, g)));
                 let last = self.last;
-                self.chooser.pick(&cands, last)
+                let i = self.chooser.pick(&cands, last);
+                self.cands = cands;
+                i
             }
         };
         let g = self.runnable.swap_remove(i);
@@ -532,7 +564,18 @@ impl crate::join::Runnable for MemberTask {
 
 /// `Sched::ready_g`/`global_put`: member `g` is runnable (its key is non-zero).
 pub(crate) fn ready(g: GRef) {
-    match lookup(g.bubble_key()) {
+    let key = g.bubble_key();
+    // On the bubble's own thread (a member readying another, a bubble timer): no table lookup.
+    let mut g = Some(g);
+    CURRENT.with(|c| {
+        if let Some(b) = c.borrow().as_ref() {
+            if b.key == key {
+                b.push(g.take().expect("once"));
+            }
+        }
+    });
+    let Some(g) = g else { return };
+    match lookup(key) {
         Some(b) => b.push(g),
         None => crate::fatal::fatal!("G{} belongs to a bubble that no longer exists", g.id()),
     }
@@ -589,7 +632,9 @@ pub(crate) fn preempt_point() -> bool {
         let mut st = b.st.lock();
         match st.running {
             Some(cur) if !st.runnable.is_empty() => {
-                let mut cands = vec![cur];
+                let mut cands = std::mem::take(&mut st.cands);
+                cands.clear();
+                cands.push(cur);
                 let by_id = &st.by_id;
                 cands.extend(
                     st.runnable
@@ -597,13 +642,13 @@ pub(crate) fn preempt_point() -> bool {
                         .map(|g| by_id.get(&g.id()).copied().unwrap_or(u32::MAX)),
                 );
                 let i = st.chooser.pick(&cands, Some(cur));
-                if i == 0 {
-                    false
-                } else {
+                let switch = i != 0;
+                if switch {
                     st.forced = Some(cands[i]);
                     st.preempted = true;
-                    true
                 }
+                st.cands = cands;
+                switch
             }
             _ => false,
         }
@@ -887,7 +932,8 @@ pub(crate) fn run(seed: u64, root: Root) -> Outcome {
             seed,
             st: Mutex::new(State {
                 gs: Vec::new(),
-                by_id: HashMap::new(),
+                by_id: IdMap::default(),
+                cands: Vec::new(),
                 live: 0,
                 runnable: Vec::new(),
                 running: None,
