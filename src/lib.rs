@@ -73,6 +73,8 @@
 //! | `sync.Once`, `sync.OnceValue` | [`sync::Once`], [`sync::OnceLock`] / [`sync::LazyLock`] |
 //! | `semaphore.NewWeighted(n)`, `s.Acquire(ctx, k)` | [`gort::sync::Semaphore::new(n)`](sync::Semaphore::new), [`s.acquire_many_ctx(&ctx, k)`](sync::Semaphore::acquire_many_ctx) |
 //! | `net.Dial`, `(&net.Dialer{}).DialContext(ctx, …)` | [`gort::net::TcpStream::connect`](net::TcpStream::connect), [`connect_ctx(&ctx, addr)`](net::TcpStream::connect_ctx) |
+//! | `time.Now()` | [`gort::time::now()`](time::now) (an `Instant`; virtual inside a synctest bubble) |
+//! | `synctest.Test(t, f)`, `synctest.Wait()` | [`gort::synctest::test(f)`](synctest::test), [`gort::synctest::wait()`](synctest::wait); [`#[gort::test(synctest)]`](test) |
 //! | `runtime.Gosched()` | [`gort::yield_now()`](yield_now) |
 //! | `runtime.NumGoroutine()` | [`gort::num_goroutine()`](num_goroutine) |
 //! | `runtime.GOMAXPROCS(0)` | [`gort::maxprocs()`](maxprocs); set with `GORT_MAXPROCS=N` |
@@ -86,6 +88,7 @@
 //! * `GORT_MAXTHREADS=N`: the most OS threads (default 10,000, Go's); more is fatal.
 //! * `GORT_MAXBLOCKING=N`: the most Gs inside [`blocking`]/[`block_in_place`] at once (default
 //!   512, tokio's `max_blocking_threads`); more park until one returns.
+//! * `GORT_SEED=N`: the schedule seed of [`synctest`] bubbles (`explore` then replays only it).
 //! * `GORT_DEBUG=schedtrace=MS[,scheddetail=1]`: Go-format `SCHED` lines on stderr.
 //! * `GORT_DEBUG=blocktrace=1`: a line on stderr each time a G blocks its thread without
 //!   [`blocking`] and sysmon hands its P off (naming the G and the syscall);

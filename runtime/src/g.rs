@@ -99,13 +99,6 @@ pub enum WaitReason {
     SyscallExit,
     /// Waiting to enter `gort::blocking` while `GORT_MAXBLOCKING` calls are in progress.
     BlockingPool,
-    /// A receive on a channel of the G's synctest bubble (durably blocking; Go's
-    /// `waitReasonSynctestChanReceive`).
-    ChanReceiveDurable,
-    /// A send on a channel of the G's synctest bubble (durably blocking).
-    ChanSendDurable,
-    /// `select!` whose every arm is a channel of the G's synctest bubble (durably blocking).
-    SelectDurable,
     /// `WaitGroup::wait` on a wait group bound to the G's synctest bubble, an errgroup's or a
     /// scope's wait inside a bubble (durably blocking).
     WaitGroupWaitDurable,
@@ -137,9 +130,6 @@ impl WaitReason {
             WaitReason::LockedThread => "locked thread",
             WaitReason::SyscallExit => "syscall exit",
             WaitReason::BlockingPool => "blocking pool",
-            WaitReason::ChanReceiveDurable => "chan receive (durable)",
-            WaitReason::ChanSendDurable => "chan send (durable)",
-            WaitReason::SelectDurable => "select (durable)",
             WaitReason::WaitGroupWaitDurable => "sync.WaitGroup.Wait (durable)",
             WaitReason::JoinDurable => "join (durable)",
             WaitReason::SynctestWait => "synctest.Wait",
@@ -147,7 +137,7 @@ impl WaitReason {
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 24] = [
+        const ALL: [WaitReason; 21] = [
             WaitReason::None,
             WaitReason::Join,
             WaitReason::ChanReceive,
@@ -166,9 +156,6 @@ impl WaitReason {
             WaitReason::LockedThread,
             WaitReason::SyscallExit,
             WaitReason::BlockingPool,
-            WaitReason::ChanReceiveDurable,
-            WaitReason::ChanSendDurable,
-            WaitReason::SelectDurable,
             WaitReason::WaitGroupWaitDurable,
             WaitReason::JoinDurable,
             WaitReason::SynctestWait,

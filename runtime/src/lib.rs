@@ -28,6 +28,8 @@
 //! | `netpoll`| the netpoller: contract, poll descriptors, mio poller \[unsafe\] | Netpoller    |
 //! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets \[unsafe: setsockopt\] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
+//! | `bubble` | synctest bubbles: private P, bubble threads, virtual clock, seeded choices | synctest bubbles (§16) |
+//! | `synctest` | `gort::synctest`: test, wait, test_seeded, explore  | docs/testing.md        |
 //! | `env`    | GORT_* configuration                                 | Configuration          |
 //! | `chan`   | channels, `select!`, the dynamic `Select`, timer channels and timers \[unsafe: waiter nodes, erased select values\] | docs/channels.md |
 //! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |

@@ -564,10 +564,10 @@ impl ExploreReport {
 /// use gort::synctest::{try_explore, ExploreOptions};
 /// let f = try_explore(ExploreOptions::default().iterations(50).seed(3), || {
 ///     let (tx, rx) = gort::chan::bounded::<u8>(0);
-///     let h = gort::spawn(move || drop(tx)); // may close before or after the send below
-///     let _ = rx.recv();
+///     let h = gort::spawn(move || drop(tx)); // closes the channel: the receive below fails
+///     let got = rx.recv();
 ///     h.join().unwrap();
-///     panic!("always fails");
+///     assert!(got.is_ok(), "always fails");
 /// })
 /// .unwrap_err();
 /// assert_eq!(f.iteration(), 0);
@@ -594,8 +594,8 @@ impl Failure {
     ///
     /// ```
     /// use gort::synctest::{try_explore, ExploreOptions};
-    /// let f = try_explore(ExploreOptions::default(), || panic!("x")).unwrap_err();
-    /// let again = gort::synctest::try_test_seeded(f.seed(), || panic!("x"));
+    /// let f = try_explore(ExploreOptions::default(), || assert_eq!(2 + 2, 5, "x")).unwrap_err();
+    /// let again = gort::synctest::try_test_seeded(f.seed(), || assert_eq!(2 + 2, 5, "x"));
     /// assert!(again.failure().is_some());
     /// ```
     pub fn seed(&self) -> u64 {
@@ -608,7 +608,7 @@ impl Failure {
     ///
     /// ```
     /// use gort::synctest::{try_explore, ExploreOptions};
-    /// let f = try_explore(ExploreOptions::default(), || panic!("x")).unwrap_err();
+    /// let f = try_explore(ExploreOptions::default(), || assert_eq!(2 + 2, 5, "x")).unwrap_err();
     /// assert_eq!(f.iteration(), 0);
     /// ```
     pub fn iteration(&self) -> usize {
@@ -634,7 +634,7 @@ impl Failure {
     ///
     /// ```
     /// use gort::synctest::{try_explore, ExploreOptions};
-    /// let f = try_explore(ExploreOptions::default(), || panic!("x")).unwrap_err();
+    /// let f = try_explore(ExploreOptions::default(), || assert_eq!(2 + 2, 5, "x")).unwrap_err();
     /// assert_eq!(f.report().seed(), f.seed());
     /// ```
     pub fn report(&self) -> &Report {
@@ -647,7 +647,7 @@ impl Failure {
     ///
     /// ```
     /// use gort::synctest::{try_explore, ExploreOptions};
-    /// let f = try_explore(ExploreOptions::default(), || panic!("x")).unwrap_err();
+    /// let f = try_explore(ExploreOptions::default(), || assert_eq!(2 + 2, 5, "x")).unwrap_err();
     /// assert!(f.replay_command().starts_with("GORT_SEED=0x"));
     /// ```
     pub fn replay_command(&self) -> String {

@@ -144,7 +144,10 @@ pub fn should_yield() -> bool {
     crate::sched::current_p_preempted()
 }
 
-/// Yields if [`should_yield`] says so: a cheap scheduling point for long loops.
+/// Yields if [`should_yield`] says so: a cheap scheduling point for long loops. Inside a
+/// `gort::synctest` bubble it is a preemption point of the seeded schedule instead: the
+/// bubble's generator decides whether another runnable green thread runs here (mark the places
+/// where a real preemption could expose a race: `explore` then tries both orders).
 ///
 /// # Examples
 ///

@@ -30,8 +30,8 @@
 //! decision, so `after_func(ZERO)` runs without waiting for the bubble to block.
 //!
 //! **Durably blocked** (Go's `isIdleInSynctest`, with the issue's rule for locks): parked for
-//! a reason that only the bubble can end: a bubble channel (the `*Durable` wait reasons, chosen
-//! by the channel from its key), a select whose every arm is one, a sleep or timer, a gort lock
+//! a reason that only the bubble can end: a bubble channel (noted by [`chan_park`] just before
+//! the park, from the channels' keys), a select whose every arm is one, a sleep or timer, a gort lock
 //! (`Mutex`, `RwLock`, `Condvar`, `Once`, `Semaphore`, `Barrier`), a `WaitGroup` bound to the
 //! bubble by an `add` inside it, an errgroup or scope wait, a join of a member, `synctest::wait`.
 //! Not: a channel made outside, a socket, `blocking`, the blocking pool; and a G that blocks its
@@ -216,6 +216,20 @@ struct GInfo {
     pos: (usize, usize),
     state: GState,
     reason: WaitReason,
+    /// Its last channel wait (a `ChanReceive`, `ChanSend` or `Select` park) was on channels of
+    /// this bubble only, so durable ([`chan_park`], set just before the park).
+    chan_durable: bool,
+}
+
+impl GInfo {
+    fn durable(&self) -> bool {
+        durable(self.reason)
+            || self.chan_durable
+                && matches!(
+                    self.reason,
+                    WaitReason::ChanReceive | WaitReason::ChanSend | WaitReason::Select
+                )
+    }
 }
 
 /// What a bubble's thread holds between Gs.
@@ -312,6 +326,7 @@ impl Bubble {
                 pos: g.registry_pos(),
                 state: GState::Runnable,
                 reason: WaitReason::None,
+                chan_durable: false,
             });
             st.by_id.insert(g.id(), idx);
             st.live += 1;
@@ -450,7 +465,7 @@ impl State {
     fn all_durable(&self) -> bool {
         self.gs.iter().all(|g| match g.state {
             GState::Exited => true,
-            GState::Blocked => durable(g.reason),
+            GState::Blocked => g.durable(),
             GState::Runnable | GState::Running => false,
         })
     }
@@ -502,9 +517,14 @@ impl State {
                 .map(|n| format!(" '{n}'"))
                 .unwrap_or_default();
             let root = if i == 0 { " (root)" } else { "" };
+            let d = if g.chan_durable && !durable(g.reason) {
+                " (durable)"
+            } else {
+                ""
+            };
             let _ = write!(
                 out,
-                "\n  goroutine #{i}{name}{root} [{}]",
+                "\n  goroutine #{i}{name}{root} [{}{d}]",
                 g.reason.as_str()
             );
         }
@@ -517,10 +537,7 @@ fn durable(r: WaitReason) -> bool {
     use WaitReason::*;
     matches!(
         r,
-        ChanReceiveDurable
-            | ChanSendDurable
-            | SelectDurable
-            | WaitGroupWaitDurable
+        WaitGroupWaitDurable
             | JoinDurable
             | SynctestWait
             | Sleep
@@ -735,6 +752,32 @@ pub(crate) fn check_member(key: u32, what: &str) {
             "gort::synctest: {what} a channel or timer of a synctest bubble from outside the \
              bubble (a bubble's channels and timers belong to it: pass values out, not them)"
         );
+    }
+}
+
+/// A channel wait is about to begin (gated by [`active`]) on channels of the bubbles `keys`
+/// (0: made outside bubbles): a member may wait only on its own bubble's channels or outside
+/// ones (else the caller panics, see [`check_member`]), and the wait is durable if they are
+/// all its bubble's.
+pub(crate) fn chan_park(keys: impl Iterator<Item = u32>, what: &str) {
+    let cur = current_key();
+    let mut all = true;
+    for k in keys {
+        if k != 0 && k != cur {
+            check_member(k, what);
+        }
+        all &= k != 0 && k == cur;
+    }
+    if cur == 0 {
+        return;
+    }
+    if let Some(b) = current() {
+        let mut st = b.st.lock();
+        if let Some(i) = st.running {
+            if let Some(g) = st.gs.get_mut(i as usize) {
+                g.chan_durable = all;
+            }
+        }
     }
 }
 

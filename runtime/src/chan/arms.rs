@@ -117,7 +117,11 @@ impl<T> SelectArm for RecvArm<'_, T> {
     }
 
     fn reason(&self) -> WaitReason {
-        self.c.recv_reason()
+        WaitReason::ChanReceive
+    }
+
+    fn bubble(&self) -> u32 {
+        self.c.bubble
     }
 }
 
@@ -212,7 +216,11 @@ impl<T> SelectArm for SendArm<'_, T> {
     }
 
     fn reason(&self) -> WaitReason {
-        self.c.send_reason()
+        WaitReason::ChanSend
+    }
+
+    fn bubble(&self) -> u32 {
+        self.c.bubble
     }
 }
 
@@ -344,9 +352,13 @@ impl<T> SelectArm for WatchArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         if self.send {
-            self.c.send_reason()
+            WaitReason::ChanSend
         } else {
-            self.c.recv_reason()
+            WaitReason::ChanReceive
         }
+    }
+
+    fn bubble(&self) -> u32 {
+        self.c.bubble
     }
 }

@@ -132,8 +132,8 @@ struct Chan<T> {
     /// Set for timer channels only. Immutable.
     timer: Option<TimerHooks<T>>,
     /// The synctest bubble the channel was made in (its key; 0: none). Immutable. A member
-    /// blocked on it is durably blocked (its wait reason says so), and its timer runs on that
-    /// bubble's clock (bubble/mod.rs).
+    /// blocked on it is durably blocked, and its timer runs on that bubble's clock
+    /// (bubble/mod.rs).
     bubble: u32,
 }
 
@@ -191,31 +191,12 @@ impl<T> Chan<T> {
         }
     }
 
-    /// The wait reason of a receive that blocks on this channel.
+    /// A wait on this channel is about to begin: in a synctest bubble, a member may wait only
+    /// on its own bubble's channels, and such a wait is durable (one relaxed load outside).
     #[inline]
-    fn recv_reason(&self) -> crate::g::WaitReason {
-        if self.bubble == 0 {
-            crate::g::WaitReason::ChanReceive
-        } else {
-            crate::g::WaitReason::ChanReceiveDurable
-        }
-    }
-
-    /// The wait reason of a send that blocks on this channel.
-    #[inline]
-    fn send_reason(&self) -> crate::g::WaitReason {
-        if self.bubble == 0 {
-            crate::g::WaitReason::ChanSend
-        } else {
-            crate::g::WaitReason::ChanSendDurable
-        }
-    }
-
-    /// A bubble's channel is about to be waited on: the caller must belong to the bubble.
-    #[inline]
-    fn check_bubble(&self, what: &str) {
-        if self.bubble != 0 {
-            crate::bubble::check_member(self.bubble, what);
+    fn before_park(&self, what: &str) {
+        if crate::bubble::active() {
+            crate::bubble::chan_park(std::iter::once(self.bubble), what);
         }
     }
 
@@ -663,7 +644,7 @@ impl<T> Sender<T> {
             Ok(TrySend::Full(_)) => unreachable!("send_locked reports a full channel as Err"),
             Err(blocked) => blocked,
         };
-        self.c.check_bubble("send on");
+        self.c.before_park("send on");
         let arm = SendArm::new(self, v);
         let (w, slot) = (arm.waiter.get(), arm.slot.get());
         let c = &*self.c;
@@ -891,7 +872,7 @@ impl<T> Receiver<T> {
     /// The blocking tail of [`recv`](Self::recv): links a waiter under `g`, the lock of the
     /// attempt that found nothing, and parks (select::block_one).
     fn recv_blocking<'a>(&'a self, mut g: MutexGuard<'a, Inner<T>>) -> Result<T, RecvError> {
-        self.c.check_bubble("receive on");
+        self.c.before_park("receive on");
         loop {
             let arm = RecvArm::new(self);
             let (w, slot) = (arm.waiter.get(), arm.slot.get());

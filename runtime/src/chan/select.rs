@@ -75,6 +75,8 @@ pub trait SelectArm: sealed::Sealed {
     fn mark(&self);
     /// The wait reason when this arm blocks alone.
     fn reason(&self) -> WaitReason;
+    /// The synctest bubble the arm's channel was made in (0: none; bubble/mod.rs).
+    fn bubble(&self) -> u32;
 }
 
 #[cfg(not(loom))]
@@ -212,12 +214,12 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
         }
         let reason = match n {
             1 => arms.arm(0).reason(),
-            // In a synctest bubble, a select whose every arm is a bubble channel is durable.
-            _ if crate::bubble::active() && (0..n).all(|i| durable_arm(arms.arm(i).reason())) => {
-                WaitReason::SelectDurable
-            }
             _ => WaitReason::Select,
         };
+        // In a synctest bubble: durable if every arm is a channel of the caller's bubble.
+        if crate::bubble::active() {
+            crate::bubble::chan_park((0..n).map(|i| arms.arm(i).bubble()), "select on");
+        }
         let sel = match deadline {
             None => {
                 let core = SelCore::new();
@@ -237,14 +239,6 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
             }
         }
     }
-}
-
-/// Whether an arm blocking alone would be durably blocked in a bubble (its channel is one).
-fn durable_arm(r: WaitReason) -> bool {
-    matches!(
-        r,
-        WaitReason::ChanReceiveDurable | WaitReason::ChanSendDurable
-    )
 }
 
 /// The blocking part of a `send` or `recv` (not `select!`) that found its channel not ready:

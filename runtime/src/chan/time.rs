@@ -188,7 +188,9 @@ fn heap_fired(c: &Arc<Chan<Instant>>, gen: u64) {
 /// Stops the timer of channel `c` and drains its value; true if a value of this setting was
 /// still to come (module docs, "No stale values").
 fn stop(c: &Arc<Chan<Instant>>) -> bool {
-    c.check_bubble("stop of");
+    if c.bubble != 0 {
+        crate::bubble::check_member(c.bubble, "stop of");
+    }
     let mut g = c.inner.lock();
     let t = g.timer.as_deref_mut().expect("a timer channel has a timer");
     let active = t.when.take().is_some();
@@ -204,7 +206,9 @@ fn stop(c: &Arc<Chan<Instant>>) -> bool {
 /// Resets the timer of channel `c` to fire at `when` (every `period`, for a ticker); drains a
 /// value of the old setting. Returns as [`stop`] does.
 fn reset(c: &Arc<Chan<Instant>>, when: Instant, period: Option<Duration>) -> bool {
-    c.check_bubble("reset of");
+    if c.bubble != 0 {
+        crate::bubble::check_member(c.bubble, "reset of");
+    }
     let mut g = c.inner.lock();
     let inner = &mut *g;
     let t = inner
