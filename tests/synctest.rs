@@ -1045,3 +1045,17 @@ fn attribute_explore_finds_a_lost_update() {
     h.join().unwrap();
     assert_eq!(n.load(SeqCst), 2);
 }
+
+/// Blocking calls in a bubble keep its private P on its thread (the other members wait: one
+/// M), and a green thread spawned inside `blocking` is still a member (it runs on the clock).
+#[test]
+fn blocking_calls_in_a_bubble() {
+    synctest::test(|| {
+        let start = gort::time::now();
+        let h = gort::blocking(|| gort::spawn(|| gort::sleep(secs(7))));
+        let r = gort::block_in_place(|| 5);
+        assert_eq!(r, 5);
+        h.join().unwrap();
+        assert_eq!(gort::time::now() - start, secs(7));
+    });
+}

@@ -2,7 +2,7 @@
 //! replayable schedules with random and PCT exploration (shuttle's). The engine side is
 //! `bubble/`; docs/testing.md is the guide.
 //!
-//! * [`test`] runs a function in a **bubble**: the green threads it spawns (and they spawn)
+//! * [`test()`] runs a function in a **bubble**: the green threads it spawns (and they spawn)
 //!   belong to it, run one at a time on one OS thread, and see a virtual clock
 //!   ([`gort::time::now`](crate::timer::now), sleeps, timers, tickers, deadlines) that starts
 //!   at the same instant in every bubble and jumps to the next timer only when every green
@@ -257,13 +257,13 @@ where
     raise(out);
 }
 
-/// Runs `f` in a bubble as [`test`] does, under the schedule of `seed`: the same seed and the
+/// Runs `f` in a bubble as [`test()`] does, under the schedule of `seed`: the same seed and the
 /// same program make the same choices, in the same order (readies from outside the bubble,
 /// such as sockets, excepted). Returns the run's [`Report`].
 ///
 /// # Panics
 ///
-/// As [`test`] does, naming the seed.
+/// As [`test()`] does, naming the seed.
 ///
 /// # Examples
 ///
