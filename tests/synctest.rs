@@ -1059,3 +1059,92 @@ fn blocking_calls_in_a_bubble() {
         assert_eq!(gort::time::now() - start, secs(7));
     });
 }
+
+// ---- docs/testing.md's examples, compiled and run -----------------------------------------------
+
+#[gort::test]
+fn doc_echo_round_trip() -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let l = gort::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?;
+    let server = gort::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut b = [0; 4];
+        s.read_exact(&mut b).unwrap();
+        s.write_all(&b).unwrap();
+    });
+    let mut c = gort::net::TcpStream::connect(addr)?;
+    c.write_all(b"ping")?;
+    let mut b = [0; 4];
+    c.read_exact(&mut b)?;
+    assert_eq!(&b, b"ping");
+    server.join().unwrap();
+    Ok(())
+}
+
+/// A client that retries with exponential back-off gives up after 5 attempts.
+#[gort::test(synctest)]
+fn doc_back_off_gives_up() {
+    let (req_tx, req_rx) = gort::chan::bounded::<u32>(0);
+    let _server = gort::spawn(move || for _ in req_rx {}); // takes requests, never answers
+    let start = gort::time::now();
+    let mut attempts = 0;
+    for attempt in 0..5 {
+        attempts += 1;
+        req_tx.send(attempt).unwrap();
+        let (_answer_tx, answer) = gort::chan::bounded::<()>(0);
+        if answer
+            .recv_timeout(Duration::from_millis(100 << attempt))
+            .is_ok()
+        {
+            break;
+        }
+    }
+    assert_eq!(attempts, 5);
+    assert_eq!(gort::time::now() - start, Duration::from_millis(3100)); // exactly
+}
+
+#[gort::test(synctest)]
+fn doc_cache_entry_expires_after_its_ttl() {
+    let expired = Arc::new(AtomicBool::new(false));
+    let e = expired.clone();
+    let _t = gort::time::after_func(Duration::from_secs(60), move || e.store(true, SeqCst));
+    gort::synctest::sleep(Duration::from_secs(59));
+    assert!(!expired.load(SeqCst));
+    gort::synctest::sleep(Duration::from_secs(1));
+    assert!(expired.load(SeqCst));
+}
+
+#[test]
+fn doc_transfer_keeps_the_total() {
+    use gort::synctest::{explore, ExploreOptions, Strategy};
+    explore(
+        ExploreOptions::default()
+            .iterations(1000)
+            .strategy(Strategy::Pct { depth: 3 }),
+        || {
+            let accounts = Arc::new([gort::sync::Mutex::new(50), gort::sync::Mutex::new(50)]);
+            let hs: Vec<_> = [(0, 1), (1, 0)]
+                .into_iter()
+                .map(|(from, to)| {
+                    let a = accounts.clone();
+                    gort::spawn(move || {
+                        // Lock in a global order: the other order deadlocks, and explore finds it.
+                        let (lo, hi) = (from.min(to), from.max(to));
+                        let mut l = a[lo].lock();
+                        let mut h = a[hi].lock();
+                        let (f, t) = if from == lo {
+                            (&mut *l, &mut *h)
+                        } else {
+                            (&mut *h, &mut *l)
+                        };
+                        *f -= 10;
+                        *t += 10;
+                    })
+                })
+                .collect();
+            hs.into_iter().for_each(|h| h.join().unwrap());
+            assert_eq!(*accounts[0].lock() + *accounts[1].lock(), 100);
+        },
+    );
+}
