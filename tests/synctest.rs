@@ -945,21 +945,7 @@ fn seeded_schedules_replay() {
 /// this test) runs `explore` with the seed a first run found and fails the same way.
 #[test]
 fn gort_seed_replays_in_cargo_test() {
-    let bug = || {
-        let n = Arc::new(AtomicU32::new(0));
-        let hs: Vec<_> = (0..2)
-            .map(|_| {
-                let n = n.clone();
-                gort::spawn(move || {
-                    let v = n.load(SeqCst);
-                    gort::yield_now();
-                    n.store(v + 1, SeqCst);
-                })
-            })
-            .collect();
-        hs.into_iter().for_each(|h| h.join().unwrap());
-        assert_eq!(n.load(SeqCst), 2, "lost update");
-    };
+    let bug = common::lost_update;
     if common::is_child() {
         // GORT_SEED is set: explore runs that one schedule.
         synctest::explore(synctest::ExploreOptions::default().iterations(1000), bug);

@@ -15,6 +15,8 @@
 //! test). Long explorations of the fixed programs (no false positives) are `#[ignore]`d: the
 //! release stress step runs them.
 
+mod common;
+
 use gort::chan::bounded;
 use gort::sync::{Condvar, Mutex};
 use gort::synctest::{self, ExploreOptions, Strategy};
@@ -70,22 +72,7 @@ fn join_all(hs: Vec<gort::JoinHandle<()>>) {
 
 // ---- the bugs ---------------------------------------------------------------------------------
 
-/// Two green threads increment a counter: read, yield, write.
-fn lost_update() {
-    let n = Arc::new(AtomicU32::new(0));
-    let hs = (0..2)
-        .map(|_| {
-            let n = n.clone();
-            gort::spawn(move || {
-                let v = n.load(SeqCst);
-                gort::yield_now();
-                n.store(v + 1, SeqCst);
-            })
-        })
-        .collect();
-    join_all(hs);
-    assert_eq!(n.load(SeqCst), 2, "lost update");
-}
+use common::lost_update;
 
 /// A Treiber stack of node indices (head and links are `index + 1`, 0 = none), whose pop is
 /// preempted between reading `head.next` and the CAS.
