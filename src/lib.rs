@@ -78,6 +78,10 @@
 //! | `runtime.Gosched()` | [`gort::yield_now()`](yield_now) |
 //! | `runtime.NumGoroutine()` | [`gort::num_goroutine()`](num_goroutine) |
 //! | `runtime.GOMAXPROCS(0)` | [`gort::maxprocs()`](maxprocs); set with `GORT_MAXPROCS=N` |
+//! | `runtime.GOMAXPROCS(n)` | [`gort::set_maxprocs(n)`](set_maxprocs) |
+//! | SIGQUIT goroutine dump, `runtime.Stack(buf, true)` | [`gort::dump()`](fn@dump), [`gort::dump_to(w)`](dump_to); `GORT_DEBUG=dumponquit=1` for SIGQUIT |
+//! | `runtime/metrics.Read`, client_golang's Go collector | [`gort::metrics::snapshot()`](metrics::snapshot), [`gort::metrics::prometheus()`](metrics::prometheus) |
+//! | `runtime/trace.Start(w)` / `Stop()` | [`gort::trace::start(w)`](trace::start) / [`gort::trace::stop()`](trace::stop); `GORT_DEBUG=trace=FILE` |
 //! | `runtime.LockOSThread()` / `UnlockOSThread()` | [`gort::lock_os_thread()`](lock_os_thread) / [`unlock_os_thread()`](unlock_os_thread) |
 //! | a blocking syscall (Go hands the P off) | [`gort::blocking(\|\| …)`](blocking) |
 //! | `GODEBUG=schedtrace=1000,scheddetail=1` | `GORT_DEBUG=schedtrace=1000,scheddetail=1` |
@@ -93,6 +97,14 @@
 //! * `GORT_DEBUG=blocktrace=1`: a line on stderr each time a G blocks its thread without
 //!   [`blocking`] and sysmon hands its P off (naming the G and the syscall);
 //!   `GORT_DEBUG=blockcheck=0` turns that detection off. See docs/blocking.md.
+//! * `GORT_DEBUG=hogreport=1`: a line on stderr each time sysmon takes a P from a G that ran a
+//!   whole 10 ms slice without a scheduling point (the G, its spawn site, how long); the same
+//!   line as blocktrace's for the blocked case. [`metrics::hogs`] keeps the last 32.
+//! * `GORT_DEBUG=dumponquit=1`: on SIGQUIT print [`dump`](fn@dump) to stderr and exit with status 2, as
+//!   Go does (off by default: a library must not take a signal unasked).
+//! * `GORT_DEBUG=trace=FILE`: record an execution trace ([`trace`]) from start to exit.
+//! * Without `GORT_MAXPROCS`, the number of Ps follows the CPU limit (affinity mask, cgroup
+//!   quota), re-read every second, as Go 1.25 does; [`set_maxprocs`] ends that.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -205,6 +217,49 @@ pub mod __private {
             Err(p) => std::panic::resume_unwind(p),
         }
     }
+}
+
+pub use gort_runtime::{dump, dump_to, set_maxprocs};
+
+/// The runtime's metrics under Go's `runtime/metrics` names (`/sched/goroutines:goroutines`,
+/// `/sched/latencies:seconds`, `/sched/gomaxprocs:threads`, ...) plus gort's own
+/// (`/gort/...`: Ms by state, steals, parks, hand-offs by cause, netpoll waits, timers,
+/// stacks), read with [`snapshot`](metrics::snapshot), and the Prometheus text format
+/// ([`prometheus`](metrics::prometheus)), so a `/metrics` handler is one line. Counters are
+/// exact; gauges are snapshots; the latency histogram is sampled, as Go's is.
+///
+/// ```
+/// use gort::metrics::Value;
+/// let s = gort::metrics::snapshot();
+/// if let Some(Value::Uint64(n)) = s.get("/sched/goroutines:goroutines") {
+///     println!("{n} goroutines");
+/// }
+/// let body = gort::metrics::prometheus(); // Content-Type: text/plain; version=0.0.4
+/// assert!(body.contains("go_sched_gomaxprocs_threads"));
+/// ```
+pub mod metrics {
+    pub use gort_runtime::metrics::{
+        all, hogs, prometheus, prometheus_name, snapshot, Description, Hog, HogCause, Snapshot,
+        Value, HOG_KEEP,
+    };
+}
+
+/// The execution trace (Go's `runtime/trace`): G, P and M events (create, run slices per P
+/// with why each ended, ready, steal, syscalls and hand-offs, netpoll, timers, GOMAXPROCS
+/// changes) as Chrome trace-event JSON, which chrome://tracing and Perfetto open. Start and
+/// stop it from code, or record a whole run with `GORT_DEBUG=trace=FILE`.
+///
+/// ```
+/// let file = std::env::temp_dir().join(format!("gort-doc-{}.json", std::process::id()));
+/// gort::trace::start(std::fs::File::create(&file).unwrap()).unwrap();
+/// gort::spawn(|| gort::sleep(std::time::Duration::from_millis(1))).join().unwrap();
+/// gort::trace::stop().unwrap();
+/// let json = std::fs::read_to_string(&file).unwrap();
+/// assert!(json.contains("\"traceEvents\""));
+/// # std::fs::remove_file(file).unwrap();
+/// ```
+pub mod trace {
+    pub use gort_runtime::exectrace::{start, stop};
 }
 pub use gort_runtime::{
     block_in_place, blocking, current, in_green_thread, lock_os_thread, maxprocs, num_goroutine,

@@ -131,14 +131,17 @@ child_test!(fn blockcheck_off_restores_the_hog_rule() [
 
 /// In a G named `name`: spawns a G to wait behind it, then sleeps in `std::thread::sleep`
 /// (unwrapped) until sysmon has taken its P (`should_yield` turns true; a loaded machine may
-/// delay sysmon's ticks), at least 100 ms.
+/// delay sysmon's ticks), at least 100 ms. Each sleep is 100 ms long: the check confirms a
+/// sleeping thread over two sysmon ticks, which a loaded machine can space more than 20 ms
+/// apart (shorter sleeps then look like a thread that keeps running, and the hog rule takes
+/// the P without a blocktrace line).
 fn sleep_until_handed_off() {
     let spinner = gort::spawn(gort::yield_now);
     let t = Instant::now();
     while (!gort::should_yield() || t.elapsed() < Duration::from_millis(100))
         && t.elapsed() < Duration::from_secs(10)
     {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100));
     }
     spinner.join().unwrap();
 }

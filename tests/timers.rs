@@ -41,7 +41,10 @@ fn sleep_wakes_in_deadline_order() {
     );
     let mut v = log.lock().unwrap().clone();
     v.sort_by_key(|e| e.0);
-    let slack = Duration::from_millis(50); // debug build, 2 noisy cores
+    // Debug build, 2 cores: an M descheduled by a loaded machine delays the Gs its timers
+    // readied (173 ms was seen at load average ~8, where 50 ms had held on a quiet machine).
+    // The deadlines span a second, so this still catches timers fired out of deadline order.
+    let slack = Duration::from_millis(250);
     let mut max_seen = start;
     let mut late = Duration::ZERO;
     let mut inversion = Duration::ZERO;

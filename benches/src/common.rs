@@ -140,6 +140,21 @@ pub fn cpu_ns() -> u64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// CPU time (user + system) process `pid` has used so far, in nanoseconds, from
+/// `/proc/PID/stat` (Linux; `None` elsewhere or once the process is gone). The service
+/// benchmarks read a server's CPU this way around a client run.
+pub fn proc_cpu_ns(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces) follow its ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime: fields 14 and 15 of proc_pid_stat(5), 11 and 12 after the ')'.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(ticks * 1_000_000_000 / hz)
+}
+
 /// The `sleep_wakeups` measurement, the same in every program: after a warm-up of `window_ms`,
 /// CPU time per wakeup over the next `window_ms`, where `wakeups()` counts wakeups so far.
 pub fn sleep_wakeups_window(window_ms: u64, wakeups: impl Fn() -> u64, sleep: impl Fn(Duration)) {

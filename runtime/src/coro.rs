@@ -42,7 +42,10 @@ pub(crate) enum Suspend {
 /// The M calls it exactly once, on its own stack, after the G has switched out. It receives the
 /// G's `GRef` and either keeps it (returns `None`: the G stays parked, owned by whatever the
 /// callback gave it to) or gives it back (`Some`: the park is cancelled, the G runs on).
-pub(crate) struct ParkFn(*mut (dyn FnMut(GRef) -> Option<GRef> + 'static));
+pub(crate) struct ParkFn(
+    *mut (dyn FnMut(GRef) -> Option<GRef> + 'static),
+    crate::g::WaitReason,
+);
 
 impl ParkFn {
     /// Wraps a callback that lives on the current G's stack.
@@ -50,16 +53,28 @@ impl ParkFn {
     /// The erased lifetime is sound because the callback is called only by [`Coro::resume`]'s
     /// caller right after this G suspended inside the very `suspend` call that carried it, while
     /// the G's frame (and so the closure) is still alive, and never after the G is resumed.
-    pub(crate) fn new<'a>(f: &'a mut (dyn FnMut(GRef) -> Option<GRef> + 'a)) -> ParkFn {
+    pub(crate) fn new<'a>(
+        f: &'a mut (dyn FnMut(GRef) -> Option<GRef> + 'a),
+        reason: crate::g::WaitReason,
+    ) -> ParkFn {
         let p: *mut (dyn FnMut(GRef) -> Option<GRef> + 'a) = f;
         // SAFETY: only the trait object's lifetime bound changes (same layout); see above for why
         // the pointer is never used after `'a` ends.
-        ParkFn(unsafe {
-            std::mem::transmute::<
-                *mut (dyn FnMut(GRef) -> Option<GRef> + 'a),
-                *mut (dyn FnMut(GRef) -> Option<GRef> + 'static),
-            >(p)
-        })
+        ParkFn(
+            unsafe {
+                std::mem::transmute::<
+                    *mut (dyn FnMut(GRef) -> Option<GRef> + 'a),
+                    *mut (dyn FnMut(GRef) -> Option<GRef> + 'static),
+                >(p)
+            },
+            reason,
+        )
+    }
+
+    /// Why the G parks (for the execution trace's slice; the G's record gets it in the
+    /// callback).
+    pub(crate) fn reason(&self) -> crate::g::WaitReason {
+        self.1
     }
 
     /// Where the callback lives: an address in the parked G's innermost frames (see
@@ -94,8 +109,10 @@ pub(crate) enum Resumed {
 /// A G's coroutine: its stack and saved registers.
 pub(crate) struct Coro {
     inner: Inner,
-    /// What the overflow handler needs to name this G (set at creation; see signal.rs).
-    pub(crate) overflow_info: crate::signal::RunningInfo,
+    /// The stack's guard and size, for the overflow handler (signal.rs); the G's id and name
+    /// come from its record at each resume (not copied here: the record is 240 bytes, one
+    /// malloc chunk, docs/design.md "What one G costs").
+    guard: crate::signal::StackGuard,
     /// The G's `Yielder`, on its own stack; known after the first resume.
     yielder: *const Yielder<(), Suspend>,
     /// An address inside the frames of the G's last park (its park callback's), 0 if it last
@@ -118,27 +135,28 @@ thread_local! {
 
 impl Coro {
     /// A coroutine that will run `body` on `stack`.
-    pub(crate) fn new(
-        stack: GStack,
-        overflow_info: crate::signal::RunningInfo,
-        entry: crate::g::Entry,
-    ) -> Coro {
+    pub(crate) fn new(stack: GStack, entry: crate::g::Entry) -> Coro {
+        let guard = crate::signal::RunningInfo::guard_of(&stack);
         let inner = Coroutine::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
             set_yielder(y);
             entry.run();
         });
         Coro {
             inner,
-            overflow_info,
+            guard,
             yielder: std::ptr::null(),
             parked_at: 0,
         }
     }
 
-    /// Runs the G until it suspends or finishes. Called only by the M that owns the G.
-    pub(crate) fn resume(&mut self) -> Resumed {
+    /// Runs the G (id `goid`, named `name`) until it suspends or finishes. Called only by the
+    /// M that owns the G.
+    pub(crate) fn resume(&mut self, goid: u64, name: Option<&str>) -> Resumed {
         set_yielder_ptr(self.yielder);
-        crate::signal::set_running(Some(&self.overflow_info));
+        // SAFETY: `name` is the G's own `Arc<str>` (the caller's), alive while the G runs; the
+        // info is uninstalled (`set_running(None)`) right after the G switches out.
+        let info = unsafe { crate::signal::RunningInfo::with_guard(goid, name, &self.guard) };
+        crate::signal::set_running(Some(&info));
         let r = self.inner.resume(());
         crate::signal::set_running(None);
         if self.yielder.is_null() {

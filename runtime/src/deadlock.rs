@@ -62,21 +62,20 @@ pub(crate) fn check(s: &Sched) {
         || s.nglobal.load(Ordering::SeqCst) != 0
         || crate::netpoll::waiters() != 0
         || crate::timer::pending() != 0
-        || s.ps.iter().any(|p| p.has_work())
+        || s.active_ps().iter().any(|p| p.has_work())
     {
         return;
     }
     // Rule 5 before rule 2: reading /proc costs microseconds, walking a million Gs milliseconds.
     // Ms + sysmon + the scavenger, once started.
-    let runtime_threads =
-        s.mlive.load(Ordering::SeqCst) + 1 + crate::scavenge::threads() + crate::bubble::threads();
+    let runtime_threads = s.mlive.load(Ordering::SeqCst) + 1 + helper_threads();
     if process_threads() != Some(runtime_threads + parked) {
         return;
     }
     let mut waiting = Vec::new();
     let mut other = false;
     for_each_g(|g| match g.status() {
-        GStatus::Waiting => waiting.push((g.id(), g.name().cloned(), g.wait_reason())),
+        GStatus::Waiting => waiting.push(g.id()),
         GStatus::Dead | GStatus::Idle => {}
         _ => other = true,
     });
@@ -84,14 +83,7 @@ pub(crate) fn check(s: &Sched) {
         return;
     }
     // Re-read what may have changed while we looked (any change means progress is possible).
-    if process_threads()
-        != Some(
-            s.mlive.load(Ordering::SeqCst)
-                + 1
-                + crate::scavenge::threads()
-                + crate::bubble::threads()
-                + parked,
-        )
+    if process_threads() != Some(s.mlive.load(Ordering::SeqCst) + 1 + helper_threads() + parked)
         || PARKED_THREADS.load(Ordering::SeqCst) != parked
         || s.npidle.load(Ordering::SeqCst) != s.nprocs()
         || crate::timer::pending() != 0
@@ -100,19 +92,26 @@ pub(crate) fn check(s: &Sched) {
     {
         return;
     }
-    waiting.sort_by_key(|w| w.0);
-    let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
-    for (id, name, reason) in &waiting {
-        let name = name.as_ref().map(|n| format!(" '{n}'")).unwrap_or_default();
-        let _ = write!(out, "\ngoroutine {id}{name} [{}]:\n", reason.as_str());
-    }
+    // Every G in the dump's format (dump.rs: wait site, spawn site, what it waits on), so a
+    // deadlock reads like a SIGQUIT dump.
+    let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n\n");
+    out.push_str(&crate::dump::dump_for_deadlock());
     let _ = writeln!(
         out,
-        "\n{parked} plain thread(s) blocked on gort; {} green thread(s) parked.",
+        "{parked} plain thread(s) blocked on gort; {} green thread(s) parked.",
         waiting.len()
     );
     eprint!("{out}");
     std::process::exit(2);
+}
+
+/// Runtime threads besides the Ms and sysmon: the scavenger, the SIGQUIT thread, a trace's
+/// writer (none of them can make a G runnable).
+fn helper_threads() -> usize {
+    crate::scavenge::threads()
+        + crate::dump::helper_threads()
+        + crate::exectrace::threads()
+        + crate::bubble::threads()
 }
 
 /// The number of threads in this process (Linux: /proc/self/status; elsewhere unknown, and then

@@ -39,6 +39,12 @@ pub struct Debug {
     /// `blocktrace=1`: one line on stderr each time sysmon hands off a P because its G blocked
     /// its thread without `gort::blocking`, naming the G, the syscall and the user-space pc.
     pub blocktrace: bool,
+    /// `hogreport=1`: one line on stderr each time sysmon takes a P from a G that ran a whole
+    /// time slice without a scheduling point (naming the G, its spawn site and how long).
+    pub hogreport: bool,
+    /// `dumponquit=1`: on SIGQUIT, print every G (`gort::dump`) on stderr and exit with status
+    /// 2, as Go does. Off by default: a library must not take a signal unasked.
+    pub dumponquit: bool,
 }
 
 impl Default for Debug {
@@ -49,6 +55,8 @@ impl Default for Debug {
             scavenge_off: false,
             blockcheck: true,
             blocktrace: false,
+            hogreport: false,
+            dumponquit: false,
         }
     }
 }
@@ -67,6 +75,11 @@ pub struct Config {
     pub maxblocking: usize,
     /// Tracing knobs.
     pub debug: Debug,
+    /// `GORT_DEBUG=trace=FILE`: record an execution trace into FILE from the start until exit.
+    pub trace_file: Option<String>,
+    /// Whether `GORT_MAXPROCS` set the number of Ps (otherwise sysmon follows the CPU limit:
+    /// the affinity mask and the cgroup quota, re-read every second, as Go 1.25 does).
+    pub maxprocs_explicit: bool,
 }
 
 /// Default `GORT_MAXTHREADS` (Go's `sched.maxmcount`).
@@ -89,7 +102,7 @@ impl Config {
     /// Parses a configuration from a lookup function; returns it and the warnings to print.
     pub fn parse(get: impl Fn(&str) -> Option<String>) -> (Config, Vec<String>) {
         let mut warnings = Vec::new();
-        let default_procs = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let default_procs = default_maxprocs();
         let maxprocs = match get("GORT_MAXPROCS") {
             None => default_procs,
             // Too large for any integer type reads as too large, not as malformed.
@@ -186,6 +199,8 @@ impl Config {
         let maxthreads = positive("GORT_MAXTHREADS", DEFAULT_MAXTHREADS);
         let maxblocking = positive("GORT_MAXBLOCKING", DEFAULT_MAXBLOCKING);
         let mut debug = Debug::default();
+        let mut trace_file = None;
+        let maxprocs_explicit = get("GORT_MAXPROCS").is_some();
         if let Some(v) = get("GORT_DEBUG") {
             for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let (key, val) = item.split_once('=').unwrap_or((item, ""));
@@ -203,9 +218,17 @@ impl Config {
                     "scheddetail" => debug.scheddetail = flag(item, key, val, false, &mut warnings),
                     "blockcheck" => debug.blockcheck = flag(item, key, val, true, &mut warnings),
                     "blocktrace" => debug.blocktrace = flag(item, key, val, false, &mut warnings),
+                    "hogreport" => debug.hogreport = flag(item, key, val, false, &mut warnings),
+                    "dumponquit" => debug.dumponquit = flag(item, key, val, false, &mut warnings),
+                    "trace" if !val.is_empty() => trace_file = Some(val.to_string()),
+                    "trace" => warnings.push(format!(
+                        "gort: ignoring GORT_DEBUG item {item:?}: trace wants a file name \
+                         (e.g. trace=/tmp/gort-trace.json); no trace is recorded"
+                    )),
                     _ => warnings.push(format!(
                         "gort: ignoring unknown GORT_DEBUG key {key:?} (known: schedtrace, \
-                         scheddetail, scavenge, blockcheck, blocktrace)"
+                         scheddetail, scavenge, blockcheck, blocktrace, hogreport, dumponquit, \
+                         trace)"
                     )),
                 }
             }
@@ -217,10 +240,116 @@ impl Config {
                 maxthreads,
                 maxblocking,
                 debug,
+                trace_file,
+                maxprocs_explicit,
             },
             warnings,
         )
     }
+}
+
+/// The default number of Ps when `GORT_MAXPROCS` is not set (Go 1.25's `defaultGOMAXPROCS`):
+/// the CPUs this thread may run on (the affinity mask), capped by the cgroup CPU quota
+/// (`quota / period`, a fraction rounded up, at least 2; the smallest limit from the cgroup up
+/// to the root), at least 1.
+pub fn default_maxprocs() -> usize {
+    let cpus = affinity_cpus()
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
+    let procs = match cgroup_cpu_limit() {
+        Some(limit) => cpus.min((limit.ceil() as usize).max(2)),
+        None => cpus,
+    };
+    procs.clamp(1, MAX_PROCS)
+}
+
+/// CPUs in this thread's affinity mask (Linux `sched_getaffinity`).
+fn affinity_cpus() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `cpu_set_t` is plain data; zeroed is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid pointer to a set of the size given; 0 names the calling thread.
+        let r =
+            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+        if r != 0 {
+            return None;
+        }
+        // SAFETY: `set` was filled by the kernel.
+        let n = unsafe { libc::CPU_COUNT(&set) };
+        (n > 0).then_some(n as usize)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The cgroup CPU limit in CPUs (`quota / period`), if one is set: cgroup v2 `cpu.max`, or v1
+/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`, the smallest along the path up to the root.
+pub fn cgroup_cpu_limit() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut best: Option<f64> = None;
+    let mut take = |v: Option<f64>| {
+        if let Some(v) = v {
+            best = Some(best.map_or(v, |b: f64| b.min(v)));
+        }
+    };
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let ancestors = |root: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut p = std::path::PathBuf::from(path);
+            loop {
+                out.push(format!("{root}{}", p.display()).replace("//", "/"));
+                if !p.pop() {
+                    break;
+                }
+            }
+            out
+        };
+        if ctrls.is_empty() {
+            // cgroup v2
+            for dir in ancestors("/sys/fs/cgroup") {
+                take(
+                    std::fs::read_to_string(format!("{dir}/cpu.max"))
+                        .ok()
+                        .and_then(|s| parse_cpu_max(&s)),
+                );
+            }
+        } else if ctrls.split(',').any(|c| c == "cpu") {
+            for root in ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"] {
+                for dir in ancestors(root) {
+                    let q = std::fs::read_to_string(format!("{dir}/cpu.cfs_quota_us")).ok();
+                    let p = std::fs::read_to_string(format!("{dir}/cpu.cfs_period_us")).ok();
+                    if let (Some(q), Some(p)) = (q, p) {
+                        take(parse_cfs(&q, &p));
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+/// `cpu.max`: `max 100000` (no limit) or `QUOTA PERIOD`.
+fn parse_cpu_max(s: &str) -> Option<f64> {
+    let mut it = s.split_whitespace();
+    let q = it.next()?;
+    let p: f64 = it.next()?.parse().ok()?;
+    if q == "max" || p <= 0.0 {
+        return None;
+    }
+    let q: f64 = q.parse().ok()?;
+    (q > 0.0).then(|| q / p)
+}
+
+/// v1: a quota of -1 means no limit.
+fn parse_cfs(q: &str, p: &str) -> Option<f64> {
+    let q: i64 = q.trim().parse().ok()?;
+    let p: f64 = p.trim().parse().ok()?;
+    (q > 0 && p > 0.0).then(|| q as f64 / p)
 }
 
 /// The largest number of Ps (Go allows 2^31; beyond a few hundred the per-P arrays in traces are
@@ -369,6 +498,30 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("blockcheck=1"), "{}", w[0]);
         assert!(c.debug.blockcheck);
+    }
+
+    #[test]
+    fn cgroup_limits_parse() {
+        assert_eq!(parse_cpu_max("max 100000\n"), None);
+        assert_eq!(parse_cpu_max("150000 100000\n"), Some(1.5));
+        assert_eq!(parse_cfs("-1", "100000"), None);
+        assert_eq!(parse_cfs("50000\n", "100000\n"), Some(0.5));
+        let n = default_maxprocs();
+        assert!((1..=MAX_PROCS).contains(&n));
+    }
+
+    #[test]
+    fn observability_keys() {
+        let (c, w) = parse(&[("GORT_DEBUG", "hogreport=1,dumponquit=1,trace=/tmp/t.json")]);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(c.debug.hogreport && c.debug.dumponquit);
+        assert_eq!(c.trace_file.as_deref(), Some("/tmp/t.json"));
+        let (c, w) = parse(&[("GORT_DEBUG", "trace=")]);
+        assert_eq!(w.len(), 1);
+        assert!(c.trace_file.is_none());
+        assert!(!c.maxprocs_explicit);
+        let (c, _) = parse(&[("GORT_MAXPROCS", "2")]);
+        assert!(c.maxprocs_explicit);
     }
 
     #[test]

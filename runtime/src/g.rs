@@ -22,8 +22,14 @@ use crate::coro::Coro;
 use crate::loom::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::any::Any;
 use std::cell::UnsafeCell;
+use std::panic::Location;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicPtr;
 use std::sync::Arc;
+
+/// A source location the compiler gives `#[track_caller]` functions: where a G was spawned or
+/// where it waits. A `'static` pointer: storing one costs no allocation.
+pub type Site = &'static Location<'static>;
 
 /// A G's scheduling state. Numbers are Go's (`_Grunnable` = 1 ...), as printed by scheddetail.
 #[repr(u8)]
@@ -173,6 +179,11 @@ pub(crate) struct GOwned {
     /// The G holds a stack reservation (mprotect budget, see `stack::check_capacity`) until its
     /// stack is bound.
     pub(crate) stack_reserved: bool,
+    /// `/sched/latencies:seconds` sampling (metrics.rs, "The latency histogram"): the G's count
+    /// of times it became runnable, and when (a `metrics::stamp`) it last did so on a sampled
+    /// turn (0: this turn is not sampled).
+    pub(crate) track_seq: u8,
+    pub(crate) runnable_at: u64,
 }
 
 /// A green thread's record. See the module docs for who may touch what.
@@ -182,11 +193,16 @@ pub struct G {
     /// Written only when a dead G record is reused, under its registry shard lock; read by the
     /// holder of the `GRef`, by the G itself while it runs, or under the shard lock.
     name: UnsafeCell<Option<Arc<str>>>,
+    /// Where the G was spawned and by which G (0: a plain thread). Written, as `name`, only when
+    /// the record is (re)used, under its shard lock.
+    spawn: UnsafeCell<SpawnInfo>,
     /// Atomic, Relaxed: as `id`.
     stack_size: AtomicUsize,
-    /// The registry shard and slot of this record (fixed for the record's life).
-    shard: usize,
-    slot: usize,
+    /// The registry shard and slot of this record (fixed for the record's life). The shard is
+    /// a byte (`SHARDS` is 32) so that the synctest key fits the padding: the record stays 240
+    /// bytes.
+    shard: u8,
+    slot: u32,
     /// Atomic: written by the owner, read (Relaxed) by the tracer and the deadlock check.
     status: AtomicU8,
     /// Atomic: written by the owner before it gives the `GRef` away; read (Relaxed) by the tracer.
@@ -197,6 +213,15 @@ pub struct G {
     /// bubble), ordered by the hand-over of the `GRef`. In the padding after the two bytes
     /// above: the record does not grow.
     bubble: AtomicU32,
+    /// Atomic, Relaxed: when the G last parked, in `sysmon::coarse_ms` (the dump's "for 3s").
+    wait_since: AtomicU32,
+    /// Atomic, Relaxed: the user's source line of the blocking call the G parked in (null: not
+    /// known), written with the wait reason; read by the dump.
+    wait_site: AtomicPtr<Location<'static>>,
+    /// Atomic, Relaxed: what the G waits on, encoded ([`WaitObj::encode`]); written with the wait
+    /// reason, read by the dump. An address in it is an identity only, never dereferenced.
+    wait_obj: AtomicUsize,
+    wait_aux: AtomicU64,
     /// Atomic: id of the M running this G, or `usize::MAX`; read (Relaxed) by the tracer.
     m: AtomicUsize,
     /// LockOSThread: the M this G is wired to (M id + 1; 0 = none) and the nesting count.
@@ -207,7 +232,84 @@ pub struct G {
     owned: UnsafeCell<GOwned>,
     /// G-local values (`gort::local!`), indexed by key. Touched only by the G itself, on its own
     /// stack, while it runs (see `with_local`), and dropped after it finished.
-    locals: UnsafeCell<Vec<Option<Box<dyn Any + Send>>>>,
+    /// Boxed on first use: most Gs have none, and the record must stay one 256-byte chunk.
+    locals: UnsafeCell<Option<Box<Locals>>>,
+}
+
+/// A G's `gort::local!` values, by key.
+type Locals = Vec<Option<Box<dyn Any + Send>>>;
+
+/// Where and by whom a G was spawned (the dump's `created by` line).
+#[derive(Clone, Copy, Debug)]
+pub struct SpawnInfo {
+    /// The `spawn`/`Builder::spawn` call (`#[track_caller]`).
+    pub site: Option<Site>,
+    /// The spawning G's id; 0 when a plain thread spawned it.
+    pub parent: u64,
+}
+
+impl SpawnInfo {
+    /// Unknown site, no parent (the loom models' Gs).
+    pub const NONE: SpawnInfo = SpawnInfo {
+        site: None,
+        parent: 0,
+    };
+}
+
+/// What a parked G waits on, as the dump prints it. Addresses are identities (printed, never
+/// dereferenced: the object may be gone by the time anyone reads them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitObj {
+    /// Nothing recorded.
+    None,
+    /// A channel (its address: `chan_id`) and its capacity (`None`: unbounded). While the G is
+    /// parked on it alone, its length is 0 for a receive and `cap` for a send.
+    Chan {
+        /// The channel's identity.
+        id: usize,
+        /// Its capacity.
+        cap: Option<usize>,
+    },
+    /// A gort `Mutex`/`RwLock` (the address of the semaphore its waiters queue on): the dump
+    /// finds its owner in the table of contended locks (dump.rs).
+    Lock(usize),
+    /// `JoinHandle::join` of G `goid`.
+    Join(u64),
+    /// `select!` over `n` channel arms.
+    Select(usize),
+}
+
+const OBJ_TAG_SHIFT: u32 = 61;
+const OBJ_LOW: u64 = (1 << OBJ_TAG_SHIFT) - 1;
+
+impl WaitObj {
+    /// The two words the G record keeps (`wait_obj`, `wait_aux`).
+    #[inline(always)]
+    pub(crate) fn encode(self) -> (usize, u64) {
+        let tag = |t: u64, low: u64| (t << OBJ_TAG_SHIFT) | (low & OBJ_LOW);
+        match self {
+            WaitObj::None => (0, 0),
+            WaitObj::Chan { id, cap } => (id, tag(1, cap.map_or(OBJ_LOW, |c| c as u64))),
+            WaitObj::Lock(a) => (a, tag(2, 0)),
+            WaitObj::Join(g) => (0, tag(3, g)),
+            WaitObj::Select(n) => (0, tag(4, n as u64)),
+        }
+    }
+
+    fn decode(obj: usize, aux: u64) -> WaitObj {
+        let low = aux & OBJ_LOW;
+        match aux >> OBJ_TAG_SHIFT {
+            1 => WaitObj::Chan {
+                id: obj,
+                cap: (low != OBJ_LOW).then_some(low as usize),
+            },
+            2 => WaitObj::Lock(obj),
+            3 => WaitObj::Join(low),
+            4 => WaitObj::Select(low as usize),
+            _ => WaitObj::None,
+        }
+    }
 }
 
 // SAFETY: `G` is shared between threads only as `&G` through the registry (tracer, deadlock dump),
@@ -246,7 +348,30 @@ impl G {
     }
     /// Where the registry keeps this record (fixed for the record's life): for [`with_registered`].
     pub(crate) fn registry_pos(&self) -> (usize, usize) {
-        (self.shard, self.slot)
+        (self.shard as usize, self.slot as usize)
+    }
+    /// Where the G was spawned, and by which G.
+    pub fn spawn_info(&self) -> SpawnInfo {
+        // SAFETY: as for `name`: written only in `GRef::reuse`, by the holder of a dead G's
+        // unique `GRef` under its shard lock, which every other reader holds.
+        unsafe { *self.spawn.get() }
+    }
+    /// The user's source line of the blocking call the G last parked in.
+    pub fn wait_site(&self) -> Option<Site> {
+        let p = self.wait_site.load(Ordering::Relaxed);
+        // SAFETY: the pointer is null or came from a `&'static Location` (`set_wait`).
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+    /// What the G waits on (meaningful while `status()` is `Waiting`).
+    pub fn wait_obj(&self) -> WaitObj {
+        WaitObj::decode(
+            self.wait_obj.load(Ordering::Relaxed),
+            self.wait_aux.load(Ordering::Relaxed),
+        )
+    }
+    /// When the G last parked, in `sysmon::coarse_ms` milliseconds.
+    pub fn wait_since_ms(&self) -> u32 {
+        self.wait_since.load(Ordering::Relaxed)
     }
     /// The id of the M running this G, if any.
     pub fn m_id(&self) -> Option<usize> {
@@ -271,7 +396,7 @@ impl G {
         let lookup = || -> Option<*const (dyn Any + Send)> {
             // SAFETY: only this G touches `locals` (caller's contract), and no other borrow of
             // it is live: each access is a short borrow that ends before user code runs.
-            let v = unsafe { &*self.locals.get() };
+            let v = unsafe { &*self.locals.get() }.as_deref()?;
             v.get(idx)?.as_deref().map(|b| b as *const (dyn Any + Send))
         };
         let p = match lookup() {
@@ -280,7 +405,7 @@ impl G {
                 // The initialiser is user code and may touch other keys: run it with no borrow.
                 let value = init();
                 // SAFETY: as in `lookup`.
-                let v = unsafe { &mut *self.locals.get() };
+                let v = unsafe { &mut *self.locals.get() }.get_or_insert_with(Default::default);
                 if v.len() <= idx {
                     v.resize_with(idx + 1, || None);
                 }
@@ -304,9 +429,12 @@ impl G {
     /// # Safety
     /// As for [`G::with_local`]: only the G itself, on its own stack.
     // SAFETY: callers uphold the `# Safety` contract in this function's docs.
-    pub(crate) unsafe fn take_locals(&self) -> Vec<Option<Box<dyn Any + Send>>> {
+    pub(crate) unsafe fn take_locals(&self) -> Locals {
         // SAFETY: caller's contract; the borrow ends before the values are dropped.
-        std::mem::take(unsafe { &mut *self.locals.get() })
+        unsafe { &mut *self.locals.get() }
+            .take()
+            .map(|b| *b)
+            .unwrap_or_default()
     }
 }
 
@@ -335,32 +463,43 @@ impl GRef {
         cache: Option<&mut GCache>,
         id: u64,
         name: Option<Arc<str>>,
+        spawn: SpawnInfo,
         stack_size: usize,
         entry: Entry,
     ) -> GRef {
         if let Some(mut g) = cache.and_then(|c| c.get()) {
-            g.reuse(id, name, stack_size);
-            g.owned().entry = Some(entry);
+            g.reuse(id, name, spawn, stack_size);
+            let o = g.owned();
+            o.entry = Some(entry);
+            o.track_seq = id as u8;
+            o.runnable_at = 0;
             return g;
         }
         let (shard, slot, cell) = registry_reserve(id);
         let g = Box::new(G {
             id: AtomicU64::new(id),
             name: UnsafeCell::new(name),
+            spawn: UnsafeCell::new(spawn),
             stack_size: AtomicUsize::new(stack_size),
             shard,
             slot,
             status: AtomicU8::new(GStatus::Idle as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             bubble: AtomicU32::new(0),
+            wait_since: AtomicU32::new(0),
+            wait_site: AtomicPtr::new(std::ptr::null_mut()),
+            wait_obj: AtomicUsize::new(0),
+            wait_aux: AtomicU64::new(0),
             m: AtomicUsize::new(usize::MAX),
             locked_m: AtomicUsize::new(0),
             lock_count: AtomicUsize::new(0),
-            locals: UnsafeCell::new(Vec::new()),
+            locals: UnsafeCell::new(None),
             owned: UnsafeCell::new(GOwned {
                 entry: Some(entry),
                 coro: None,
                 stack_reserved: false,
+                track_seq: id as u8,
+                runnable_at: 0,
             }),
         });
         let g = GRef(NonNull::from(Box::leak(g)));
@@ -369,9 +508,9 @@ impl GRef {
     }
 
     /// Re-initialises a dead record for a new G (Go reuses dead Gs the same way, `gfget`).
-    fn reuse(&mut self, id: u64, name: Option<Arc<str>>, stack_size: usize) {
+    fn reuse(&mut self, id: u64, name: Option<Arc<str>>, spawn: SpawnInfo, stack_size: usize) {
         let old = {
-            let _shard = registry()[self.shard].lock();
+            let _shard = registry()[self.shard as usize].lock();
             self.id.store(id, Ordering::Relaxed);
             self.stack_size.store(stack_size, Ordering::Relaxed);
             self.wait_reason
@@ -381,8 +520,11 @@ impl GRef {
             self.locked_m.store(0, Ordering::Relaxed);
             self.lock_count.store(0, Ordering::Relaxed);
             self.status.store(GStatus::Idle as u8, Ordering::Relaxed);
+            self.set_wait(WaitReason::None, None, WaitObj::None);
             // SAFETY: we hold the unique `GRef` of a dead G and its shard lock, which every
-            // other reader of `name` holds (see `G::name`).
+            // other reader of `name` and `spawn` holds (see `G::name`).
+            unsafe { *self.0.as_ref().spawn.get() = spawn };
+            // SAFETY: as above.
             std::mem::replace(unsafe { &mut *self.0.as_ref().name.get() }, name)
         };
         drop(old);
@@ -426,6 +568,33 @@ impl GRef {
         self.bubble.store(key, Ordering::Relaxed);
     }
 
+    /// Records why, where (the user's line) and on what the G parks, and when (coarse clock).
+    /// Relaxed stores: labels for the dump, like the status.
+    #[inline(always)]
+    pub(crate) fn set_wait(&self, r: WaitReason, site: Option<Site>, obj: WaitObj) {
+        let site = site.map_or(std::ptr::null_mut(), |l| {
+            l as *const Location<'static> as *mut _
+        });
+        self.set_wait_raw(r, site, obj.encode());
+    }
+
+    /// [`GRef::set_wait`] with the site and object already in the record's form (what a park
+    /// callback carries: no encoding on the M).
+    #[inline(always)]
+    pub(crate) fn set_wait_raw(
+        &self,
+        r: WaitReason,
+        site: *mut Location<'static>,
+        obj: (usize, u64),
+    ) {
+        self.wait_reason.store(r as u8, Ordering::Relaxed);
+        self.wait_site.store(site, Ordering::Relaxed);
+        self.wait_obj.store(obj.0, Ordering::Relaxed);
+        self.wait_aux.store(obj.1, Ordering::Relaxed);
+        self.wait_since
+            .store(crate::sysmon::coarse_ms(), Ordering::Relaxed);
+    }
+
     #[inline]
     pub(crate) fn set_m(&self, m: Option<usize>) {
         self.m.store(m.unwrap_or(usize::MAX), Ordering::Relaxed);
@@ -466,7 +635,7 @@ impl Drop for GRef {
             );
         }
         // Leave the registry first, under its shard lock, so no tracer holds `&G` when we free it.
-        registry_remove(self.shard, self.slot);
+        registry_remove(self.shard as usize, self.slot as usize);
         // SAFETY: we are the unique owner (see `GRef`), the pointer came from `Box::leak`, and
         // nobody else can reach the G: it left the registry above.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
@@ -517,7 +686,7 @@ pub(crate) fn goid_single() -> u64 {
 // The registry (Go's allgs): every live G, so that scheddetail and the deadlock dump can list them.
 // Sharded by id to keep spawn/exit on different Ps from contending.
 
-const SHARDS: usize = 32;
+const SHARDS: usize = 32; // fits `G::shard` (a u8)
 
 struct GPtr(*const G);
 // SAFETY: the pointer is only dereferenced under the shard lock, for the immutable fields and
@@ -543,7 +712,7 @@ fn registry() -> &'static [crate::loom::unmodelled::Mutex<Shard>; SHARDS] {
 }
 
 /// Picks a shard (round-robin by id) and reserves a slot in it.
-fn registry_reserve(id: u64) -> (usize, usize, ()) {
+fn registry_reserve(id: u64) -> (u8, u32, ()) {
     let shard = (id as usize) % SHARDS;
     let mut s = registry()[shard].lock();
     s.live += 1;
@@ -554,11 +723,13 @@ fn registry_reserve(id: u64) -> (usize, usize, ()) {
             s.slots.len() - 1
         }
     };
-    (shard, slot, ())
+    let slot = u32::try_from(slot)
+        .unwrap_or_else(|_| crate::fatal::fatal!("more than 2^32 G records in one registry shard"));
+    (shard as u8, slot, ())
 }
 
-fn registry_publish(shard: usize, slot: usize, _: (), g: &GRef) {
-    registry()[shard].lock().slots[slot] = GPtr(&**g as *const G);
+fn registry_publish(shard: u8, slot: u32, _: (), g: &GRef) {
+    registry()[shard as usize].lock().slots[slot as usize] = GPtr(&**g as *const G);
 }
 
 fn registry_remove(shard: usize, slot: usize) {
@@ -575,15 +746,27 @@ fn registry_remove(shard: usize, slot: usize) {
 
 /// Calls `f` on every live G, one registry shard lock at a time (a consistent view per shard,
 /// not across shards: the dump is a snapshot in progress, like Go's).
+///
+/// A shard's lock is held for at most [`WALK_CHUNK`] slots at a time, so a walk over a million
+/// Gs (the dump) delays a spawn or an exit in that shard by microseconds, not milliseconds;
+/// `f` must be short (copy what it needs; format later).
 pub fn for_each_g(mut f: impl FnMut(&G)) {
     for shard in registry() {
-        let s = shard.lock();
-        for p in &s.slots {
-            if !p.0.is_null() {
-                // SAFETY: non-null slots hold registered Gs, which are not freed while registered,
-                // and we hold the shard lock that removal takes (see `GRef::drop`).
-                f(unsafe { &*p.0 });
+        let mut at = 0;
+        loop {
+            let s = shard.lock();
+            let end = s.slots.len().min(at + WALK_CHUNK);
+            for p in &s.slots[at.min(end)..end] {
+                if !p.0.is_null() {
+                    // SAFETY: non-null slots hold registered Gs, which are not freed while
+                    // registered, and we hold the shard lock that removal takes (`GRef::drop`).
+                    f(unsafe { &*p.0 });
+                }
             }
+            if end >= s.slots.len() {
+                break;
+            }
+            at = end;
         }
     }
 }
@@ -606,6 +789,8 @@ pub(crate) fn with_registered<R>(
     let g = unsafe { &*p.0 };
     (g.id() == id).then(|| f(g))
 }
+/// Slots [`for_each_g`] looks at per hold of a shard lock.
+pub const WALK_CHUNK: usize = 1024;
 
 /// The number of G records, live or cached dead, counted from the registry.
 pub fn registry_count() -> usize {
@@ -644,6 +829,12 @@ impl GCache {
         self.0.pop()
     }
 
+    /// Moves every cached record to the global list (or frees it beyond the cap): the P is
+    /// being removed by `set_maxprocs`.
+    pub(crate) fn drain_to_global(&mut self) {
+        spill(std::mem::take(&mut self.0));
+    }
+
     /// Takes back a dead G (its coroutine and entry already dropped).
     pub(crate) fn put(&mut self, mut g: GRef) {
         debug_assert!(g.owned().coro.is_none() && g.owned().entry.is_none());
@@ -651,20 +842,24 @@ impl GCache {
         // (`drop_g_locals`).
         g.set_status(GStatus::Dead);
         if self.0.len() >= GCACHE_CAP {
-            let half: Vec<GRef> = self.0.drain(GCACHE_CAP / 2..).collect();
-            let mut global = GFREE.lock();
-            let room = if cfg!(loom) {
-                0
-            } else {
-                GFREE_GLOBAL_CAP.saturating_sub(global.len())
-            };
-            let mut half = half.into_iter();
-            global.extend(half.by_ref().take(room));
-            drop(global);
-            drop(half.collect::<Vec<_>>()); // over the cap: freed
+            spill(self.0.drain(GCACHE_CAP / 2..).collect());
         }
         self.0.push(g);
     }
+}
+
+/// Moves dead records to the global list, freeing those beyond its cap.
+fn spill(gs: Vec<GRef>) {
+    let mut global = GFREE.lock();
+    let room = if cfg!(loom) {
+        0
+    } else {
+        GFREE_GLOBAL_CAP.saturating_sub(global.len())
+    };
+    let mut gs = gs.into_iter();
+    global.extend(gs.by_ref().take(room));
+    drop(global);
+    drop(gs.collect::<Vec<_>>()); // over the cap: freed
 }
 #[cfg(test)]
 mod size {

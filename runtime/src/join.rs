@@ -32,7 +32,7 @@
 
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::loom::Mutex;
-use crate::park::{park, Unparker};
+use crate::park::{park_with, Unparker};
 use std::any::Any;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -49,8 +49,9 @@ pub(crate) trait Runnable: Send + Sync {
 trait JoinSide<T>: Send + Sync {
     /// True once the result is in (Acquire: pairs with `complete`'s Release store).
     fn finished(&self) -> bool;
-    /// Parks the caller until G `id` (this task's) finished, then takes its result.
-    fn wait_and_take(&self, id: u64) -> std::thread::Result<T>;
+    /// Parks the caller until G `goid` finished, then takes its result; `site` is the user's
+    /// `join` call (the dump's wait site).
+    fn wait_and_take(&self, goid: u64, site: crate::g::Site) -> std::thread::Result<T>;
 }
 
 /// A task's life, under its mutex (uncontended but for one G and one joiner).
@@ -156,22 +157,27 @@ where
         self.finished.load(Ordering::Acquire)
     }
 
-    fn wait_and_take(&self, id: u64) -> std::thread::Result<T> {
+    fn wait_and_take(&self, goid: u64, site: crate::g::Site) -> std::thread::Result<T> {
         if !self.finished() {
-            park(crate::bubble::join_reason(id), |u| {
-                let mut s = self.inner.lock();
-                if let State::Done(_) = s.state {
-                    Some(u)
-                } else {
-                    s.waiter = Some(u);
-                    None
-                }
-            });
+            park_with(
+                crate::bubble::join_reason(goid),
+                crate::g::WaitObj::Join(goid),
+                site,
+                |u| {
+                    let mut s = self.inner.lock();
+                    if let State::Done(_) = s.state {
+                        Some(u)
+                    } else {
+                        s.waiter = Some(u);
+                        None
+                    }
+                },
+            );
         }
         match std::mem::replace(&mut self.inner.lock().state, State::Taken) {
             State::Done(r) => {
                 if r.is_err() && crate::bubble::active() {
-                    crate::bubble::panic_joined(id);
+                    crate::bubble::panic_joined(goid);
                 }
                 r
             }
@@ -253,8 +259,10 @@ impl<T> JoinHandle<T> {
     /// let err = h.join().unwrap_err();
     /// assert_eq!(err.downcast_ref::<&str>(), Some(&"boom"));
     /// ```
+    #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
-        self.task.wait_and_take(self.id)
+        self.task
+            .wait_and_take(self.id, std::panic::Location::caller())
     }
 
     /// True once the G has finished (its closure returned or panicked).
@@ -402,22 +410,27 @@ impl Builder {
     /// let h = gort::Builder::new().spawn(|| "done").expect("spawn failed");
     /// assert_eq!(h.join().unwrap(), "done");
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let site = std::panic::Location::caller();
         if self.pinned {
             // The pin is the G's first act (see `pinned`).
-            return self.spawn_g(move || {
-                crate::sched::pin_for_life();
-                f()
-            });
+            return self.spawn_g(
+                move || {
+                    crate::sched::pin_for_life();
+                    f()
+                },
+                site,
+            );
         }
-        self.spawn_g(f)
+        self.spawn_g(f, site)
     }
 
-    fn spawn_g<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    fn spawn_g<F, T>(self, f: F, site: crate::g::Site) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -425,7 +438,7 @@ impl Builder {
         let (size, reserved) = self.stack()?;
         let task = std::sync::Arc::new(Task::new(f));
         let name = self.name.map(std::sync::Arc::<str>::from);
-        let id = crate::sched().spawn_g(name, size, reserved, task.clone());
+        let id = crate::sched().spawn_g(name, size, reserved, task.clone(), site);
         Ok(JoinHandle { task, id })
     }
 
@@ -441,6 +454,7 @@ impl Builder {
     /// Spawns a G nobody joins (Go's `go f()` exactly): no join slot to fill, no handle. Its
     /// panic is printed (the hook) and dropped. For the toolkit's own Gs (errgroup members,
     /// `WaitGroup::go`, after-funcs), which report through their own state.
+    #[track_caller]
     pub(crate) fn spawn_detached<F>(self, f: F) -> io::Result<u64>
     where
         F: FnOnce() + Send + 'static,
@@ -450,7 +464,8 @@ impl Builder {
             f: Mutex::new(Some(f)),
         });
         let name = self.name.map(std::sync::Arc::<str>::from);
-        Ok(crate::sched().spawn_g(name, size, reserved, task))
+        let site = std::panic::Location::caller();
+        Ok(crate::sched().spawn_g(name, size, reserved, task, site))
     }
 }
 
@@ -491,6 +506,7 @@ where
 }
 
 /// `Builder::new().spawn_detached(f)`, panicking as [`spawn`] does if no G can be made.
+#[track_caller]
 pub(crate) fn spawn_detached<F>(f: F)
 where
     F: FnOnce() + Send + 'static,
@@ -559,6 +575,7 @@ where
 /// let sum: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
 /// assert_eq!(sum, 285);
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

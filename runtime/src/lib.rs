@@ -28,9 +28,12 @@
 //! | `netpoll`| the netpoller: contract, poll descriptors, mio poller \[unsafe\] | Netpoller    |
 //! | `net`    | TcpListener, TcpStream, UdpSocket, Unix sockets \[unsafe: setsockopt\] | Netpoller |
 //! | `trace`  | schedtrace / scheddetail                             | schedtrace format      |
+//! | `metrics`| `gort::metrics`: counters, latency histogram, Prometheus text, hog reports \[unsafe: rdtsc\] | docs/observability.md |
+//! | `dump`   | `gort::dump`: every G, where it waits, wait-for cycles; SIGQUIT | docs/observability.md |
+//! | `exectrace` | `gort::trace`: the execution trace (Chrome trace-event JSON) | docs/observability.md |
 //! | `bubble` | synctest bubbles: private P, bubble threads, virtual clock, seeded choices | synctest bubbles (§16) |
 //! | `synctest` | `gort::synctest`: test, wait, test_seeded, explore  | docs/testing.md        |
-//! | `env`    | GORT_* configuration                                 | Configuration          |
+//! | `env`    | GORT_* configuration, the CPU limit \[unsafe: sched_getaffinity\] | Configuration |
 //! | `chan`   | channels, `select!`, the dynamic `Select`, timer channels and timers \[unsafe: waiter nodes, erased select values\] | docs/channels.md |
 //! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |
 //! | `errgroup`| x/sync's errgroup: first error, limit, derived context | docs/toolkit.md     |
@@ -54,8 +57,12 @@ pub mod context;
 #[allow(unsafe_code)]
 mod coro;
 pub(crate) mod deadlock;
+#[allow(unsafe_code)]
+pub(crate) mod dump;
+#[allow(unsafe_code)]
 pub mod env;
 pub mod errgroup;
+pub mod exectrace;
 mod fatal;
 pub mod fs;
 #[allow(unsafe_code)]
@@ -65,6 +72,8 @@ pub mod join;
 pub mod local;
 pub(crate) mod loom;
 pub(crate) mod m;
+#[allow(unsafe_code)]
+pub mod metrics;
 #[allow(unsafe_code)]
 pub mod net;
 #[allow(unsafe_code)]
@@ -121,8 +130,9 @@ pub use timer::sleep;
 /// ```
 ///
 /// ```compile_fail
-/// gort_runtime::park::park_deadline(
+/// gort_runtime::park::park_deadline_on(
 ///     gort_runtime::g::WaitReason::Sleep,
+///     gort_runtime::g::WaitObj::None,
 ///     std::time::Instant::now(),
 ///     |u| Some(u),
 ///     || None,
@@ -166,9 +176,23 @@ pub fn sched() -> &'static sched::Sched {
 /// installs the panic hook. No setup call is needed.
 #[cfg(not(loom))]
 #[doc(hidden)]
+#[inline]
 pub fn sched() -> &'static sched::Sched {
-    SCHED.get_or_init(|| {
+    match SCHED.get() {
+        Some(s) => s,
+        None => start_runtime(),
+    }
+}
+
+/// The first `sched()`: builds the scheduler, then runs what needs a running scheduler (the
+/// `GORT_DEBUG` trace file and SIGQUIT dump), once, after `SCHED` is set (so they may call
+/// `sched()` themselves).
+#[cfg(not(loom))]
+#[cold]
+fn start_runtime() -> &'static sched::Sched {
+    let s = SCHED.get_or_init(|| {
         let cfg = env::Config::from_env();
+        metrics::base();
         let s: &'static sched::Sched = Box::leak(Box::new(sched::Sched::new(cfg)));
         join::install_panic_hook();
         if let Err(e) = sys::on_fork_child(forked_child) {
@@ -179,7 +203,20 @@ pub fn sched() -> &'static sched::Sched {
         }
         sysmon::start(s);
         s
-    })
+    });
+    static POST: std::sync::Once = std::sync::Once::new();
+    POST.call_once(|| {
+        #[cfg(unix)]
+        if s.cfg.debug.dumponquit {
+            if let Err(e) = dump::install_quit_dump() {
+                eprintln!("gort: GORT_DEBUG=dumponquit=1: cannot install the SIGQUIT dump ({e})");
+            }
+        }
+        if let Some(path) = &s.cfg.trace_file {
+            exectrace::start_file(path);
+        }
+    });
+    s
 }
 
 // ---- fork (issue 15, item 6) ------------------------------------------------------------------
@@ -292,6 +329,21 @@ pub(crate) fn drop_g_locals() {
     }
 }
 
+/// The id of the G running this code, 0 on a plain thread (one non-inlined thread-local
+/// access: never cached across a switch, see m.rs).
+#[allow(unsafe_code)]
+pub(crate) fn current_goid() -> u64 {
+    let g = m::with_m(|m| m.curg.get());
+    // SAFETY: a non-null `curg` is the G running on this M, which is the caller (an M's
+    // scheduler code never calls this), alive while it runs; its id does not change meanwhile.
+    if g.is_null() {
+        0
+    } else {
+        // SAFETY: as above.
+        unsafe { &*g }.id()
+    }
+}
+
 fn current_g_ptr() -> Option<*const g::G> {
     if !coro::on_g_stack() {
         return None;
@@ -383,3 +435,26 @@ pub fn num_goroutine() -> usize {
 pub fn maxprocs() -> usize {
     sched().nprocs()
 }
+
+/// Sets the number of Ps to `n` and returns the previous number (Go's `runtime.GOMAXPROCS(n)`;
+/// `n == 0` only returns it). `n` is capped at 1024. Gs queued on removed Ps move to the
+/// global queue; a G running on a removed P finishes its time slice there (until it parks,
+/// yields or ends). Calling it stops the runtime from following the CPU limit (the affinity
+/// mask and the cgroup quota, re-read every second when `GORT_MAXPROCS` is not set, as Go
+/// 1.25 does). The next schedtrace line shows the new `gomaxprocs`.
+///
+/// # Examples
+///
+/// ```
+/// let before = gort::set_maxprocs(3);
+/// assert_eq!(gort::maxprocs(), 3);
+/// let hs: Vec<_> = (0..100).map(|i| gort::spawn(move || i)).collect();
+/// assert_eq!(gort::set_maxprocs(1), 3);
+/// assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 4950);
+/// gort::set_maxprocs(before);
+/// ```
+pub fn set_maxprocs(n: usize) -> usize {
+    sched().set_maxprocs(n)
+}
+
+pub use dump::{dump, dump_to};

@@ -55,6 +55,7 @@ pub(crate) struct MShared {
     /// The thread's kernel id (Linux `gettid`; 0 until the thread has started, and elsewhere).
     /// Written once by the M at start (Relaxed: sysmon reads it only to look at
     /// `/proc/self/task/TID`, and a 0 just postpones that).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by the Linux-only check
     pub(crate) tid: AtomicI32,
     /// Set by sysmon (Relaxed) when it took this M's P because its G blocked the thread without
     /// `gort::blocking` (sysmon.rs); cleared by the M (swap) when it finds its P gone, which
@@ -143,6 +144,8 @@ pub(crate) struct MLocal {
     /// The running G (null between Gs). Valid while the G runs on this M.
     pub(crate) curg: Cell<*const G>,
     pub(crate) spinning: Cell<bool>,
+    /// The execution trace's stamp of the running G's entry into a blocking call (0: none).
+    pub(crate) syscall_t0: Cell<u64>,
 }
 
 #[cfg(not(loom))]
@@ -155,6 +158,7 @@ thread_local! {
             exiting: Cell::new(false),
             curg: Cell::new(std::ptr::null()),
             spinning: Cell::new(false),
+            syscall_t0: Cell::new(0),
         }
     };
 }
@@ -170,6 +174,7 @@ loom::thread_local! {
         exiting: Cell::new(false),
         curg: Cell::new(std::ptr::null()),
         spinning: Cell::new(false),
+        syscall_t0: Cell::new(0),
     };
 }
 

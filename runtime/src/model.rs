@@ -45,7 +45,14 @@ impl crate::join::Runnable for Nop {
 
 /// A G record with no stack and no coroutine.
 fn model_g(id: u64) -> GRef {
-    GRef::alloc(None, id, None, 0, std::sync::Arc::new(Nop))
+    GRef::alloc(
+        None,
+        id,
+        None,
+        crate::g::SpawnInfo::NONE,
+        0,
+        std::sync::Arc::new(Nop),
+    )
 }
 
 /// The M id a `with_p` thread uses as its P-owner tag (it is not an M).
@@ -212,9 +219,26 @@ impl Handle {
     /// the new M, holding the P, before its scheduling loop: the code of a G that was running
     /// there (it may `ready`, `park_g`, ...).
     pub fn start_m(&self, spinning: bool, first: impl FnOnce() + Send + 'static) -> bool {
+        self.start_m_on(None, spinning, first)
+    }
+
+    /// As [`Handle::start_m`], on idle P `id` if given (false if it is not idle).
+    pub fn start_m_on(
+        &self,
+        id: Option<usize>,
+        spinning: bool,
+        first: impl FnOnce() + Send + 'static,
+    ) -> bool {
         let s = current();
         let p = {
             let mut l = s.lock.lock();
+            if let Some(id) = id {
+                let Some(i) = l.idle_p.iter().position(|p| p.id() == id) else {
+                    return false;
+                };
+                let last = l.idle_p.len() - 1;
+                l.idle_p.swap(i, last);
+            }
             match s.pidleget(&mut l) {
                 Some(p) => p,
                 None => return false,
@@ -272,7 +296,7 @@ impl Handle {
     {
         // G side (`park`): build the callback; then the switch, which loom cannot run.
         let mut cb = crate::park::park_callback(WaitReason::ChanReceive, register);
-        let f = ParkFn::new(&mut cb);
+        let f = ParkFn::new(&mut cb, WaitReason::ChanReceive);
         // M side (`execute`, `Resumed::Suspended(Suspend::Park(f))`).
         g.set_status(GStatus::Waiting);
         #[cfg(gort_mutate = "park_early_publish")]
@@ -301,6 +325,21 @@ impl Handle {
             s.nprocs(),
             s.lock.lock().global.len(),
         )
+    }
+
+    /// `Sched::resize` (`set_maxprocs`'s protocol, R1) from this thread; returns the old count.
+    pub fn resize(&self, n: usize) -> usize {
+        current().resize(n, false)
+    }
+
+    /// P `id`'s `life` word: 0 live, 1 retiring, 2 dead (sched.rs, "Resizing the Ps").
+    pub fn p_life(&self, id: usize) -> u8 {
+        current().all_ps()[id].life.load(Ordering::SeqCst)
+    }
+
+    /// Whether P `id` is on the idle list.
+    pub fn p_idle(&self, id: usize) -> bool {
+        current().lock.lock().idle_p.iter().any(|p| p.id() == id)
     }
 
     /// The largest `nmspinning` an M saw at a checkpoint.
@@ -372,7 +411,7 @@ impl PCtx {
     /// One steal from P `victim`, as `steal_work` does on its last round: its queue (about half,
     /// into ours, one returned), then its runnext.
     pub fn steal(&self, victim: usize) -> Option<GRef> {
-        let v = &self.s.ps[victim];
+        let v = self.s.all_ps()[victim];
         self.with_p(|p| loop {
             match v.stealer.steal_into(&p.local().runq) {
                 Steal::Success(g) => return Some(g),
@@ -497,7 +536,7 @@ impl Handle {
     /// sysmon's side of `retake`: reads P `id`'s word and, if it is in a blocking call, CASes
     /// it away (`PShared::try_retake`), exactly as `sysmon::retake` does.
     pub fn sysmon_retake(&self, id: usize) -> Option<Retaken> {
-        let p = &current().ps[id];
+        let p = current().all_ps()[id];
         let w = p.own_word();
         if w & 0xff != crate::p::SYSCALL {
             return None;

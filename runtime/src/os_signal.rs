@@ -112,11 +112,12 @@ impl Signal {
     /// assert_eq!(Signal::from_raw(libc::SIGHUP), Some(Signal::SIGHUP));
     /// assert_eq!(Signal::from_raw(libc::SIGSEGV), None); // the runtime's overflow handler
     /// assert_eq!(Signal::from_raw(0), None);
+    /// #[cfg(target_os = "linux")]
     /// assert!(Signal::from_raw(libc::SIGRTMIN()).is_some());
     /// ```
     pub fn from_raw(n: i32) -> Option<Signal> {
         let standard = NAMED.iter().any(|&(s, _)| s == n);
-        let realtime = (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&n);
+        let realtime = rt_range().is_some_and(|r| r.contains(&n));
         ((standard || realtime) && !FORBIDDEN.contains(&n) && (n as usize) < NSIG)
             .then_some(Signal(n))
     }
@@ -143,11 +144,23 @@ impl Signal {
     }
 }
 
+/// The real-time signals (`SIGRTMIN..=SIGRTMAX`), where the platform has them (Linux); macOS
+/// and the BSDs have none.
+fn rt_range() -> Option<std::ops::RangeInclusive<i32>> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return Some(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return None;
+}
+
 impl std::fmt::Display for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match NAMED.iter().find(|&&(n, _)| n == self.0) {
             Some((_, name)) => f.write_str(name),
-            None => write!(f, "SIGRTMIN+{}", self.0 - libc::SIGRTMIN()),
+            None => match rt_range() {
+                Some(r) => write!(f, "SIGRTMIN+{}", self.0 - r.start()),
+                None => write!(f, "signal {}", self.0),
+            },
         }
     }
 }
@@ -628,8 +641,11 @@ mod tests {
         assert_eq!(all.count_ones() as usize, NAMED.len());
         assert_eq!(all & (1 << (libc::SIGSEGV - 1)), 0);
         assert_eq!(format!("{:?}", Signal::SIGTERM), "SIGTERM");
-        let rt = Signal::from_raw(libc::SIGRTMIN() + 2).unwrap();
-        assert_eq!(rt.to_string(), "SIGRTMIN+2");
+        #[cfg(target_os = "linux")]
+        {
+            let rt = Signal::from_raw(libc::SIGRTMIN() + 2).unwrap();
+            assert_eq!(rt.to_string(), "SIGRTMIN+2");
+        }
         for f in FORBIDDEN {
             assert_eq!(Signal::from_raw(f), None);
         }

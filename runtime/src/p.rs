@@ -30,7 +30,7 @@
 //! 2. A P on the idle list has an empty local queue and `runnext` (debug-asserted).
 
 use crate::g::{GCache, GRef, GoidBatch, G};
-use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::runq::{LocalQueue, Stealer};
 use crate::stack::StackCache;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -95,9 +95,23 @@ pub struct PShared {
     /// Read and written by thieves, Relaxed and racy: a heuristic, not part of any protocol
     /// (unmodelled: loom has nothing to check in it).
     pub(crate) steal_backoff_us: crate::loom::unmodelled::AtomicUsize,
+    /// Counters and the latency histogram (metrics.rs): written by the owner only.
+    pub(crate) stats: crate::metrics::PStats,
+    /// `LIVE`, `RETIRING` or `DEAD` (sched.rs, "Resizing the Ps"). Written under
+    /// `Sched::lock`; read without it (Relaxed) by the owner as a hint, then again under the
+    /// lock.
+    pub(crate) life: AtomicU8,
     /// Owner-only state; see `own`.
     local: UnsafeCell<PLocal>,
 }
+
+/// `PShared::life`: the P is one of the `nprocs` live Ps.
+pub(crate) const LIVE: u8 = 0;
+/// `PShared::life`: removed by `set_maxprocs` while an M held it; that M retires it at its
+/// next scheduling round.
+pub(crate) const RETIRING: u8 = 1;
+/// `PShared::life`: removed, held by nobody, on no list.
+pub(crate) const DEAD: u8 = 2;
 
 // SAFETY: everything but `local` is atomic or immutable; `local` (which holds `!Sync` cells and
 // crossbeam's `!Sync` worker end) is reached only by the party that owns the P according to
@@ -122,6 +136,8 @@ pub(crate) struct PLocal {
     /// after the lock is released (`Sched::globrunqget` / `globrunq_fresh`). Empty outside the
     /// two.
     pub(crate) glob_batch: RefCell<Vec<crate::sched::FreshG>>,
+    /// The execution trace's buffer of events on this P (exectrace.rs).
+    pub(crate) trace: RefCell<crate::exectrace::PBuf>,
 }
 
 /// How many parks [`PLocal`] remembers for the prefetch decision.
@@ -161,6 +177,8 @@ impl PShared {
             steal_backoff_us: crate::loom::unmodelled::AtomicUsize::new(
                 crate::sched::STEAL_BACKOFF_MIN_US,
             ),
+            stats: crate::metrics::PStats::new(),
+            life: AtomicU8::new(LIVE),
             local: UnsafeCell::new(PLocal {
                 runq,
                 stacks: RefCell::new(StackCache::default()),
@@ -169,6 +187,7 @@ impl PShared {
                 schedtick: Cell::new(0),
                 recent_parks: Cell::new([0; RECENT_PARKS]),
                 glob_batch: RefCell::new(Vec::new()),
+                trace: RefCell::new(Default::default()),
             }),
         }
     }
@@ -190,6 +209,18 @@ impl PShared {
     /// Local queue length for traces (runnext not counted, as in Go).
     pub fn runqsize(&self) -> usize {
         self.stealer.len()
+    }
+
+    /// True if a G sits in runnext (a snapshot, for metrics).
+    pub(crate) fn has_runnext(&self) -> bool {
+        !self.runnext.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Whether `set_maxprocs` removed this P while an M held it (a Relaxed hint for the owner;
+    /// decided under `Sched::lock`).
+    #[inline]
+    pub(crate) fn retiring(&self) -> bool {
+        self.life.load(Ordering::Relaxed) == RETIRING
     }
 
     /// True if the P has a G in runnext or its local queue (a racy snapshot; used by step T3 of
@@ -264,7 +295,8 @@ impl PShared {
             })
     }
 
-    /// Makes the P's initial idle handle. Only `Sched::new`, once per P.
+    /// Makes the P's initial idle handle. Only `Sched::new` (once per P) and `set_maxprocs`,
+    /// for a P it makes or revives (`DEAD`, so nobody holds a handle), under `Sched::lock`.
     pub(crate) fn initial_handle(&'static self) -> PHandle {
         PHandle { p: self, tag: 0 }
     }

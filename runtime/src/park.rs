@@ -36,14 +36,14 @@
 //! callback that dropped its `Unparker` would free a suspended G, and corosensei would unwind
 //! that G's stack right there, on the M, inside the callback: the G's destructors would run as
 //! nobody, with the M's locks held. A callback that blocked or panicked would wedge or kill the
-//! M. Those rules cannot be expressed in a safe signature, so `park` and `park_deadline` are
+//! M. Those rules cannot be expressed in a safe signature, so `park` and `park_deadline_on` are
 //! `pub(crate)`: every blocking API users see (channels, locks, join, sleep, sockets) is built on
 //! them inside the engine, where each callback is written to the rules above. As a last line,
 //! dropping the owner of a suspended G is a fatal error naming the G (`GRef`'s drop), never an
 //! unwinding on the wrong stack.
 
 use crate::coro::{self, ParkFn, Suspend};
-use crate::g::{GRef, WaitReason};
+use crate::g::{GRef, Site, WaitObj, WaitReason};
 use crate::loom::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -167,13 +167,35 @@ pub fn in_green_thread() -> bool {
 /// `register` receives the caller's `Unparker` and must store it where a waker will find it
 /// (returning `None`), or hand it back (`Some`) if the wait is no longer needed. On a G it runs on
 /// the M after the switch; on a plain thread it runs on the thread before it blocks.
+///
+/// `#[track_caller]`, as is every blocking API down to here: the G record keeps the user's
+/// source line of the blocking call (`gort::dump`'s "where it waits").
+#[track_caller]
 pub(crate) fn park<F>(reason: WaitReason, register: F)
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
+    park_on(reason, WaitObj::None, register)
+}
+
+/// [`park`], recording what the G waits on (a channel, a lock, a G it joins) for the dump.
+#[track_caller]
+pub(crate) fn park_on<F>(reason: WaitReason, obj: WaitObj, register: F)
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    park_with(reason, obj, std::panic::Location::caller(), register)
+}
+
+/// [`park_on`] with the wait site given (for a caller whose chain to the user passes through
+/// a trait object, where `#[track_caller]` does not carry: `JoinHandle::join`).
+pub(crate) fn park_with<F>(reason: WaitReason, obj: WaitObj, site: Site, register: F)
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
     if coro::on_g_stack() {
-        let mut cb = park_callback(reason, register);
-        coro::suspend(Suspend::Park(ParkFn::new(&mut cb)));
+        let mut cb = park_callback_at(reason, Some(site), obj, register);
+        coro::suspend(Suspend::Park(ParkFn::new(&mut cb, reason)));
     } else {
         crate::check_not_forked();
         let sig = thread_signal();
@@ -193,13 +215,32 @@ where
 /// Steps 2-3 of the protocol for a G: the callback the M calls (through `ParkFn`) after the G
 /// switched out. It is also the seam loom model 3 drives, since a coroutine cannot switch under
 /// loom (`sched::model::park_g` wraps it in a `ParkFn` and calls it as `execute` does).
+#[cfg_attr(not(loom), allow(dead_code))]
 pub(crate) fn park_callback<F>(reason: WaitReason, register: F) -> impl FnMut(GRef) -> Option<GRef>
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
+    park_callback_at(reason, None, WaitObj::None, register)
+}
+
+/// [`park_callback`] with the wait's source line and object (recorded before `register` runs,
+/// so a dump that sees the G parked sees why and where).
+pub(crate) fn park_callback_at<F>(
+    reason: WaitReason,
+    site: Option<Site>,
+    obj: WaitObj,
+    register: F,
+) -> impl FnMut(GRef) -> Option<GRef>
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
     let mut register = Some(register);
+    let site = site.map_or(std::ptr::null_mut(), |l| {
+        l as *const std::panic::Location<'static> as *mut _
+    });
+    let obj = obj.encode();
     move |g: GRef| -> Option<GRef> {
-        g.set_wait_reason(reason);
+        g.set_wait_raw(reason, site, obj);
         let f = register.take().expect("park callback called twice");
         match f(Unparker::G(g)) {
             None => None,
@@ -214,14 +255,17 @@ where
     }
 }
 
-/// Like `park`, with a deadline, for plain threads and Gs alike.
+/// Like `park`, with a deadline, for plain threads and Gs alike, recording what the G waits on
+/// (see [`park_on`]).
 ///
 /// If the deadline passes first, `cancel` is called (on a timer for a G, on the thread itself for
 /// a thread): it must remove the caller's `Unparker` from where `register` stored it and return
 /// it, or return `None` if a waker already took it (then that waker's unpark is on its way and
 /// is awaited). Returns true if the caller was unparked by a waker, false if it timed out.
-pub(crate) fn park_deadline<F, C>(
+#[track_caller]
+pub(crate) fn park_deadline_on<F, C>(
     reason: WaitReason,
+    obj: WaitObj,
     deadline: Instant,
     register: F,
     cancel: C,
@@ -243,7 +287,7 @@ where
             timed_out: false,
         }));
         let s2 = slot.clone();
-        park(reason, move |u| match register(u) {
+        park_on(reason, obj, move |u| match register(u) {
             Some(u) => Some(u),
             None => {
                 let mut sl = s2.lock();

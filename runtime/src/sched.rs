@@ -204,6 +204,9 @@ pub(crate) struct Locked {
     /// Takes from `global` since `fresh` was last served while non-empty (see
     /// `globrunqget`: fresh entries wait at most [`GLOBAL_CHECK_INTERVAL`] such takes).
     fresh_skips: u64,
+    /// Fresh entries ever taken off `fresh`'s front: the absolute index of its head, so the
+    /// dump can walk it in chunks while it moves (`for_each_fresh`).
+    fresh_popped: u64,
     /// Idle Ps, most recently idled last.
     pub(crate) idle_p: Vec<PHandle>,
     /// Idle Ms, parked on their notes.
@@ -223,7 +226,10 @@ pub(crate) struct Locked {
 pub(crate) struct FreshG {
     id: u64,
     entry: crate::g::Entry,
-    /// Only for a named G, a non-default stack size or a stack reservation (mprotect mode).
+    /// The `spawn` call's source line (the dump's `created by`).
+    site: Option<crate::g::Site>,
+    /// Only for a named G, a non-default stack size, a stack reservation (mprotect mode), or a
+    /// spawning G (one whose P sysmon retook).
     extra: Option<Box<FreshExtra>>,
 }
 
@@ -239,14 +245,44 @@ struct FreshExtra {
     name: Option<std::sync::Arc<str>>,
     stack_size: usize,
     stack_reserved: bool,
+    parent: u64,
+}
+
+/// The Ps as one immutable set (Go's `allp` and `gomaxprocs`), replaced whole by
+/// [`Sched::set_maxprocs`] (see "Resizing the Ps" below). Sets are leaked: a reader that loaded
+/// an old one may keep using it (its Ps live for the process, as Go's do).
+pub(crate) struct PSet {
+    /// Every P ever made, by id; those at `n..` are retired (dead, or retiring: held by an M
+    /// that gives them up at its next scheduling round).
+    pub(crate) all: Box<[&'static PShared]>,
+    /// The live Ps: `all[..n]` (GOMAXPROCS).
+    pub(crate) n: usize,
+    /// Strides coprime with `n`, for random-order stealing (Go's `stealOrder`).
+    strides: Box<[usize]>,
+}
+
+impl PSet {
+    fn new(all: Box<[&'static PShared]>, n: usize) -> PSet {
+        PSet {
+            all,
+            n,
+            strides: (1..=n).filter(|&s| gcd(s, n) == 1).collect(),
+        }
+    }
 }
 
 /// The scheduler's global state (Go's `schedt` plus `allp`).
 pub struct Sched {
     pub(crate) cfg: Config,
-    pub(crate) ps: &'static [PShared],
-    /// Strides coprime with the P count, for random-order stealing.
-    strides: Vec<usize>,
+    /// The current P set. A process-lifetime pointer to a leaked `PSet`, swapped under `lock`
+    /// (Release) by `set_maxprocs`; read (Acquire) without the lock. Unmodelled under loom: the
+    /// resize model checks the protocol's lock and P states, not this publication.
+    pset: crate::loom::unmodelled::AtomicPtr<PSet>,
+    /// Every `PSet` ever published (for loom's cleanup, which frees them with the `Sched`).
+    #[cfg(loom)]
+    psets: Mutex<Vec<usize>>,
+    /// Whether `set_maxprocs` was called (then sysmon stops following the CPU limit).
+    pub(crate) maxprocs_custom: AtomicBool,
     pub(crate) lock: Mutex<Locked>,
     /// Length of `Locked::global`; written under `lock`, read without it (a hint, except in T3
     /// where it is read after the SeqCst fence).
@@ -297,14 +333,20 @@ impl Drop for Sched {
             l.fresh.clear();
             l.idle_m.clear();
         }
-        for p in self.ps.iter() {
+        let all: Vec<&'static PShared> = self.all_ps().to_vec();
+        for p in &all {
             drop(p.take_runnext());
         }
-        let ps: *const [PShared] = self.ps;
-        // SAFETY: `ps` came from `Box::leak` in `Sched::new`; under loom the scheduler is owned
-        // by one model execution (model.rs), every model M has exited before it is dropped, and
-        // the handles to the Ps were dropped just above, so nothing refers to the Ps any more.
-        drop(unsafe { Box::from_raw(ps as *mut [PShared]) });
+        for set in self.psets.lock().drain(..) {
+            // SAFETY: every set came from `Box::into_raw` in `new` or `resize`, once; under loom
+            // the scheduler is owned by one model execution, whose model Ms have all exited.
+            drop(unsafe { Box::from_raw(set as *mut PSet) });
+        }
+        for p in all {
+            // SAFETY: each P came from `Box::leak` in `make_p`; nothing refers to the Ps any
+            // more (the sets were freed above, the handles dropped with the lists).
+            drop(unsafe { Box::from_raw(p as *const PShared as *mut PShared) });
+        }
     }
 }
 
@@ -313,19 +355,22 @@ impl Sched {
     /// long as the process (as Go's `allp`).
     pub(crate) fn new(cfg: Config) -> Sched {
         let n = cfg.maxprocs;
-        let ps: &'static [PShared] = Box::leak((0..n).map(PShared::new).collect::<Box<[_]>>());
-        let mut idle: Vec<PHandle> = ps.iter().map(|p| p.initial_handle()).collect();
+        let all: Box<[&'static PShared]> = (0..n).map(make_p).collect();
+        let mut idle: Vec<PHandle> = all.iter().map(|p| p.initial_handle()).collect();
         idle.reverse(); // P0 is handed out first.
-        let strides = (1..=n).filter(|&s| gcd(s, n) == 1).collect();
+        let set = Box::into_raw(Box::new(PSet::new(all, n)));
         let maxblocking = u32::try_from(cfg.maxblocking).unwrap_or(u32::MAX);
         Sched {
             cfg,
-            ps,
-            strides,
+            pset: crate::loom::unmodelled::AtomicPtr::new(set),
+            #[cfg(loom)]
+            psets: Mutex::new(vec![set as usize]),
+            maxprocs_custom: AtomicBool::new(false),
             lock: Mutex::new(Locked {
                 global: VecDeque::new(),
                 fresh: VecDeque::new(),
                 fresh_skips: 0,
+                fresh_popped: 0,
                 idle_p: idle,
                 idle_m: Vec::new(),
             }),
@@ -346,9 +391,32 @@ impl Sched {
         }
     }
 
-    /// Number of Ps.
+    /// Number of Ps (GOMAXPROCS).
+    #[inline]
     pub fn nprocs(&self) -> usize {
-        self.ps.len()
+        self.pset().n
+    }
+
+    /// The current P set (see [`PSet`]).
+    #[inline]
+    pub(crate) fn pset(&self) -> &'static PSet {
+        // Acquire: pairs with `publish_pset`'s Release store, so the set's contents are seen.
+        let p = self.pset.load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: the pointer always holds a leaked `PSet` (never freed outside loom's drop of
+        // the whole scheduler, after its model threads ended).
+        unsafe { &*p }
+    }
+
+    /// The live Ps (ids `0..nprocs`).
+    #[inline]
+    pub(crate) fn active_ps(&self) -> &'static [&'static PShared] {
+        let set = self.pset();
+        &set.all[..set.n]
+    }
+
+    /// Every P ever made, retired ones included (for counters that must not go backwards).
+    pub(crate) fn all_ps(&self) -> &'static [&'static PShared] {
+        &self.pset().all
     }
 
     // ---- run queues ----------------------------------------------------------------------
@@ -444,6 +512,7 @@ impl Sched {
                 l.fresh_skips = 0;
                 let n = self.global_batch(l.fresh.len(), max);
                 p.local().glob_batch.borrow_mut().extend(l.fresh.drain(..n));
+                l.fresh_popped += n as u64;
                 if l.fresh.is_empty() && l.fresh.capacity() > GLOBAL_KEEP {
                     // A burst of spawns from a plain thread can queue hundreds of thousands
                     // of Gs: give the peak back once drained.
@@ -490,12 +559,25 @@ impl Sched {
         let mut batch = std::mem::take(&mut *local.glob_batch.borrow_mut());
         let mut first = None;
         for f in batch.drain(..) {
-            let FreshG { id, entry, extra } = f;
-            let (name, size, reserved) = match extra {
-                Some(x) => (x.name, x.stack_size, x.stack_reserved),
-                None => (None, self.cfg.stack_size, false),
+            let FreshG {
+                id,
+                entry,
+                site,
+                extra,
+            } = f;
+            let (name, size, reserved, parent) = match extra {
+                Some(x) => (x.name, x.stack_size, x.stack_reserved, x.parent),
+                None => (None, self.cfg.stack_size, false, 0),
             };
-            let mut g = GRef::alloc(Some(&mut local.gfree.borrow_mut()), id, name, size, entry);
+            let spawn = crate::g::SpawnInfo { site, parent };
+            let mut g = GRef::alloc(
+                Some(&mut local.gfree.borrow_mut()),
+                id,
+                name,
+                spawn,
+                size,
+                entry,
+            );
             g.owned().stack_reserved = reserved;
             g.set_status(GStatus::Runnable);
             match first {
@@ -506,6 +588,34 @@ impl Sched {
         // Keep the buffer's allocation for the next batch.
         *local.glob_batch.borrow_mut() = batch;
         first.unwrap_or_else(|| fatal!("globrunq_fresh without a batch"))
+    }
+
+    /// Calls `f(id, name, spawn site, parent)` for each G queued without a record (see
+    /// [`FreshG`]), oldest first, holding `lock` for at most `g::WALK_CHUNK` entries at a time
+    /// (the dump). Entries taken meanwhile are skipped, not repeated.
+    pub(crate) fn for_each_fresh(
+        &self,
+        mut f: impl FnMut(u64, Option<std::sync::Arc<str>>, Option<crate::g::Site>, u64),
+    ) {
+        let mut next: u64 = 0;
+        loop {
+            let l = self.lock.lock();
+            let head = l.fresh_popped;
+            let at = next.max(head);
+            let i = (at - head) as usize;
+            if i >= l.fresh.len() {
+                return;
+            }
+            let end = l.fresh.len().min(i + crate::g::WALK_CHUNK);
+            for e in l.fresh.range(i..end) {
+                let (name, parent) = e
+                    .extra
+                    .as_ref()
+                    .map_or((None, 0), |x| (x.name.clone(), x.parent));
+                f(e.id, name, e.site, parent);
+            }
+            next = head + end as u64;
+        }
     }
 
     /// [`Self::globrunqget`] for `find_runnable`, taking and releasing the lock itself.
@@ -531,8 +641,12 @@ impl Sched {
     /// Makes `g` runnable (Go's `ready`/`goready`): into the current P's runnext if this thread
     /// is an M holding a P (so the readied G runs next and inherits the time slice), else into
     /// the global queue; then wakes an M if a P is idle and nobody spins.
-    pub(crate) fn ready_g(&'static self, g: GRef, next: bool) {
+    pub(crate) fn ready_g(&'static self, mut g: GRef, next: bool) {
         g.set_status(GStatus::Runnable);
+        crate::metrics::mark_runnable(&mut g);
+        if crate::exectrace::on() {
+            trace_ready(&g);
+        }
         // A synctest bubble's G goes to its bubble's run set, never a P's (bubble/mod.rs,
         // "Routing"): one load of the record being readied.
         if g.bubble_key() != 0 {
@@ -626,7 +740,13 @@ impl Sched {
         Some(p)
     }
 
+    /// Gives P `p` up (its queues empty): onto the idle list, or, if `set_maxprocs` removed it
+    /// meanwhile (`RETIRING`), it dies here instead ("Resizing the Ps").
     fn pidleput(&self, l: &mut MutexGuard<'_, Locked>, p: PHandle) {
+        if p.shared().life.load(Ordering::Relaxed) == crate::p::RETIRING {
+            self.kill_p(l, p);
+            return;
+        }
         l.idle_p.push(p.make_idle());
         // T1.
         self.npidle.fetch_add(1, Ordering::SeqCst);
@@ -679,6 +799,12 @@ impl Sched {
     /// Gives a P away (Go's `handoffp`): to a new or idle M if there is work for it or nobody
     /// else is looking for work; otherwise to the idle list.
     pub(crate) fn handoffp(&'static self, p: PHandle) {
+        if p.shared().retiring() {
+            let Some(p) = self.retire_p(p) else {
+                return;
+            };
+            return self.handoffp(p);
+        }
         if p.shared().has_work() || self.nglobal.load(Ordering::Relaxed) > 0 {
             self.startm(p, false, None);
             return;
@@ -784,7 +910,8 @@ impl Sched {
     /// Steals from other Ps: `STEAL_TRIES` rounds over all Ps in a random order; runnext only
     /// in the last round, after a back-off. Caller: a spinning M holding a P.
     fn steal_work(&self, p: &PHandle) -> Option<GRef> {
-        let n = self.nprocs();
+        let set = self.pset();
+        let n = set.n;
         if n == 1 {
             return None;
         }
@@ -796,22 +923,34 @@ impl Sched {
                 let last = round == STEAL_TRIES - 1;
                 let r = fastrand();
                 let start = r as usize % n;
-                let stride = self.strides[(r >> 32) as usize % self.strides.len()];
+                let stride = set.strides[(r >> 32) as usize % set.strides.len()];
                 let mut retry = false;
                 for i in 0..n {
-                    let v = &self.ps[(start + i * stride) % n];
+                    let v = set.all[(start + i * stride) % n];
                     if v.id == p.id() {
                         continue;
                     }
                     match v.stealer.steal_into(&p.local().runq) {
-                        Steal::Success(g) => return Some(g),
+                        Steal::Success(g) => {
+                            crate::metrics::count(p.shared(), crate::metrics::Counter::Steals);
+                            if crate::exectrace::on() {
+                                crate::exectrace::steal(p.local(), p.id(), v.id, g.id());
+                            }
+                            return Some(g);
+                        }
                         Steal::Retry => retry = true,
                         Steal::Empty => {}
                     }
                     let seen = v.runnext.load(Ordering::Acquire);
                     if last && !seen.is_null() {
                         match self.steal_runnext_after_backoff(v, seen, &mut waited_long) {
-                            RunnextTake::Stole(g) => return Some(g),
+                            RunnextTake::Stole(g) => {
+                                crate::metrics::count(p.shared(), crate::metrics::Counter::Steals);
+                                if crate::exectrace::on() {
+                                    crate::exectrace::steal(p.local(), p.id(), v.id, g.id());
+                                }
+                                return Some(g);
+                            }
                             RunnextTake::Left => {}
                             RunnextTake::Poked => {
                                 poked = true;
@@ -891,6 +1030,33 @@ impl Sched {
     fn find_runnable(&'static self) -> Result<(GRef, bool), ()> {
         'top: loop {
             let mut p = take_owned_p();
+            if p.shared().retiring() {
+                // `set_maxprocs` removed this P: its Gs go to the global queue and this M
+                // finds another P or stops ("Resizing the Ps").
+                match self.retire_p(p) {
+                    Some(kept) => p = kept,
+                    None => {
+                        if with_m(|m| m.spinning.replace(false)) {
+                            current_m().spinning.store(false, Ordering::Relaxed);
+                            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                            self.wakep();
+                        }
+                        if !self.try_acquire_idle_p() {
+                            if let Some(g) = self.stopm()? {
+                                fatal!(
+                                    "M{} woken with G{} it is not locked to",
+                                    current_m().id,
+                                    g.id()
+                                );
+                            }
+                        }
+                        continue 'top;
+                    }
+                }
+            }
+            if crate::exectrace::active() {
+                crate::exectrace::round(p.local(), p.id());
+            }
             // 0: this P's due timers (Go's checkTimers); the Gs they ready land in runnext, so
             // the P goes back in the slot while they run.
             if let Some(now) = crate::timer::local_due(p.id()) {
@@ -983,10 +1149,10 @@ impl Sched {
                 let recheck = {
                     let l = self.lock.lock();
                     !l.global.is_empty() || !l.fresh.is_empty()
-                } || self.ps.iter().any(|p| p.has_work());
+                } || self.active_ps().iter().any(|p| p.has_work());
                 #[cfg(gort_mutate = "t3_unlocked_global")]
-                let recheck =
-                    self.nglobal.load(Ordering::SeqCst) > 0 || self.ps.iter().any(|p| p.has_work());
+                let recheck = self.nglobal.load(Ordering::SeqCst) > 0
+                    || self.active_ps().iter().any(|p| p.has_work());
                 #[cfg(gort_mutate = "no_t3_recheck")]
                 let recheck = false;
                 if recheck {
@@ -1045,6 +1211,12 @@ impl Sched {
             }
             let gp: *const G = &*g;
             me.curg.store(g.id(), Ordering::Relaxed);
+            // The execution trace's slice start (0: not tracing).
+            let t0 = if crate::exectrace::on() {
+                crate::metrics::stamp()
+            } else {
+                0
+            };
             // One thread-local access before the switch and one after (this is the hot path of
             // every park, yield and ready): the P goes from the slot into the G's hands.
             let shared = with_m(|m| {
@@ -1059,11 +1231,18 @@ impl Sched {
                     p.shared().schedtick.store(t, Ordering::Relaxed);
                 }
                 let shared = p.shared();
+                // A sampled ready-to-run delay (metrics.rs): we own the P.
+                crate::metrics::record_run(shared, &mut g);
                 m.curg.set(gp);
                 *slot = PSlot::InG(p.start_g());
                 shared
             });
-            let r = g.owned().coro.as_mut().unwrap().resume();
+            let gid = g.id();
+            let name: Option<*const str> = g.name().map(|n| &**n as *const str);
+            // SAFETY: the name is the G's `Arc<str>`, which lives as long as the G (we hold it),
+            // and is not changed while the G runs (only `GRef::reuse` of a dead G changes it).
+            let name = name.map(|n| unsafe { &*n });
+            let r = g.owned().coro.as_mut().unwrap().resume(gid, name);
             let parked_at = g.owned().coro.as_ref().map_or(0, Coro::parked_at);
             // A plain load and store, not a locked RMW (one per switch is measurable): only the
             // M that ran a G on this P writes here, bar the moment after sysmon retook it, and a
@@ -1096,6 +1275,9 @@ impl Sched {
                     self.nunwrapped.fetch_sub(1, Ordering::Relaxed);
                 }
             }
+            if t0 != 0 {
+                self.trace_slice(me, &g, shared, has_p, t0, &r);
+            }
             match r {
                 Resumed::Finished => {
                     let wiring = g.lock_count.load(Ordering::Relaxed);
@@ -1119,6 +1301,7 @@ impl Sched {
                     // Go's Gosched: the G goes to the global queue, so any P may pick it up
                     // (on the local tail it could wait behind Gs that block their Ms).
                     g.set_status(GStatus::Runnable);
+                    crate::metrics::mark_runnable(&mut g);
                     self.global_put(g);
                     if locked_here || !has_p {
                         self.wakep();
@@ -1127,6 +1310,7 @@ impl Sched {
                 }
                 Resumed::Suspended(Suspend::ToGlobal) => {
                     g.set_status(GStatus::Runnable);
+                    crate::metrics::mark_runnable(&mut g);
                     self.global_put(g);
                     self.wakep();
                     return;
@@ -1136,7 +1320,15 @@ impl Sched {
                     // SAFETY: `f` was carried by the suspend that just returned control to us,
                     // and the G is suspended in it; we call it once, before resuming anything.
                     match unsafe { f.call(g) } {
-                        None => return,
+                        None => {
+                            // A park that waits (counted exactly: we own the P, if any).
+                            if has_p {
+                                crate::metrics::count(shared, crate::metrics::Counter::Parks);
+                            } else {
+                                crate::metrics::count_global(crate::metrics::Counter::Parks);
+                            }
+                            return;
+                        }
                         Some(back) => {
                             // The park was cancelled: run the G on, in the same slice.
                             g = back;
@@ -1158,6 +1350,35 @@ impl Sched {
     /// private P: `execute` as an M runs a G (bubble/mod.rs, `run_loop`).
     pub(crate) fn execute_g(&'static self, me: &'static MShared, g: GRef) {
         self.execute(me, g, false);
+    }
+
+    /// The execution trace's run slice of `g` (tracing only, so off the hot path), ended by
+    /// `r` (a park carries its reason in its `ParkFn`: the G's record gets it only in the
+    /// callback, after which the G is no longer ours to read).
+    #[cold]
+    fn trace_slice(
+        &self,
+        me: &MShared,
+        g: &GRef,
+        shared: &PShared,
+        has_p: bool,
+        t0: u64,
+        r: &Resumed,
+    ) {
+        use crate::exectrace::SliceEnd;
+        let end = if !has_p {
+            SliceEnd::Preempted
+        } else {
+            match r {
+                Resumed::Finished => SliceEnd::Exit,
+                Resumed::Suspended(Suspend::Yield) => SliceEnd::Yield,
+                Resumed::Suspended(Suspend::ToGlobal) => SliceEnd::Preempted,
+                Resumed::Suspended(Suspend::Park(f)) => SliceEnd::Park(f.reason()),
+            }
+        };
+        with_owned_p_opt(|p| {
+            crate::exectrace::slice(p.map(|p| p.local()), shared.id, me.id, g.id(), t0, end)
+        });
     }
 
     /// Hands `p` and the runnable `g` to the M `g` is locked to (Go's `startlockedm`); the
@@ -1189,16 +1410,7 @@ impl Sched {
         match r {
             Ok(stack) => {
                 let entry = g.owned().entry.take().expect("G without an entry");
-                // SAFETY: the name is the G's `Arc<str>`, which lives as long as the G, and the
-                // info is installed (signal::set_running) only while this G runs on its M.
-                let info = unsafe {
-                    crate::signal::RunningInfo::with_borrowed_name(
-                        g.id(),
-                        g.name().map(|n| &**n),
-                        &stack,
-                    )
-                };
-                g.owned().coro = Some(Coro::new(stack, info, entry));
+                g.owned().coro = Some(Coro::new(stack, entry));
                 true
             }
             Err(e) => {
@@ -1238,21 +1450,32 @@ impl Sched {
         stack_size: usize,
         stack_reserved: bool,
         entry: crate::g::Entry,
+        site: crate::g::Site,
     ) -> u64 {
         crate::check_not_forked();
         self.ngoroutine.fetch_add(1, Ordering::Relaxed);
         let mut args = Some((name, entry));
-        let on_p = with_current_p(|shared, local| {
+        let on_p = with_current_p_g(|shared, local, parent| {
             let (name, entry) = args.take().unwrap();
             let id = local.goids.borrow_mut().next();
+            crate::metrics::count(shared, crate::metrics::Counter::Created);
+            let spawn = crate::g::SpawnInfo {
+                site: Some(site),
+                parent,
+            };
             let mut g = GRef::alloc(
                 Some(&mut local.gfree.borrow_mut()),
                 id,
                 name,
+                spawn,
                 stack_size,
                 entry,
             );
             g.owned().stack_reserved = stack_reserved;
+            crate::metrics::mark_runnable(&mut g);
+            if crate::exectrace::on() {
+                crate::exectrace::create(Some(local), Some(shared.id), id, parent, g.name());
+            }
             // Spawned on a synctest bubble's private P: a member of that bubble.
             let bubbled = crate::bubble::is_bubble_p(shared);
             if bubbled {
@@ -1273,9 +1496,13 @@ impl Sched {
         if crate::bubble::active() {
             let (name, entry) = args.take().unwrap();
             let mut entry = Some(entry);
-            if let Some(id) =
-                crate::bubble::spawn_outside_p(name.clone(), stack_size, stack_reserved, &mut entry)
-            {
+            if let Some(id) = crate::bubble::spawn_outside_p(
+                name.clone(),
+                stack_size,
+                stack_reserved,
+                &mut entry,
+                site,
+            ) {
                 return id;
             }
             args = Some((
@@ -1286,16 +1513,29 @@ impl Sched {
         // Outside any P: queue it globally without a record (see `FreshG`).
         let (name, entry) = args.take().unwrap();
         let id = crate::g::goid_single();
+        crate::metrics::count_global(crate::metrics::Counter::Created);
+        let parent = crate::current_goid();
         let extra =
-            (name.is_some() || stack_size != self.cfg.stack_size || stack_reserved).then(|| {
-                Box::new(FreshExtra {
-                    name,
-                    stack_size,
-                    stack_reserved,
-                })
-            });
+            (name.is_some() || stack_size != self.cfg.stack_size || stack_reserved || parent != 0)
+                .then(|| {
+                    Box::new(FreshExtra {
+                        name,
+                        stack_size,
+                        stack_reserved,
+                        parent,
+                    })
+                });
+        if crate::exectrace::on() {
+            let name = extra.as_ref().and_then(|x| x.name.as_ref());
+            crate::exectrace::create(None, None, id, parent, name);
+        }
         let mut l = self.lock.lock();
-        l.fresh.push_back(FreshG { id, entry, extra });
+        l.fresh.push_back(FreshG {
+            id,
+            entry,
+            site: Some(site),
+            extra,
+        });
         self.nglobal
             .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
         drop(l);
@@ -1326,6 +1566,11 @@ impl Sched {
         }
         self.take_block_slot();
         crate::sysmon::nudge();
+        let t0 = if crate::exectrace::on() {
+            crate::metrics::stamp()
+        } else {
+            0
+        };
         with_m(|m| {
             if let PSlot::InG(r) = &*m.p.borrow() {
                 r.enter_syscall();
@@ -1334,6 +1579,7 @@ impl Sched {
             if !g.is_null() {
                 set_curg_status(g, GStatus::Syscall);
             }
+            m.syscall_t0.set(t0);
         });
         self.nsyscall.fetch_add(1, Ordering::Relaxed);
         true
@@ -1346,6 +1592,11 @@ impl Sched {
             return false;
         }
         self.take_block_slot();
+        let t0 = if crate::exectrace::on() {
+            crate::metrics::stamp()
+        } else {
+            0
+        };
         let released = with_m(|m| {
             let r = match &*m.p.borrow() {
                 // A bubble's private P stays with its thread: the bubble's other Gs wait for
@@ -1361,6 +1612,7 @@ impl Sched {
             if !g.is_null() {
                 set_curg_status(g, GStatus::Syscall);
             }
+            m.syscall_t0.set(t0);
             r
         });
         self.nsyscall.fetch_add(1, Ordering::Relaxed);
@@ -1374,7 +1626,7 @@ impl Sched {
     /// idle P, else queue the G globally and stop the M until there is a P for it (slow path).
     pub(crate) fn exitsyscall(&'static self) {
         self.nsyscall.fetch_sub(1, Ordering::Relaxed);
-        let fast = with_m(|m| {
+        let (fast, t0) = with_m(|m| {
             let ok = match &*m.p.borrow() {
                 PSlot::InG(r) => r.exit_syscall(),
                 _ => false,
@@ -1383,8 +1635,12 @@ impl Sched {
             if !g.is_null() {
                 set_curg_status(g, GStatus::Running);
             }
-            ok
+            (ok, m.syscall_t0.replace(0))
         });
+        if t0 != 0 {
+            let m = current_m();
+            crate::exectrace::syscall(m.id, m.curg.load(Ordering::Relaxed), t0, !fast);
+        }
         if fast {
             // With our P back, a G waiting for the slot goes to its runnext.
             self.block_slots.release(false);
@@ -1412,6 +1668,142 @@ impl Sched {
             self.block_slots
                 .acquire(false, crate::g::WaitReason::BlockingPool);
         }
+    }
+}
+
+// ---- Resizing the Ps (Go's procresize; `gort::set_maxprocs`) --------------------------------
+//
+// Go resizes the Ps with the world stopped. gort cannot stop a G that computes, so the resize
+// is a protocol instead, under `Sched::lock`, with each P's `life` word (LIVE, RETIRING, DEAD):
+//
+// R1. (`resize`, under the lock) Growing: Ps `old..n` become LIVE; a new or DEAD one goes on
+//     the idle list (`npidle += 1`), a RETIRING one (its M has not given it up yet) simply
+//     stays with its M. Shrinking: Ps `n..old` on the idle list are taken off it and die at
+//     once (their queues are empty: invariant 2 of p.rs); the others, held by Ms, become
+//     RETIRING. Then the new `PSet` is published (Release): stealing, T3 and sysmon look only
+//     at the live Ps from then on.
+// R2. (the owner, at its next scheduling round: `find_runnable`'s top, `handoffp`, or
+//     `pidleput`) An M holding a RETIRING P retires it (`retire_p`): takes its runnext and
+//     queue, and under the lock, if the P is still RETIRING (a grow may have revived it: then
+//     the M keeps it and puts the Gs back), moves them to the global queue, flushes the P's
+//     stack and G-record caches to the global pools and marks it DEAD (`kill_p`); then pokes
+//     and wakes (`wakep`) for the moved Gs, and finds another idle P or stops (`stopm`).
+//     A G running on a removed P finishes its slice there (it keeps running until it
+//     switches); a spawn or ready it makes lands in that P's runnext and moves with the rest.
+//     A G in a blocking call on a removed P takes it back on the fast path and retires it at
+//     its M's next round, or sysmon's retake hands it to `handoffp`, which retires it.
+// Why nothing is lost: only the owner puts Gs into a P's queues, and the owner moves them
+// out under the lock before the P dies; a thief that still steals from it (it read the old
+// set) takes a G the normal way. The moved Gs are a global-queue submit (under the lock,
+// then `wakep`), the recipe of the module essay. Loom model 8 (loom-tests/tests/resize.rs)
+// checks R1/R2 against an M that keeps scheduling and a readier.
+
+impl Sched {
+    /// Sets the number of Ps to `n` (clamped to 1..=`env::MAX_PROCS`) and returns the old
+    /// number (Go's `runtime.GOMAXPROCS(n)`; `n == 0` only reads it). Stops sysmon's following
+    /// of the CPU limit, as a call to Go's does.
+    pub(crate) fn set_maxprocs(&'static self, n: usize) -> usize {
+        if n == 0 {
+            return self.nprocs();
+        }
+        self.maxprocs_custom.store(true, Ordering::Relaxed);
+        self.resize(n, false)
+    }
+
+    /// R1 (see above). With `auto`, sysmon following the CPU limit: skipped once the program
+    /// set the count itself (checked under the lock, so no automatic change lands after a
+    /// `set_maxprocs` returned).
+    pub(crate) fn resize(&'static self, n: usize, auto: bool) -> usize {
+        let n = n.clamp(1, crate::env::MAX_PROCS);
+        let mut l = self.lock.lock();
+        let old = self.pset();
+        let was = old.n;
+        if n == was || (auto && self.maxprocs_custom.load(Ordering::Relaxed)) {
+            return was;
+        }
+        let mut all: Vec<&'static PShared> = old.all.to_vec();
+        if n > was {
+            for i in was..n {
+                if i == all.len() {
+                    all.push(make_p(i));
+                }
+                let p = all[i];
+                if p.life.load(Ordering::Relaxed) == crate::p::RETIRING {
+                    // Its M has not let go yet: it keeps it.
+                    p.life.store(crate::p::LIVE, Ordering::Relaxed);
+                } else {
+                    // New, or DEAD: nobody holds a handle to it.
+                    p.life.store(crate::p::LIVE, Ordering::Relaxed);
+                    l.idle_p.push(p.initial_handle());
+                    self.npidle.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        } else {
+            for (i, p) in all.iter().enumerate().take(was).skip(n) {
+                p.life.store(crate::p::RETIRING, Ordering::Relaxed);
+                if let Some(pos) = l.idle_p.iter().position(|h| h.id() == i) {
+                    let h = l.idle_p.swap_remove(pos);
+                    self.npidle.fetch_sub(1, Ordering::SeqCst);
+                    self.kill_p(&mut l, h);
+                }
+            }
+        }
+        let set = Box::into_raw(Box::new(PSet::new(all.into_boxed_slice(), n)));
+        #[cfg(loom)]
+        self.psets.lock().push(set as usize);
+        // Release: pairs with `pset`'s Acquire load.
+        self.pset.store(set, std::sync::atomic::Ordering::Release);
+        drop(l);
+        crate::timer::procs_changed(n);
+        crate::exectrace::procs(was, n);
+        if n > was {
+            self.wakep();
+        }
+        was
+    }
+
+    /// R2: the owner of P `p` retires it if it is still RETIRING (then `None`: the M holds no
+    /// P), else gives it back (a grow revived it meanwhile).
+    pub(crate) fn retire_p(&'static self, p: PHandle) -> Option<PHandle> {
+        let mut gs = Vec::new();
+        if let Some(g) = p.shared().take_runnext() {
+            gs.push(g);
+        }
+        while let Some(g) = p.local().runq.pop() {
+            gs.push(g);
+        }
+        let mut l = self.lock.lock();
+        if p.shared().life.load(Ordering::Relaxed) != crate::p::RETIRING {
+            drop(l);
+            for g in gs {
+                p.local().runq.push(g);
+            }
+            return Some(p);
+        }
+        let moved = !gs.is_empty();
+        l.global.extend(gs);
+        self.nglobal
+            .store(l.global.len() + l.fresh.len(), Ordering::Relaxed);
+        self.kill_p(&mut l, p);
+        drop(l);
+        if moved {
+            self.backoff.poke();
+            self.wakep();
+        }
+        None
+    }
+
+    /// A removed P with empty queues dies: its caches go to the global pools, its `life` is
+    /// DEAD, and its handle is dropped (it is on no list). Caller holds the lock and the P.
+    fn kill_p(&self, _l: &mut MutexGuard<'_, Locked>, p: PHandle) {
+        let local = p.local();
+        if !local.stacks.borrow().is_empty() {
+            local.stacks.borrow_mut().drain_to_global();
+        }
+        local.gfree.borrow_mut().drain_to_global();
+        *local.goids.borrow_mut() = Default::default();
+        p.shared().life.store(crate::p::DEAD, Ordering::Relaxed);
+        let _dead = p.make_idle();
     }
 }
 
@@ -1453,6 +1845,39 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&PShared, &PLocal) -> R) -> Optio
             PSlot::None => None,
         },
         Err(_) => None,
+    })
+}
+
+/// The execution trace's ready event for `g` (tracing only: off the hot path, with a thread-local
+/// access of its own for this P's buffer).
+#[cold]
+#[inline(never)]
+fn trace_ready(g: &GRef) {
+    let (id, by) = (g.id(), crate::current_goid());
+    let done = with_current_p(|shared, local| {
+        crate::exectrace::ready(Some(local), Some(shared.id), id, by)
+    });
+    if done.is_none() {
+        crate::exectrace::ready(None, None, id, by);
+    }
+}
+
+/// As [`with_current_p`], also passing the id of the G running on this M (0: none), for a
+/// spawn's `created by ... in goroutine N` without a second thread-local access.
+pub(crate) fn with_current_p_g<R>(f: impl FnOnce(&PShared, &PLocal, u64) -> R) -> Option<R> {
+    with_m(|m| {
+        let g = m.curg.get();
+        // SAFETY: a non-null `curg` is the G running on this M, alive while it runs; only
+        // its immutable-after-reuse id is read.
+        let gid = if g.is_null() { 0 } else { unsafe { &*g }.id() };
+        match m.p.try_borrow() {
+            Ok(slot) => match &*slot {
+                PSlot::Owned(h) => Some(f(h.shared(), h.local(), gid)),
+                PSlot::InG(r) => r.g_access(|s, l| f(s, l, gid)),
+                PSlot::None => None,
+            },
+            Err(_) => None,
+        }
     })
 }
 
@@ -1556,8 +1981,12 @@ impl Sched {
         if crate::bubble::active() {
             crate::bubble::route_batch(&mut gs);
         }
-        for g in &gs {
+        for g in gs.iter_mut() {
             g.set_status(GStatus::Runnable);
+            crate::metrics::mark_runnable(g);
+        }
+        if crate::exectrace::on() {
+            crate::exectrace::netpoll(gs.len());
         }
         let has_p = with_owned_p_opt(|p| p.is_some());
         let nglobal = if has_p {
@@ -1835,6 +2264,11 @@ fn update_unwind_pin() {
 /// `Builder::pinned(true)`: the G wires itself to its M as it starts.
 pub(crate) fn pin_for_life() {
     update_wiring(|c| c | PIN_BUILDER);
+}
+
+/// Makes P `id` for the process's life (leaked, as Go never frees a P).
+fn make_p(id: usize) -> &'static PShared {
+    Box::leak(Box::new(PShared::new(id)))
 }
 
 fn gcd(a: usize, b: usize) -> usize {

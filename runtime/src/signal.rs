@@ -81,6 +81,15 @@ pub const ALT_STACK_MIN: usize = 32 * 1024;
 /// Longest G name printed; longer names are cut.
 const NAME_MAX: usize = 128;
 
+/// A G stack's guard page and usable size: what the overflow handler needs of
+/// the stack (a G's coroutine keeps it; 24 bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct StackGuard {
+    guard_lo: usize,
+    guard_hi: usize,
+    stack_size: usize,
+}
+
 /// What runs on this thread, for the overflow handler. `Copy`, no
 /// destructor, a few words.
 #[derive(Clone, Copy, Debug)]
@@ -117,6 +126,34 @@ impl RunningInfo {
     pub fn new(goid: u64, name: Option<&'static str>, stack: &GStack) -> RunningInfo {
         // SAFETY: a `'static` name is valid forever.
         unsafe { RunningInfo::with_borrowed_name(goid, name, stack) }
+    }
+
+    /// The stack part of the info, kept by a G's coroutine (the id and name are the G
+    /// record's: [`RunningInfo::with_guard`] joins them at each resume).
+    pub fn guard_of(stack: &GStack) -> StackGuard {
+        let (guard_lo, guard_hi) = stack.guard_range();
+        StackGuard {
+            guard_lo,
+            guard_hi,
+            stack_size: stack.usable_size(),
+        }
+    }
+
+    /// Info for G `goid` named `name` on the stack described by `g`.
+    ///
+    /// # Safety
+    /// As for [`RunningInfo::with_borrowed_name`].
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
+    pub unsafe fn with_guard(goid: u64, name: Option<&str>, g: &StackGuard) -> RunningInfo {
+        let (name_ptr, name_len) = name.map_or((ptr::null(), 0), |n| (n.as_ptr(), n.len()));
+        RunningInfo {
+            goid,
+            name_ptr,
+            name_len,
+            guard_lo: g.guard_lo,
+            guard_hi: g.guard_hi,
+            stack_size: g.stack_size,
+        }
     }
 
     /// Like [`RunningInfo::new`] with a name that is not `'static` (e.g. in

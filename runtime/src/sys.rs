@@ -74,6 +74,15 @@ pub(crate) fn on_fork_child(child: unsafe extern "C" fn()) -> io::Result<()> {
     }
 }
 
+/// Registers `f` to run when the process exits normally (`atexit`: a return from `main` or
+/// `std::process::exit`), on the exiting thread, while the other threads still run.
+pub(crate) fn at_exit(f: extern "C" fn()) {
+    // SAFETY: registers a handler; `f` is a fn item, valid for the process's life.
+    if unsafe { libc::atexit(f) } != 0 {
+        eprintln!("gort: atexit failed: the trace will not be finished at exit");
+    }
+}
+
 /// The system page size, read once. Async-signal-safe after the first call
 /// (the signal handler never makes the first call: `stack` and `signal` call
 /// it before any stack exists).

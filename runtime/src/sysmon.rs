@@ -50,7 +50,7 @@
 //! leaves is looked at again a tick later instead of a whole backoff later.
 
 use crate::loom::atomic::Ordering;
-use crate::p::{PShared, PStatus, RUNNING_G, SYSCALL};
+use crate::p::{PShared, PStatus, IDLE, RUNNING_G, SYSCALL};
 use crate::sched::Sched;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,25 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Ticks without a retake before the sleep starts doubling (Go: 50, i.e. 1 ms at 20 µs).
 const IDLE_TICKS: u32 = 50;
+/// How often sysmon re-reads the CPU limit when `GORT_MAXPROCS` was not set (Go: 1 s).
+const PROCS_CHECK: Duration = Duration::from_secs(1);
+
+/// The coarse clock: milliseconds since the runtime started, advanced by sysmon at each tick
+/// (so it lags by at most one sleep, 10 ms). One relaxed load: what a park pays to stamp
+/// `wait_since` (the dump's "for 3s"; Go stamps `waitsince` even more coarsely, at GC).
+static COARSE_MS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// See [`COARSE_MS`]. Wraps after 49 days (durations use wrapping subtraction).
+#[inline]
+pub(crate) fn coarse_ms() -> u32 {
+    COARSE_MS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The `Instant` the coarse clock counts from.
+pub(crate) fn coarse_base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
 
 pub(crate) fn start(s: &'static Sched) {
     crate::loom::spawn_thread("gort-sysmon".into(), move || run(s))
@@ -107,23 +126,29 @@ fn run(s: &'static Sched) {
     let trace_every = Duration::from_millis(s.cfg.debug.schedtrace_ms);
     let mut next_trace = (!trace_every.is_zero()).then(Instant::now);
     let now = Instant::now();
-    let mut seen: Vec<Seen> = (0..s.nprocs())
-        .map(|_| Seen {
-            schedtick: 0,
-            schedwhen: now,
-            syscalltick: 0,
-            syscallwhen: now,
-            switches: 0,
-            switchwhen: now,
-            tag: 0,
-            watch: Watch::default(),
-        })
-        .collect();
+    let fresh = |now: Instant| Seen {
+        schedtick: 0,
+        schedwhen: now,
+        syscalltick: 0,
+        syscallwhen: now,
+        switches: 0,
+        switchwhen: now,
+        tag: 0,
+        watch: Watch::default(),
+    };
+    let mut seen: Vec<Seen> = (0..s.nprocs()).map(|_| fresh(now)).collect();
+    let mut next_procs_check = now + PROCS_CHECK;
     let mut delay = MIN_DELAY;
     let mut idle_ticks = 0u32;
     let mut next_pool_cleanup = now + crate::sync::pool::TICK;
+    let base = coarse_base();
     loop {
         let now = Instant::now();
+        COARSE_MS.store(
+            now.duration_since(base).as_millis() as u32,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        crate::metrics::calibrate(now);
         let next_timer = crate::timer::run_due(now);
         if now >= next_pool_cleanup {
             // sync::Pool's cleanup (Go's poolCleanup at each GC): pool.rs, "When values are
@@ -136,6 +161,25 @@ fn run(s: &'static Sched) {
             if now >= t {
                 crate::trace::print(s, s.cfg.debug.scheddetail);
                 next_trace = Some(t + trace_every);
+            }
+        }
+        // Follow `set_maxprocs`: one `Seen` per live P (Go's `sysmontick` per P).
+        let n = s.nprocs();
+        if seen.len() != n {
+            seen.truncate(n);
+            while seen.len() < n {
+                seen.push(fresh(now));
+            }
+        }
+        if now >= next_procs_check {
+            // Go 1.25: without an explicit GOMAXPROCS, follow the CPU limit (affinity and
+            // cgroup quota), looked at once a second; `set_maxprocs` ends this.
+            next_procs_check = now + PROCS_CHECK;
+            if !s.cfg.maxprocs_explicit && !s.maxprocs_custom.load(Ordering::Relaxed) {
+                let want = crate::env::default_maxprocs();
+                if want != n {
+                    s.resize(want, true);
+                }
             }
         }
         let (retook, watching) = retake(s, &mut seen, now);
@@ -225,7 +269,7 @@ pub(crate) fn nudge() {
 fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
     let mut retook = false;
     let mut watching = false;
-    for (p, sn) in s.ps.iter().zip(seen.iter_mut()) {
+    for (&p, sn) in s.active_ps().iter().zip(seen.iter_mut()) {
         // Time slices of runnext chains (the P keeps switching, but between the same Gs).
         let tick = p.schedtick.load(Ordering::Relaxed);
         if tick != sn.schedtick {
@@ -250,6 +294,10 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                     continue;
                 }
                 if let Some(h) = p.try_retake(w) {
+                    crate::metrics::count_global(crate::metrics::Counter::HandoffSyscall);
+                    if crate::exectrace::on() {
+                        crate::exectrace::handoff(p.id, m_curg(s, w), "syscall");
+                    }
                     s.handoffp(h);
                     retook = true;
                 }
@@ -264,7 +312,7 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                     continue;
                 }
                 if s.cfg.debug.blockcheck {
-                    match sn.watch.check(s, p, w, now) {
+                    match sn.watch.check(s, p, w, now, sn.switchwhen) {
                         Verdict::HandedOff => {
                             retook = true;
                             sn.switchwhen = now;
@@ -290,6 +338,18 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                         && s.npidle.load(Ordering::SeqCst) == 0);
                 if waiting {
                     if let Some(h) = p.try_retake(w) {
+                        let g = m_curg(s, w);
+                        crate::metrics::count_global(crate::metrics::Counter::HandoffHog);
+                        crate::metrics::report_hog(
+                            g,
+                            p.id,
+                            now.duration_since(sn.switchwhen),
+                            crate::metrics::HogCause::Computing,
+                            "",
+                        );
+                        if crate::exectrace::on() {
+                            crate::exectrace::handoff(p.id, g, "hog");
+                        }
                         s.handoffp(h);
                         retook = true;
                         // Do not retake the hog's next P (if it gets one) before a new slice.
@@ -297,11 +357,16 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                     }
                 }
             }
-            _ => {
+            st => {
                 sn.switches = p.switches.load(Ordering::Relaxed);
                 sn.switchwhen = now;
                 sn.tag = w >> 8;
                 sn.watch.forget();
+                if st == IDLE {
+                    // An idle P's last M may retire: do not keep its /proc files open (two
+                    // descriptors per P, seen by programs that count their fds).
+                    sn.watch.close();
+                }
             }
         }
     }
@@ -314,6 +379,7 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
 const LOOK_MAX: Duration = Duration::from_millis(1);
 
 /// What [`Watch::check`] found.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only Linux can tell (module docs)
 enum Verdict {
     /// Computing, or nothing to do yet.
     Running,
@@ -324,11 +390,20 @@ enum Verdict {
 }
 
 /// Whether work waits for `p` (its queue, or the global queue with no idle P to take it).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn work_waits(s: &Sched, p: &PShared) -> bool {
     p.has_work() || (s.nglobal.load(Ordering::Relaxed) > 0 && s.npidle.load(Ordering::SeqCst) == 0)
 }
 
 impl Watch {
+    /// Closes the `/proc` files of the watched thread (the P went idle).
+    fn close(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            self.probe = None;
+        }
+    }
+
     /// The P changed hands or its G switched: the next look starts over.
     fn forget(&mut self) {
         #[cfg(target_os = "linux")]
@@ -342,7 +417,14 @@ impl Watch {
     /// Looks at the thread of the M running `p`'s G (whose ownership word sysmon read as `w`,
     /// in `RUNNING_G`, unchanged for a tick): the module docs' two-tick rule.
     #[cfg(target_os = "linux")]
-    fn check(&mut self, s: &'static Sched, p: &'static PShared, w: u64, now: Instant) -> Verdict {
+    fn check(
+        &mut self,
+        s: &'static Sched,
+        p: &'static PShared,
+        w: u64,
+        now: Instant,
+        held_since: Instant,
+    ) -> Verdict {
         let m_id = ((w >> 8) as usize).wrapping_sub(1);
         if self.probe.as_ref().is_none_or(|(m, _)| m.id != m_id) {
             self.asleep = None;
@@ -409,8 +491,28 @@ impl Watch {
         };
         s.nunwrapped.fetch_add(1, Ordering::Relaxed);
         m.blocked_handoff.store(true, Ordering::Relaxed);
-        if s.cfg.debug.blocktrace {
-            trace_handoff(m, probe.tid, p.id, sleeping, asleep_for);
+        let goid = m.curg.load(Ordering::Relaxed);
+        crate::metrics::count_global(crate::metrics::Counter::HandoffBlocked);
+        // One report for both switches (`blocktrace=1`, `hogreport=1`): the hog report's line
+        // with blocktrace's syscall, thread and pc appended.
+        let extra = format!(
+            " (M{} thread {}, syscall {} ({}), asleep {:.0?}+, caller pc=0x{:x})",
+            m.id,
+            probe.tid,
+            sleeping.nr,
+            crate::threadstate::syscall_name(sleeping.nr),
+            asleep_for,
+            sleeping.pc
+        );
+        crate::metrics::report_hog(
+            goid,
+            p.id,
+            now.duration_since(held_since),
+            crate::metrics::HogCause::BlockedUnwrapped,
+            &extra,
+        );
+        if crate::exectrace::on() {
+            crate::exectrace::handoff(p.id, goid, "blocked");
         }
         self.asleep = None;
         s.handoffp(h);
@@ -418,9 +520,27 @@ impl Watch {
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn check(&mut self, _: &'static Sched, _: &'static PShared, _: u64, _: Instant) -> Verdict {
+    fn check(
+        &mut self,
+        _: &'static Sched,
+        _: &'static PShared,
+        _: u64,
+        _: Instant,
+        _: Instant,
+    ) -> Verdict {
         Verdict::Running
     }
+}
+
+/// The id of the G running on the M that owned a P whose ownership word sysmon read as `w`
+/// (0 if unknown).
+fn m_curg(s: &Sched, w: u64) -> u64 {
+    let m_id = ((w >> 8) as usize).wrapping_sub(1);
+    s.allm
+        .lock()
+        .iter()
+        .find(|m| m.id == m_id)
+        .map_or(0, |m| m.curg.load(Ordering::Relaxed))
 }
 
 /// Opens the `/proc` files of M `m_id`'s thread (None if it has not started or is gone).
@@ -435,32 +555,4 @@ fn open_probe(
         return None;
     }
     crate::threadstate::Probe::open(tid).ok().map(|p| (m, p))
-}
-
-/// The `GORT_DEBUG=blocktrace=1` line: which G blocked which thread, in which syscall, where.
-#[cfg(target_os = "linux")]
-fn trace_handoff(
-    m: &crate::m::MShared,
-    tid: i32,
-    pid: usize,
-    sl: crate::threadstate::Sleeping,
-    asleep_for: Duration,
-) {
-    let goid = m.curg.load(Ordering::Relaxed);
-    let mut name = None;
-    crate::g::for_each_g(|g| {
-        if g.id() == goid {
-            name = g.name().cloned();
-        }
-    });
-    let name = name.map_or(String::new(), |n| format!(" '{n}'"));
-    eprintln!(
-        "gort: blocktrace: G{goid}{name} blocked M{} (thread {tid}) in syscall {} ({}) for \
-         {:.0?}+ without gort::blocking; P{pid} handed off; caller pc=0x{:x}",
-        m.id,
-        sl.nr,
-        crate::threadstate::syscall_name(sl.nr),
-        asleep_for,
-        sl.pc
-    );
 }

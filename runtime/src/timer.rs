@@ -168,7 +168,15 @@ struct Shard {
 
 struct Timers {
     base: Instant,
-    shards: Box<[Shard]>,
+    /// Shard `i` belongs to P `i`; made when P `i` first needs one (`set_maxprocs` may add Ps),
+    /// and never freed: a `TimerId` names its shard for the timer's life, so a removed P's
+    /// shard stays, and the live P `i % nprocs` runs its timers (`adopted`).
+    shards: Box<[OnceLock<Box<Shard>>]>,
+    /// Shards made so far (the ones `check_all`, `next_ns` and sysmon look at). Only grows.
+    nshards: AtomicUsize,
+    /// `nprocs` while shards of removed Ps exist (then live P `i` also runs shards `j >= n`
+    /// with `j % n == i`), else `usize::MAX`: one load on the hot path (`local_due`).
+    adopt_n: AtomicUsize,
     /// Live timers in all shards (Relaxed: a count for `pending` and the deadlock detector).
     live: AtomicUsize,
 }
@@ -177,21 +185,56 @@ static TIMERS: OnceLock<Timers> = OnceLock::new();
 
 fn timers() -> &'static Timers {
     TIMERS.get_or_init(|| {
-        let n = crate::sched().nprocs();
-        Timers {
+        let t = Timers {
             base: Instant::now(),
-            shards: (0..n)
-                .map(|_| Shard {
-                    heap: Mutex::new(Heap::default()),
-                    next: AtomicU64::new(u64::MAX),
-                })
+            shards: (0..crate::env::MAX_PROCS)
+                .map(|_| OnceLock::new())
                 .collect(),
+            nshards: AtomicUsize::new(0),
+            adopt_n: AtomicUsize::new(usize::MAX),
             live: AtomicUsize::new(0),
+        };
+        for i in 0..crate::sched().all_ps().len() {
+            t.shard(i);
         }
+        t
     })
 }
 
 impl Timers {
+    /// Shard `i`, made on first use.
+    fn shard(&self, i: usize) -> &Shard {
+        self.shards[i].get_or_init(|| {
+            self.nshards.fetch_max(i + 1, Ordering::SeqCst);
+            Box::new(Shard {
+                heap: Mutex::new(Heap::default()),
+                next: AtomicU64::new(u64::MAX),
+            })
+        })
+    }
+
+    /// The shards made so far, in id order (a shard not yet made in that range is skipped).
+    fn made(&self) -> impl Iterator<Item = (usize, &Shard)> {
+        let n = self.nshards.load(Ordering::SeqCst);
+        self.shards[..n]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.get().map(|s| (i, &**s)))
+    }
+
+    /// The shards P `pid` runs at its rounds: its own, and those of removed Ps it adopts
+    /// (`j >= nprocs`, `j % nprocs == pid`), Go's "move the timers of a destroyed P".
+    fn adopted(&self, pid: usize) -> impl Iterator<Item = usize> {
+        let n = self.adopt_n.load(Ordering::Relaxed);
+        let made = if n == usize::MAX {
+            0
+        } else {
+            self.nshards.load(Ordering::Relaxed)
+        };
+        let n = n.clamp(1, usize::MAX >> 1);
+        std::iter::once(pid).chain((pid + n..made).step_by(n))
+    }
+
     fn ns(&self, t: Instant) -> u64 {
         // Saturating: `u64` ns covers 584 years past start; earlier instants are "now".
         let d = t.saturating_duration_since(self.base);
@@ -209,22 +252,23 @@ impl Timers {
         }
         // std's atomic: a process-global static, no part of a loom model (see netpoll/mod.rs).
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let pid = crate::sched::current_p_id();
+        // (A synctest bubble's private P, whose id is past every shard, picks like a thread.)
+        let pid = crate::sched::current_p_id().filter(|&p| p < self.shards.len());
         if let Some(p) = pid {
-            return p % self.shards.len();
+            return p;
         }
         PICK.with(|c| {
             if c.get() == usize::MAX {
                 c.set(NEXT.fetch_add(1, Ordering::Relaxed));
             }
-            c.get() % self.shards.len()
+            c.get() % crate::sched().nprocs().max(1)
         })
     }
 
     fn add(&self, when: Instant, action: Action) -> TimerId {
         let when = self.ns(when);
         let si = self.home_shard();
-        let shard = &self.shards[si];
+        let shard = self.shard(si);
         let mut h = shard.heap.lock();
         h.seq += 1;
         let seq = h.seq;
@@ -266,7 +310,7 @@ impl Timers {
     }
 
     fn cancel(&self, id: TimerId) -> bool {
-        let Some(shard) = self.shards.get(id.shard as usize) else {
+        let Some(shard) = self.shards.get(id.shard as usize).and_then(OnceLock::get) else {
             return false;
         };
         let mut h = shard.heap.lock();
@@ -284,7 +328,9 @@ impl Timers {
 
     /// Runs shard `si`'s timers due at `now_ns` (at most a batch per lock); returns how many ran.
     fn run_shard(&self, si: usize, now_ns: u64) -> usize {
-        let shard = &self.shards[si];
+        let Some(shard) = self.shards.get(si).and_then(OnceLock::get) else {
+            return 0;
+        };
         if shard.next.load(Ordering::SeqCst) > now_ns {
             return 0;
         }
@@ -319,7 +365,12 @@ impl Timers {
             }
             let n = batch.len();
             ran += n;
+            crate::metrics::count_global_by(crate::metrics::Counter::TimersFired, n as u64);
+            let tracing = crate::exectrace::on();
             for a in batch.drain(..) {
+                if tracing {
+                    crate::exectrace::timer_fired();
+                }
                 a.run();
             }
             // After the actions ran, not before: `pending()` must count a firing timer until its
@@ -341,9 +392,8 @@ impl Timers {
     }
 
     fn next_ns(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.next.load(Ordering::SeqCst))
+        self.made()
+            .map(|(_, s)| s.next.load(Ordering::SeqCst))
             .min()
             .unwrap_or(u64::MAX)
     }
@@ -468,8 +518,25 @@ pub fn pending() -> usize {
 #[doc(hidden)]
 pub fn heap_entries() -> usize {
     match TIMERS.get() {
-        Some(t) => t.shards.iter().map(|s| s.heap.lock().heap.len()).sum(),
+        Some(t) => t
+            .shards
+            .iter()
+            .filter_map(|s| s.get())
+            .map(|s| s.heap.lock().heap.len())
+            .sum(),
         None => 0,
+    }
+}
+
+/// `set_maxprocs` set the number of Ps to `n`: shards of removed Ps are adopted by live ones.
+pub(crate) fn procs_changed(n: usize) {
+    if let Some(t) = TIMERS.get() {
+        for i in 0..n {
+            t.shard(i);
+        }
+        let made = t.nshards.load(Ordering::SeqCst);
+        let v = if made > n { n } else { usize::MAX };
+        t.adopt_n.store(v, Ordering::Relaxed);
     }
 }
 
@@ -477,20 +544,38 @@ pub fn heap_entries() -> usize {
 /// time [`local_due`] found them due at. Returns how many ran.
 pub(crate) fn check_local(pid: usize, now: u64) -> usize {
     let t = timers();
-    t.run_shard(pid % t.shards.len(), now)
+    t.adopted(pid).map(|si| t.run_shard(si, now)).sum()
 }
 
 /// If P `pid`'s shard has a due timer, the time it was found due at, for [`check_local`] (the
 /// test is separate because running the timers needs the P in its M's slot). One atomic load
 /// when the shard is empty; the clock is read once either way.
+#[inline]
 pub(crate) fn local_due(pid: usize) -> Option<u64> {
     let t = TIMERS.get()?;
-    let next = t.shards[pid % t.shards.len()].next.load(Ordering::SeqCst);
+    let next = if t.adopt_n.load(Ordering::Relaxed) == usize::MAX {
+        // The common case: only this P's own shard.
+        t.shards[pid]
+            .get()
+            .map_or(u64::MAX, |s| s.next.load(Ordering::SeqCst))
+    } else {
+        adopted_next(t, pid)
+    };
     if next == u64::MAX {
         return None;
     }
     let now = t.ns(Instant::now());
     (next <= now).then_some(now)
+}
+
+/// The earliest deadline of P `pid`'s shard and those it adopted (after a shrink).
+#[cold]
+fn adopted_next(t: &Timers, pid: usize) -> u64 {
+    t.adopted(pid)
+        .filter_map(|si| t.shards[si].get())
+        .map(|s| s.next.load(Ordering::SeqCst))
+        .min()
+        .unwrap_or(u64::MAX)
 }
 
 /// Runs the due timers of every shard (a spinning M's "steal timers", and the poller after a
@@ -501,7 +586,8 @@ pub(crate) fn check_all() -> usize {
         return 0;
     }
     let now = t.ns(Instant::now());
-    (0..t.shards.len()).map(|si| t.run_shard(si, now)).sum()
+    let made: Vec<usize> = t.made().map(|(i, _)| i).collect();
+    made.into_iter().map(|si| t.run_shard(si, now)).sum()
 }
 
 /// The earliest deadline over all shards, if any timer is pending (the poller's timeout).
@@ -526,10 +612,13 @@ pub(crate) fn from_ns(ns: u64) -> Instant {
 pub(crate) fn run_due(now: Instant) -> Option<Instant> {
     let t = TIMERS.get()?;
     let late = t.ns(now).saturating_sub(BACKSTOP_SLACK.as_nanos() as u64);
-    for si in 0..t.shards.len() {
-        if t.shards[si].next.load(Ordering::SeqCst) <= late {
-            t.run_shard(si, late);
-        }
+    let due: Vec<usize> = t
+        .made()
+        .filter(|(_, s)| s.next.load(Ordering::SeqCst) <= late)
+        .map(|(i, _)| i)
+        .collect();
+    for si in due {
+        t.run_shard(si, late);
     }
     let n = t.next_ns();
     (n != u64::MAX).then(|| t.instant(n) + BACKSTOP_SLACK)
@@ -550,6 +639,7 @@ pub(crate) fn run_due(now: Instant) -> Option<Instant> {
 /// hs.into_iter().for_each(|h| h.join().unwrap());
 /// assert!(t.elapsed() >= Duration::from_millis(10));
 /// ```
+#[track_caller]
 pub fn sleep(d: Duration) {
     if d.is_zero() {
         crate::park::yield_now();
@@ -583,6 +673,7 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 /// gort::spawn(move || gort::sleep_until(when)).join().unwrap();
 /// assert!(Instant::now() >= when);
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) {
     if !crate::park::in_green_thread() {
         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));

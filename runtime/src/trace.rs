@@ -14,6 +14,9 @@
 //! (newest first) and per G. Statuses are Go's numbers (P: 0 idle, 1 running, 2 syscall;
 //! G: 1 runnable, 2 running, 3 syscall, 4 waiting, 6 dead) with the wait reason in parentheses.
 //! The counters are read without locks, as Go reads them: a line is a snapshot in progress.
+//! Once sysmon has taken a P from a hog (or a G blocked without `gort::blocking`), the summary
+//! line ends with `hog=G7:P0:10.1ms`: the last such G, its P and how long it held it (not in
+//! Go's line; `GORT_DEBUG=hogreport=1` prints each one with its spawn site).
 
 use crate::loom::atomic::Ordering;
 use crate::sched::Sched;
@@ -42,14 +45,20 @@ pub fn format(s: &Sched, detail: bool) -> String {
     );
     if !detail {
         out.push_str(" [ ");
-        for p in s.ps.iter() {
+        for p in s.active_ps().iter() {
             let _ = write!(out, "{} ", p.runqsize());
         }
         out.push_str("] schedticks=[ ");
-        for p in s.ps.iter() {
+        for p in s.active_ps().iter() {
             let _ = write!(out, "{} ", p.schedtick.load(Ordering::Relaxed));
         }
-        out.push_str("]\n");
+        out.push(']');
+        // Not in Go's line: the last P sysmon took from a hog or a G blocked unwrapped
+        // (metrics.rs, "Hog reports"), once there has been one.
+        if let Some(h) = crate::metrics::last_hog() {
+            let _ = write!(out, " hog=G{}:P{}:{:.1?}", h.goid, h.p, h.held);
+        }
+        out.push('\n');
         return out;
     }
     let _ = writeln!(
@@ -57,7 +66,7 @@ pub fn format(s: &Sched, detail: bool) -> String {
         " gcwaiting=false nmidlelocked={} stopwait=0 sysmonwait=false",
         s.nmidlelocked.load(Ordering::Relaxed)
     );
-    for p in s.ps.iter() {
+    for p in s.active_ps().iter() {
         let m = p.m.load(Ordering::Relaxed);
         let m = if m == usize::MAX {
             "-1".to_string()

@@ -158,6 +158,8 @@ func main() {
 		httpService(addrFlag())
 	case "redis_service":
 		redisService(addrFlag())
+	case "ws_chat_service":
+		wsChatService(addrFlag())
 	default:
 		fmt.Printf("RESULT workload=%s unsupported=1\n", w)
 	}

@@ -81,18 +81,22 @@ func httpService(addr string) {
 		w.Header().Set("Content-Type", ct)
 		w.Write(body)
 	})
-	srv := &http.Server{
+	serveHTTP("http_service", addr, &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
-	}
+	})
+}
+
+// serveHTTP listens on addr and serves srv until killed; it logs to stderr and exits on error.
+func serveHTTP(name, addr string, srv *http.Server) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "http_service: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "http_service: listening on %s\n", l.Addr())
+	fmt.Fprintf(os.Stderr, "%s: listening on %s\n", name, l.Addr())
 	fmt.Fprintln(os.Stderr, srv.Serve(l))
 	os.Exit(1)
 }

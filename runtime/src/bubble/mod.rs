@@ -627,10 +627,15 @@ pub(crate) fn spawn_outside_p(
     stack_size: usize,
     stack_reserved: bool,
     entry: &mut Option<crate::g::Entry>,
+    site: crate::g::Site,
 ) -> Option<u64> {
     let b = current()?;
     let id = crate::g::goid_single();
-    let mut g = GRef::alloc(None, id, name, stack_size, entry.take()?);
+    let spawn = crate::g::SpawnInfo {
+        site: Some(site),
+        parent: crate::current_goid(),
+    };
+    let mut g = GRef::alloc(None, id, name, spawn, stack_size, entry.take()?);
     g.owned().stack_reserved = stack_reserved;
     b.adopt(&mut g);
     g.set_status(crate::g::GStatus::Runnable);

@@ -123,6 +123,10 @@ impl<T> SelectArm for RecvArm<'_, T> {
     fn bubble(&self) -> u32 {
         self.c.bubble
     }
+
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        self.c.wait_obj()
+    }
 }
 
 /// Pass 3 for an arm whose waiter `w` may still be linked in the list `list` picks: unlinks it
@@ -221,6 +225,10 @@ impl<T> SelectArm for SendArm<'_, T> {
 
     fn bubble(&self) -> u32 {
         self.c.bubble
+    }
+
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        self.c.wait_obj()
     }
 }
 
@@ -348,6 +356,10 @@ impl<T> SelectArm for WatchArm<'_, T> {
 
     fn mark(&self) {
         // The caller learns the choice from the select's return value (and `got`).
+    }
+
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        self.c.wait_obj()
     }
 
     fn reason(&self) -> WaitReason {

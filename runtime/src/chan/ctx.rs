@@ -85,6 +85,7 @@ impl<T> Receiver<T> {
     /// let (ctx, _c) = context::with_timeout(&context::background(), Duration::from_millis(2));
     /// assert_eq!(rx.recv_ctx(&ctx), Err(RecvCtxError::Context(context::DeadlineExceeded)));
     /// ```
+    #[track_caller]
     pub fn recv_ctx(&self, ctx: &Context) -> Result<T, RecvCtxError> {
         if let Some(e) = ctx.err() {
             return Err(RecvCtxError::Context(e));
@@ -116,6 +117,7 @@ impl<T> Sender<T> {
     /// let e = tx.send_ctx(&ctx, 9).unwrap_err();
     /// assert_eq!(e.into_inner(), 9);
     /// ```
+    #[track_caller]
     pub fn send_ctx(&self, ctx: &Context, v: T) -> Result<(), SendCtxError<T>> {
         if let Some(e) = ctx.err() {
             return Err(SendCtxError::Context(v, e));

@@ -347,6 +347,7 @@ impl<'a> Select<'a> {
     /// tx.send(1).unwrap();
     /// assert_eq!(sel.try_select().unwrap().recv(&rx), Ok(1));
     /// ```
+    #[track_caller]
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
         self.run_select(Mode::NonBlock).ok_or(TrySelectError)
     }
@@ -367,6 +368,7 @@ impl<'a> Select<'a> {
     /// sel.recv(&rx);
     /// assert_eq!(sel.select().recv(&rx), Ok(5));
     /// ```
+    #[track_caller]
     pub fn select(&mut self) -> SelectedOperation<'a> {
         assert!(
             !self.ops.is_empty(),
@@ -387,6 +389,7 @@ impl<'a> Select<'a> {
     /// sel.recv(&rx);
     /// assert!(sel.select_timeout(Duration::from_millis(5)).is_err());
     /// ```
+    #[track_caller]
     pub fn select_timeout(
         &mut self,
         timeout: Duration,
@@ -407,6 +410,7 @@ impl<'a> Select<'a> {
     /// let op = sel.select_deadline(Instant::now() + Duration::from_secs(5)).unwrap();
     /// assert!(op.recv(&timer).is_ok());
     /// ```
+    #[track_caller]
     pub fn select_deadline(
         &mut self,
         deadline: Instant,
@@ -415,6 +419,7 @@ impl<'a> Select<'a> {
             .ok_or(SelectTimeoutError)
     }
 
+    #[track_caller]
     fn run_select(&mut self, mode: Mode) -> Option<SelectedOperation<'a>> {
         let arms = OpArms {
             ops: &self.ops,
@@ -471,6 +476,7 @@ impl<'a> Select<'a> {
     ///     }
     /// }
     /// ```
+    #[track_caller]
     pub fn ready(&mut self) -> usize {
         assert!(
             !self.ops.is_empty(),
@@ -491,6 +497,7 @@ impl<'a> Select<'a> {
     /// sel.recv(&rx);
     /// assert!(sel.ready_timeout(Duration::from_millis(5)).is_err());
     /// ```
+    #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
         self.run_ready(Mode::Timeout(timeout))
             .ok_or(ReadyTimeoutError)
@@ -507,11 +514,13 @@ impl<'a> Select<'a> {
     /// let i = sel.recv(&timer);
     /// assert_eq!(sel.ready_deadline(Instant::now() + Duration::from_secs(5)), Ok(i));
     /// ```
+    #[track_caller]
     pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
         self.run_ready(Mode::Deadline(deadline))
             .ok_or(ReadyTimeoutError)
     }
 
+    #[track_caller]
     fn run_ready(&mut self, mode: Mode) -> Option<usize> {
         let arms = OpArms {
             ops: &self.ops,

@@ -162,6 +162,15 @@ struct Pairing {
 }
 
 impl<T> Chan<T> {
+    /// What a G blocked on this channel waits on, for the dump (its identity is its address,
+    /// as `chan_id`'s).
+    fn wait_obj(&self) -> crate::g::WaitObj {
+        crate::g::WaitObj::Chan {
+            id: self as *const Chan<T> as usize,
+            cap: (self.cap != usize::MAX).then_some(self.cap),
+        }
+    }
+
     fn new(cap: usize) -> Self {
         let buf = if cap == usize::MAX {
             VecDeque::new()
@@ -635,6 +644,7 @@ impl<T> Sender<T> {
     /// drop(rx);
     /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
     /// ```
+    #[track_caller]
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
         // One lock: the send itself (no arm is built: a running G's stack may be cold), or, if it
         // must wait, the link of its waiter, under the same lock (select::block_one).
@@ -690,6 +700,7 @@ impl<T> Sender<T> {
     /// let r = tx.send_timeout(5, Duration::from_millis(10));
     /// assert_eq!(r, Err(SendTimeoutError::Timeout(5)));
     /// ```
+    #[track_caller]
     pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
         match crate::timer::now().checked_add(d) {
             Some(t) => self.send_until(v, __Mode::Deadline(t)),
@@ -847,6 +858,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv(), Ok(3));
     /// assert_eq!(rx.recv(), Err(gort::chan::RecvError)); // the sender is gone
     /// ```
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         // One lock: the receive itself, or, if it must wait, the link of its waiter, under the
         // same lock (select::block_one).
@@ -931,6 +943,7 @@ impl<T> Receiver<T> {
     /// let (_tx, rx) = gort::chan::bounded::<u8>(1);
     /// assert_eq!(rx.recv_timeout(Duration::from_millis(10)), Err(RecvTimeoutError::Timeout));
     /// ```
+    #[track_caller]
     pub fn recv_timeout(&self, d: Duration) -> Result<T, RecvTimeoutError> {
         match crate::timer::now().checked_add(d) {
             Some(t) => self.recv_until(__Mode::Deadline(t)),
@@ -1153,6 +1166,7 @@ pub struct Iter<'a, T> {
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -1173,6 +1187,7 @@ pub struct TryIter<'a, T> {
 
 impl<T> Iterator for TryIter<'_, T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.try_recv().ok()
     }
@@ -1197,6 +1212,7 @@ pub struct IntoIter<T> {
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }

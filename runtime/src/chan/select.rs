@@ -77,6 +77,8 @@ pub trait SelectArm: sealed::Sealed {
     fn reason(&self) -> WaitReason;
     /// The synctest bubble the arm's channel was made in (0: none; bubble/mod.rs).
     fn bubble(&self) -> u32;
+    /// What a G blocked on this arm alone waits on (the dump: the channel and its capacity).
+    fn wait_obj(&self) -> crate::g::WaitObj;
 }
 
 #[cfg(not(loom))]
@@ -133,6 +135,7 @@ impl Arms for [&dyn SelectArm] {
 /// Runs a select over `arms`; returns the chosen arm's index, or `None` when `mode` gave up.
 /// The chosen arm is also marked (`SelectArm::mark`), which is how `select!` finds it.
 #[doc(hidden)]
+#[track_caller]
 pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
     select_small(arms, mode, false)
 }
@@ -140,10 +143,12 @@ pub fn select(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
 /// [`select`] trying the arms in source order in pass 1 (`select_biased!`): among ready arms
 /// the first wins. Not Go's rule; crossbeam's `select_biased!`.
 #[doc(hidden)]
+#[track_caller]
 pub fn select_biased(arms: &[&dyn SelectArm], mode: Mode) -> Option<usize> {
     select_small(arms, mode, true)
 }
 
+#[track_caller]
 fn select_small(arms: &[&dyn SelectArm], mode: Mode, biased: bool) -> Option<usize> {
     let n = arms.len();
     let mut small = [0u32; 16];
@@ -159,6 +164,7 @@ fn select_small(arms: &[&dyn SelectArm], mode: Mode, biased: bool) -> Option<usi
 
 /// The algorithm (module docs) over any arm set; `order` is scratch space of `arms.len()`
 /// entries.
+#[track_caller]
 pub(crate) fn select_in<A: Arms + ?Sized>(
     arms: &A,
     mode: Mode,
@@ -212,9 +218,9 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
                 }
             }
         }
-        let reason = match n {
-            1 => arms.arm(0).reason(),
-            _ => WaitReason::Select,
+        let (reason, obj) = match n {
+            1 => (arms.arm(0).reason(), arms.arm(0).wait_obj()),
+            _ => (WaitReason::Select, crate::g::WaitObj::Select(n)),
         };
         // In a synctest bubble: durable if every arm is a channel of the caller's bubble.
         if crate::bubble::active() {
@@ -223,11 +229,11 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
         let sel = match deadline {
             None => {
                 let core = SelCore::new();
-                block(arms, order, &core, reason, None)
+                block(arms, order, &core, reason, obj, None)
             }
             Some(d) => {
                 let core = Arc::new(SelCore::new());
-                block(arms, order, &core, reason, Some((d, core.clone())))
+                block(arms, order, &core, reason, obj, Some((d, core.clone())))
             }
         };
         match sel {
@@ -253,6 +259,7 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
 /// Returns false if the operation must be attempted again: a dynamic `Select` that had taken
 /// this waiter for its send gave it back unsent (`SelCore::complete_retry`).
 #[must_use = "false means the operation did not happen and must be attempted again"]
+#[track_caller]
 pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)) -> bool {
     let core = SelCore::new_single();
     // From the link until the claimer's `complete`, a claimer may write into this frame and the
@@ -263,7 +270,7 @@ pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)
     // `core` lives in this frame, which stays put until `park` returns, after the claimer's
     // `complete` (the caller's `link` relies on that).
     link(&core);
-    crate::park::park(arm.reason(), |u| {
+    crate::park::park_on(arm.reason(), arm.wait_obj(), |u| {
         // SAFETY: we are the registrar. The waiter is already published, which a single-arm
         // core allows: a claimer that completes while `REG` is set leaves the unparker alone
         // (step 4), and `commit` then hands it back, cancelling the park.
@@ -347,11 +354,13 @@ fn settle<A: Arms + ?Sized>(arms: &A, order: &[u32]) -> usize {
 }
 
 /// Passes 2 and 3: park registered on every arm, then unlink. Returns the claimed case.
+#[track_caller]
 fn block<A: Arms + ?Sized>(
     arms: &A,
     order: &[u32],
     core: &SelCore,
     reason: WaitReason,
+    obj: crate::g::WaitObj,
     deadline: Option<(Instant, Arc<SelCore>)>,
 ) -> usize {
     let registered = Cell::new(0usize);
@@ -376,9 +385,9 @@ fn block<A: Arms + ?Sized>(
         unsafe { core.commit() }
     };
     match deadline {
-        None => crate::park::park(reason, register),
+        None => crate::park::park_on(reason, obj, register),
         Some((d, c)) => {
-            crate::park::park_deadline(reason, d, register, move || c.claim_timeout());
+            crate::park::park_deadline_on(reason, obj, d, register, move || c.claim_timeout());
         }
     }
     let sel = core.selected().expect("select woken without a claim");

@@ -155,6 +155,7 @@ impl<S: AsRawFd> Io<S> {
 
     /// Runs `f` until it does not return `WouldBlock`, parking on `dir` in between, until the
     /// per-operation timeout or the deadline, whichever comes first.
+    #[track_caller]
     pub(crate) fn io<R>(&self, dir: Dir, mut f: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         let mut op_deadline: Option<Instant> = None;
         loop {
@@ -201,6 +202,7 @@ impl<S: AsRawFd> Io<S> {
     }
 
     /// Waits for `dir` readiness once (connect completion), until `deadline`.
+    #[track_caller]
     pub(crate) fn wait(&self, dir: Dir, deadline: Option<Instant>) -> io::Result<()> {
         netpoll::wait(self.pd, self.fd, dir, deadline)
     }
@@ -263,11 +265,13 @@ impl<S: AsRawFd> Drop for Io<S> {
 macro_rules! read_via_io {
     ($t:ty) => {
         impl std::io::Read for &$t {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.io.io($crate::netpoll::pd::Dir::Read, |mut s| {
                     std::io::Read::read(&mut s, buf)
                 })
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -279,9 +283,11 @@ macro_rules! read_via_io {
         }
 
         impl std::io::Read for $t {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 std::io::Read::read(&mut &*self, buf)
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -297,11 +303,13 @@ pub(crate) use read_via_io;
 macro_rules! write_via_io {
     ($t:ty) => {
         impl std::io::Write for &$t {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.io.io($crate::netpoll::pd::Dir::Write, |mut s| {
                     std::io::Write::write(&mut s, buf)
                 })
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.io.io($crate::netpoll::pd::Dir::Write, |mut s| {
                     std::io::Write::write_vectored(&mut s, bufs)
@@ -313,9 +321,11 @@ macro_rules! write_via_io {
         }
 
         impl std::io::Write for $t {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 std::io::Write::write(&mut &*self, buf)
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 std::io::Write::write_vectored(&mut &*self, bufs)
             }

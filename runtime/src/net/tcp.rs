@@ -94,6 +94,7 @@ impl TcpListener {
     /// let (_s, peer) = l.accept().unwrap();
     /// assert_eq!(peer, c.join().unwrap().local_addr().unwrap());
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (s, a) = self.io.io(Dir::Read, |l| l.accept())?;
         Ok((TcpStream::from_std(s)?, a))
@@ -272,6 +273,7 @@ impl TcpStream {
     /// let s = gort::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     /// assert_eq!(s.peer_addr().unwrap(), l.local_addr().unwrap());
     /// ```
+    #[track_caller]
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |a| TcpStream::connect_deadline(a, None))
     }
@@ -288,6 +290,7 @@ impl TcpStream {
     /// let s = gort::net::TcpStream::connect_timeout(&a, Duration::from_secs(5)).unwrap();
     /// # drop(s);
     /// ```
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -320,6 +323,7 @@ impl TcpStream {
     /// let e = TcpStream::connect_ctx(&done, l.local_addr().unwrap()).unwrap_err();
     /// assert_eq!(e.get_ref().unwrap().downcast_ref(), Some(&context::Canceled));
     /// ```
+    #[track_caller]
     pub fn connect_ctx<A: ToSocketAddrs>(ctx: &Context, addr: A) -> io::Result<TcpStream> {
         if let Some(e) = ctx.err() {
             return Err(e.into());
@@ -327,6 +331,7 @@ impl TcpStream {
         each_addr(addr, |a| TcpStream::connect_ctx_one(a, ctx))
     }
 
+    #[track_caller]
     fn connect_ctx_one(addr: SocketAddr, ctx: &Context) -> io::Result<TcpStream> {
         if let Some(e) = ctx.err() {
             return Err(e.into());
@@ -367,6 +372,7 @@ impl TcpStream {
         }
     }
 
+    #[track_caller]
     fn connect_deadline(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let s = TcpStream::start_connect(addr)?;
         s.finish_connect(deadline)?;
@@ -736,6 +742,7 @@ impl TcpStream {
     /// let mut b = [0; 1];
     /// assert_eq!(s.peek(&mut b).unwrap(), 1);
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.io(Dir::Read, |s| s.peek(buf))
     }
@@ -853,6 +860,7 @@ impl OwnedReadHalf {
     /// l.accept().unwrap().0.write_all(b"x").unwrap();
     /// assert_eq!(r.peek(&mut [0; 1]).unwrap(), 1);
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.s.peek(buf)
     }
@@ -964,18 +972,22 @@ impl Drop for OwnedWriteHalf {
 }
 
 impl io::Read for OwnedReadHalf {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         io::Read::read(&mut &*self.s, buf)
     }
+    #[track_caller]
     fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
         io::Read::read_vectored(&mut &*self.s, bufs)
     }
 }
 
 impl io::Write for OwnedWriteHalf {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         io::Write::write(&mut &*self.s, buf)
     }
+    #[track_caller]
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         io::Write::write_vectored(&mut &*self.s, bufs)
     }

@@ -78,6 +78,7 @@ impl UdpSocket {
     /// let s = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     /// assert_eq!(s.send_to(b"x", s.local_addr().unwrap()).unwrap(), 1);
     /// ```
+    #[track_caller]
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let a = super::resolve(addr)?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
@@ -96,6 +97,7 @@ impl UdpSocket {
     /// let (n, from) = s.recv_from(&mut b).unwrap();
     /// assert_eq!((&b[..n], from), (&b"me"[..], s.local_addr().unwrap()));
     /// ```
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.io(Dir::Read, |s| s.recv_from(buf))
     }
@@ -111,6 +113,7 @@ impl UdpSocket {
     /// assert_eq!(s.peek_from(&mut b).unwrap().0, 1);
     /// assert_eq!(s.recv_from(&mut b).unwrap().0, 1);
     /// ```
+    #[track_caller]
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.io(Dir::Read, |s| s.peek_from(buf))
     }
@@ -128,6 +131,7 @@ impl UdpSocket {
     /// let mut buf = [0; 2];
     /// assert_eq!(b.recv(&mut buf).unwrap(), 1);
     /// ```
+    #[track_caller]
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         self.io.sock().connect(addr)
     }
@@ -141,6 +145,7 @@ impl UdpSocket {
     /// a.connect(a.local_addr().unwrap()).unwrap();
     /// assert_eq!(a.send(b"self").unwrap(), 4);
     /// ```
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.io(Dir::Write, |s| s.send(buf))
     }
@@ -156,6 +161,7 @@ impl UdpSocket {
     /// let mut b = [0; 2];
     /// assert_eq!(a.recv(&mut b).unwrap(), 2);
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.io(Dir::Read, |s| s.recv(buf))
     }
@@ -212,6 +218,7 @@ impl UdpSocket {
     /// assert_eq!(s.peek(&mut b).unwrap(), 2);
     /// assert_eq!(s.recv(&mut b).unwrap(), 2); // still there
     /// ```
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.io(Dir::Read, |s| s.peek(buf))
     }

@@ -100,6 +100,7 @@ impl UnixListener {
     /// let (_s, _addr) = l.accept().unwrap();
     /// std::fs::remove_file(&p).unwrap();
     /// ```
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (s, a) = self.io.io(Dir::Read, |l| l.accept())?;
         Ok((UnixStream::from_std(s)?, a))
@@ -264,6 +265,7 @@ impl UnixStream {
     /// assert!(s.peer_addr().unwrap().as_pathname().is_some());
     /// std::fs::remove_file(&p).unwrap();
     /// ```
+    #[track_caller]
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let m = loop {
             match mio::net::UnixStream::connect(path.as_ref()) {
@@ -580,6 +582,7 @@ impl UnixDatagram {
     /// assert_eq!(server.recv(&mut [0; 4]).unwrap(), 2);
     /// std::fs::remove_file(&p).unwrap();
     /// ```
+    #[track_caller]
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         self.io.sock().connect(path)
     }
@@ -592,6 +595,7 @@ impl UnixDatagram {
     /// let (a, _b) = gort::net::UnixDatagram::pair().unwrap();
     /// assert_eq!(a.send(b"abc").unwrap(), 3);
     /// ```
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.io(Dir::Write, |s| s.send(buf))
     }
@@ -608,6 +612,7 @@ impl UnixDatagram {
     /// assert_eq!(server.recv(&mut [0; 4]).unwrap(), 1);
     /// std::fs::remove_file(&p).unwrap();
     /// ```
+    #[track_caller]
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         self.io.io(Dir::Write, |s| s.send_to(buf, path))
@@ -624,6 +629,7 @@ impl UnixDatagram {
     /// let n = b.recv(&mut buf).unwrap();
     /// assert_eq!(&buf[..n], b"late");
     /// ```
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.io(Dir::Read, |s| s.recv(buf))
     }
@@ -639,6 +645,7 @@ impl UnixDatagram {
     /// assert_eq!(n, 1);
     /// assert!(from.is_unnamed());
     /// ```
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.io(Dir::Read, |s| s.recv_from(buf))
     }

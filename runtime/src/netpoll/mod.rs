@@ -185,6 +185,7 @@ pub fn closed_error() -> io::Error {
 }
 
 /// Waits for `dir` readiness of `fd` (after a `WouldBlock`), until `deadline`. See the contract.
+#[track_caller]
 pub(crate) fn wait(
     pd: &'static Pd,
     fd: RawFd,
@@ -195,6 +196,7 @@ pub(crate) fn wait(
         return wait_thread(pd, fd, dir, deadline);
     }
     let ticket = pd.ticket();
+    crate::metrics::count_global(crate::metrics::Counter::NetpollWaits);
     crate::park::park(WaitReason::IoWait, move |u| {
         let w = Waiter { u, timer: None };
         match pd.arm(dir, ticket, w, |w| {

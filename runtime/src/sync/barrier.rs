@@ -94,6 +94,7 @@ impl Barrier {
     /// let me = b.wait().is_leader();
     /// assert!(me ^ h.join().unwrap());
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> BarrierWaitResult {
         let mut s = self.state.lock();
         s.count += 1;

@@ -142,6 +142,7 @@ impl Condvar {
     /// s.1.notify_all();
     /// assert_eq!(h.join().unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         let m = MutexGuard::mutex(&guard);
         let ticket = {
@@ -183,6 +184,7 @@ impl Condvar {
     ///     ready = g;
     /// }
     /// ```
+    #[track_caller]
     pub fn wait_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -209,6 +211,7 @@ impl Condvar {
     /// let (g, r) = s.1.wait_timeout_while(s.0.lock(), Duration::from_secs(10), |n| *n != 0);
     /// assert_eq!((*g, r.timed_out()), (0, false));
     /// ```
+    #[track_caller]
     pub fn wait_timeout_while<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -226,6 +229,7 @@ impl Condvar {
     }
 
     /// Step 4.
+    #[track_caller]
     fn wait_deadline<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -273,6 +277,7 @@ impl Condvar {
     /// let g = s.1.wait_while(s.0.lock(), |n| *n != 0);
     /// assert_eq!(*g, 0);
     /// ```
+    #[track_caller]
     pub fn wait_while<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,

@@ -62,6 +62,11 @@ fn starved(_start: Instant) -> bool {
 pub(crate) struct RawMutex {
     state: AtomicU32,
     sema: Sema,
+    /// The id of the G holding the lock (0: nobody, or a plain thread). Written by the holder
+    /// (Relaxed, after acquiring and before releasing); read only by the dump, through the
+    /// table of contended locks (dump.rs, "The owner of a lock"). A label, not a protocol:
+    /// a std atomic even under loom.
+    pub(crate) owner: crate::loom::unmodelled::AtomicU64,
 }
 
 impl RawMutex {
@@ -70,6 +75,7 @@ impl RawMutex {
             RawMutex {
                 state: AtomicU32::new(0),
                 sema: Sema::new(0),
+                owner: crate::loom::unmodelled::AtomicU64::new(0),
             }
         }
     }
@@ -77,12 +83,25 @@ impl RawMutex {
     #[inline]
     pub(crate) fn try_lock(&self) -> bool {
         // Acquire: pairs with unlock's Release; one CAS is the whole fast path.
-        self.state
+        let ok = self
+            .state
             .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+            .is_ok();
+        if ok {
+            self.set_owner();
+        }
+        ok
+    }
+
+    /// Records the calling G as the holder (for the dump).
+    #[inline]
+    fn set_owner(&self) {
+        self.owner
+            .store(crate::current_goid(), std::sync::atomic::Ordering::Relaxed);
     }
 
     #[inline]
+    #[track_caller]
     pub(crate) fn lock(&self) {
         // A lock is one of a synctest bubble's preemption points (one load outside bubbles).
         if crate::bubble::active() {
@@ -94,7 +113,14 @@ impl RawMutex {
     }
 
     #[cold]
+    #[track_caller]
     fn lock_slow(&self) {
+        self.lock_slow_inner();
+        self.set_owner();
+    }
+
+    #[track_caller]
+    fn lock_slow_inner(&self) {
         let mut wait_start: Option<Instant> = None;
         let mut starving = false;
         let mut awoke = false;
@@ -151,7 +177,8 @@ impl RawMutex {
                     // A waiter that already waited re-queues at the front.
                     let lifo = wait_start.is_some();
                     let start = *wait_start.get_or_insert_with(Instant::now);
-                    self.sema.acquire(lifo, WaitReason::MutexLock);
+                    self.sema
+                        .acquire_owned(lifo, WaitReason::MutexLock, Some(&self.owner));
                     starving = starving || starved(start);
                     old = self.state.load(Ordering::Acquire);
                     if old & STARVING != 0 {
@@ -177,6 +204,7 @@ impl RawMutex {
 
     #[inline]
     pub(crate) fn unlock(&self) {
+        self.owner.store(0, std::sync::atomic::Ordering::Relaxed);
         // Release: pairs with the next locker's Acquire.
         let new = self
             .state
@@ -300,6 +328,7 @@ impl<T: ?Sized> Mutex<T> {
     /// *m.lock() += 1;
     /// assert_eq!(*m.lock(), 2);
     /// ```
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
         MutexGuard {

@@ -66,6 +66,7 @@ impl Once {
     /// o.call_once(|| n += 1);
     /// assert_eq!(n, 1);
     /// ```
+    #[track_caller]
     pub fn call_once(&self, f: impl FnOnce()) {
         // Acquire: pairs with the Release store below (f's effects are visible).
         if self.done.load(Ordering::Acquire) {
@@ -184,6 +185,7 @@ impl<T> OnceLock<T> {
     /// assert_eq!(*c.get_or_init(|| 2), 2);
     /// assert_eq!(*c.get_or_init(|| 3), 2);
     /// ```
+    #[track_caller]
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
         if let Some(v) = self.get() {
             return v;

@@ -94,8 +94,44 @@ struct Shared<T> {
     id: u64,
     /// Index in every thread's table (reused after the pool is dropped).
     idx: usize,
-    locals: Box<[CachePadded<Mutex<Vec<T>>>]>,
+    /// One list per P (Go's per-P `poolLocal`), rebuilt when the number of Ps changed
+    /// (`set_maxprocs`): the slow paths compare its length with `nprocs` and, if they differ,
+    /// take the write lock and move every value into a table of the new size (Go re-allocates
+    /// `p.local` in `pinSlow` the same way). Read-locked on the slow paths only.
+    locals: parking_lot::RwLock<Lists<T>>,
     victim: Mutex<Vec<T>>,
+}
+
+/// The per-P lists of a pool.
+type Lists<T> = Box<[CachePadded<Mutex<Vec<T>>>]>;
+
+/// A table of `n` empty per-P lists.
+fn lists<T>(n: usize) -> Lists<T> {
+    (0..n.max(1))
+        .map(|_| CachePadded::new(Mutex::new(Vec::new())))
+        .collect()
+}
+
+impl<T> Shared<T> {
+    /// The per-P lists, resized first if the number of Ps changed.
+    fn locals(&self) -> parking_lot::RwLockReadGuard<'_, Lists<T>> {
+        let n = crate::sched().nprocs();
+        {
+            let l = self.locals.read();
+            if l.len() == n {
+                return l;
+            }
+        }
+        let mut w = self.locals.write();
+        if w.len() != n {
+            let fresh = lists::<T>(n);
+            for (i, old) in w.iter().enumerate() {
+                fresh[i % fresh.len()].lock().append(&mut old.lock());
+            }
+            *w = fresh;
+        }
+        parking_lot::RwLockWriteGuard::downgrade(w)
+    }
 }
 
 impl<T: Send + 'static, F: Fn() -> T> Pool<T, F> {
@@ -141,11 +177,14 @@ impl<T: Send + 'static, F: Fn() -> T> Pool<T, F> {
 
     #[cold]
     fn get_slow(&self, sh: &Arc<Shared<T>>) -> T {
-        let n = sh.locals.len();
-        let home = home(n);
-        for i in 0..n {
-            if let Some(v) = sh.locals[(home + i) % n].lock().pop() {
-                return v;
+        {
+            let locals = sh.locals();
+            let n = locals.len();
+            let home = home(n);
+            for i in 0..n {
+                if let Some(v) = locals[(home + i) % n].lock().pop() {
+                    return v;
+                }
             }
         }
         if let Some(v) = sh.victim.lock().pop() {
@@ -179,8 +218,9 @@ impl<T: Send + 'static, F: Fn() -> T> Pool<T, F> {
         let Some(v) = local_put_new(sh, v) else {
             return;
         };
-        let n = sh.locals.len();
-        sh.locals[home(n)].lock().push(v);
+        let locals = sh.locals();
+        let n = locals.len();
+        locals[home(n)].lock().push(v);
     }
 }
 
@@ -204,9 +244,7 @@ impl<T: Send + 'static> Shared<T> {
         let sh = Arc::new(Shared {
             id,
             idx,
-            locals: (0..n)
-                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
-                .collect(),
+            locals: parking_lot::RwLock::new(lists(n)),
             victim: Mutex::new(Vec::new()),
         });
         let weak: Weak<dyn Clean> = Arc::downgrade(&sh) as Weak<dyn Clean>;
@@ -251,7 +289,7 @@ trait Clean: Send + Sync {
 impl<T: Send + 'static> Clean for Shared<T> {
     fn shift(&self) -> Vec<Box<dyn Send>> {
         let mut fresh = Vec::new();
-        for l in self.locals.iter() {
+        for l in self.locals.read().iter() {
             fresh.append(&mut l.lock());
         }
         let old = std::mem::replace(&mut *self.victim.lock(), fresh);
@@ -508,7 +546,11 @@ impl<T: Send + 'static, F> fmt::Debug for Pool<T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (shared, victim) = match self.shared.get() {
             Some(sh) => (
-                sh.locals.iter().map(|l| l.lock().len()).sum::<usize>(),
+                sh.locals
+                    .read()
+                    .iter()
+                    .map(|l| l.lock().len())
+                    .sum::<usize>(),
                 sh.victim.lock().len(),
             ),
             None => (0, 0),

@@ -101,13 +101,16 @@ impl<T: ?Sized> RwLock<T> {
     /// let l = gort::sync::RwLock::new(5);
     /// assert_eq!(*l.read(), 5);
     /// ```
+    #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         // A lock is one of a synctest bubble's preemption points (one load outside bubbles).
         if crate::bubble::active() {
             crate::bubble::preempt_point();
         }
         if self.reader_count.fetch_add(1, Ordering::SeqCst) + 1 < 0 {
-            self.reader_sem.acquire(false, WaitReason::RwLockRead);
+            // Readers wait for the writer holding `w`: the dump names it.
+            self.reader_sem
+                .acquire_owned(false, WaitReason::RwLockRead, Some(&self.w.owner));
         }
         RwLockReadGuard { l: self }
     }
@@ -163,6 +166,7 @@ impl<T: ?Sized> RwLock<T> {
     /// *l.write() += 1;
     /// assert_eq!(*l.read(), 6);
     /// ```
+    #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         self.w.lock();
         let r = self.reader_count.fetch_sub(MAX_READERS, Ordering::SeqCst);

@@ -25,6 +25,7 @@
 
 use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::loom::unmodelled::AtomicU64;
 use crate::loom::Mutex;
 use crate::park::Unparker;
 use std::collections::VecDeque;
@@ -43,6 +44,10 @@ pub(crate) struct Sema {
     count: AtomicU32,
     nwait: AtomicU32,
     q: Mutex<VecDeque<SemaWaiter>>,
+    /// Set (under `q`'s lock) once a waiter queued with an owner cell: from then on the
+    /// semaphore is in the dump's table of contended locks while waiters are queued
+    /// (dump.rs, "The owner of a lock"). Read and written only under `q`'s lock.
+    tracked: AtomicBool,
 }
 
 impl Sema {
@@ -52,6 +57,7 @@ impl Sema {
                 count: AtomicU32::new(permits),
                 nwait: AtomicU32::new(0),
                 q: Mutex::new(VecDeque::new()),
+                tracked: AtomicBool::new(false),
             }
         }
     }
@@ -75,15 +81,28 @@ impl Sema {
     }
 
     /// Takes a permit, parking until one is available (acquire protocol).
+    #[track_caller]
     pub(crate) fn acquire(&self, lifo: bool, reason: WaitReason) {
+        self.acquire_owned(lifo, reason, None)
+    }
+
+    /// [`Sema::acquire`] for a lock whose owner's G id is kept in `owner`: while Gs wait here,
+    /// the dump can name the owner (dump.rs).
+    #[track_caller]
+    pub(crate) fn acquire_owned(&self, lifo: bool, reason: WaitReason, owner: Option<&AtomicU64>) {
         if self.try_acquire() {
             return;
         }
+        let me = self as *const Sema as usize;
+        let obj = match owner {
+            Some(_) => crate::g::WaitObj::Lock(me),
+            None => crate::g::WaitObj::None,
+        };
         let mut lifo = lifo;
         loop {
             let handed = AtomicBool::new(false);
             let hp: *const AtomicBool = &handed;
-            crate::park::park(reason, |u| {
+            crate::park::park_on(reason, obj, |u| {
                 let mut q = self.q.lock();
                 // SeqCst: step 1, paired with release's count increment then nwait load.
                 self.nwait.fetch_add(1, Ordering::SeqCst);
@@ -93,6 +112,12 @@ impl Sema {
                     return Some(u);
                 }
                 let w = SemaWaiter { u, handed: hp };
+                if let Some(o) = owner {
+                    if q.is_empty() {
+                        self.tracked.store(true, Ordering::Relaxed);
+                        crate::dump::lock_waited(me, o);
+                    }
+                }
                 if lifo {
                     q.push_front(w);
                 } else {
@@ -125,6 +150,10 @@ impl Sema {
         // nwait counts exactly the queued waiters (both change under `q`'s lock).
         let w = q.pop_front().expect("sema: nwait > 0 with an empty queue");
         self.nwait.fetch_sub(1, Ordering::SeqCst);
+        if q.is_empty() && self.tracked.load(Ordering::Relaxed) {
+            // Before the wake-up: the dump's read of the owner cell relies on it (dump.rs).
+            crate::dump::lock_unwaited(self as *const Sema as usize);
+        }
         let handed = handoff && self.try_acquire();
         if handed {
             // SAFETY: the waiter is parked (we just popped it, it is woken only by us below), so

@@ -114,6 +114,7 @@ impl Semaphore {
     /// s.acquire();
     /// assert_eq!(s.available_permits(), 0);
     /// ```
+    #[track_caller]
     pub fn acquire(&self) {
         self.acquire_many(1).forget();
     }
@@ -201,6 +202,7 @@ impl Semaphore {
     /// drop(all); // lets the waiter through
     /// assert_eq!(h.join().unwrap(), 4);
     /// ```
+    #[track_caller]
     pub fn acquire_many(&self, n: u32) -> SemaphorePermit<'_> {
         match self.acquire_inner(n, None, None) {
             Ok(()) => SemaphorePermit { sem: self, n },
@@ -241,6 +243,7 @@ impl Semaphore {
     /// assert!(s.acquire_many_timeout(1, Duration::from_millis(5)).is_none());
     /// ```
     #[must_use]
+    #[track_caller]
     pub fn acquire_many_timeout(&self, n: u32, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         let d = crate::timer::deadline_after(timeout);
         self.acquire_inner(n, Some(d), None)
@@ -262,6 +265,7 @@ impl Semaphore {
     /// let (ctx, _c) = context::with_timeout(&context::background(), Duration::from_millis(5));
     /// assert_eq!(s.acquire_many_ctx(&ctx, 1).err(), Some(context::DeadlineExceeded));
     /// ```
+    #[track_caller]
     pub fn acquire_many_ctx(
         &self,
         ctx: &Context,
@@ -276,6 +280,7 @@ impl Semaphore {
     }
 
     /// Steps 1, 3 and 4.
+    #[track_caller]
     fn acquire_inner(
         &self,
         n: u32,

@@ -90,6 +90,7 @@ impl WaitCell {
 }
 
 /// Steps 1 and 3: parks until `cell` ends (by a waker, `deadline`, or `ctx`); returns how.
+#[track_caller]
 pub(crate) fn wait(
     cell: &Arc<WaitCell>,
     reason: WaitReason,

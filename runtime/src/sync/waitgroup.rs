@@ -147,6 +147,7 @@ impl WaitGroup {
     /// gort::spawn(move || w2.done());
     /// wg.wait();
     /// ```
+    #[track_caller]
     pub fn wait(&self) {
         let mut state = self.state.load(Ordering::SeqCst);
         loop {

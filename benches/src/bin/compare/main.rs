@@ -359,7 +359,10 @@ pub const WORKLOADS: &[Workload] = &[
 ];
 
 /// Peers, in column order; `gort` first.
-pub const PEERS: &[&str] = &["gort", "go", "may", "tokio", "thread"];
+pub const PEERS: &[&str] = &["gort", "go", "may", "tokio", "thread", "gort-base"];
+
+/// Peers run when `--peers` is not given (`gort-base` only with `--gort-base`).
+const DEFAULT_PEERS: &[&str] = &["gort", "go", "may", "tokio", "thread"];
 
 /// Peers of the service workloads only: real `redis-server`, the reference for `redis_server`.
 pub const SERVICE_ONLY_PEERS: &[&str] = &["redis"];
@@ -373,12 +376,17 @@ pub struct Opts {
     pub peers: Vec<String>,
     pub timeout: Duration,
     pub args: Vec<String>,
+    /// `--gort-base PATH`: another build of `gort_work` (say, main's), run as the peer
+    /// `gort-base` beside `gort`, so a change's cost is a gort/gort-base ratio of interleaved
+    /// runs.
+    pub gort_base: Option<PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: cargo run --release -p gort-benches --bin compare -- [--quick] [--workers N] \
-         [--rounds N] [--only w1,w2] [--peers {},{}] [--timeout SECS]\nworkloads: {},{}",
+         [--rounds N] [--only w1,w2] [--peers {},{}] [--timeout SECS] [--gort-base PATH]\n\
+         workloads: {},{}",
         PEERS.join(","),
         SERVICE_ONLY_PEERS.join(","),
         WORKLOADS
@@ -398,13 +406,14 @@ fn parse_opts() -> Opts {
         workers: 2,
         rounds: 0,
         only: None,
-        peers: PEERS
+        peers: DEFAULT_PEERS
             .iter()
             .chain(SERVICE_ONLY_PEERS)
             .map(|s| s.to_string())
             .collect(),
         timeout: Duration::from_secs(120),
         args: args.clone(),
+        gort_base: None,
     };
     let mut it = args.into_iter();
     let list = |v: Option<String>| -> Vec<String> {
@@ -427,6 +436,9 @@ fn parse_opts() -> Opts {
             "--timeout" => o.timeout = Duration::from_secs(num(it.next()) as u64),
             "--only" => o.only = Some(list(it.next())),
             "--peers" => o.peers = list(it.next()),
+            "--gort-base" => {
+                o.gort_base = Some(PathBuf::from(it.next().unwrap_or_else(|| usage())))
+            }
             _ => usage(),
         }
     }
@@ -444,6 +456,9 @@ fn parse_opts() -> Opts {
             eprintln!("unknown peer {p}");
             usage();
         }
+    }
+    if o.gort_base.is_some() && !o.peers.iter().any(|p| p == "gort-base") {
+        o.peers.push("gort-base".into());
     }
     // Runs (and the report) follow PEERS' order.
     o.peers
@@ -495,9 +510,8 @@ fn main() {
         .collect();
     let wants = |p: &str| opts.peers.iter().any(|x| x == p);
     let mut notes: Vec<String> = Vec::new();
-    let services_selected = services::NAMES
-        .iter()
-        .any(|n| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == n)));
+    let service_wanted = |n: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == n));
+    let services_selected = services::NAMES.iter().any(|n| service_wanted(n));
     // Every program started below inherits this limit (wrk and the servers at 10,000
     // connections need more than 10,000 descriptors each).
     let fd_limit = setup::raise_fd_limit();
@@ -577,6 +591,15 @@ fn main() {
                 setup::ensure_tool("redis-benchmark", "redis-tools"),
                 &mut notes,
             ),
+            ws_load: if service_wanted("ws_chat") {
+                Ok(setup::build_ws_load(&root).unwrap_or_else(|e| fatal(e)))
+            } else {
+                Err("not selected".into())
+            },
+            ws_tokio: match &rust_dir {
+                Some(d) => Ok(d.join("ws_chat_tokio")),
+                None => Err("not selected".into()),
+            },
         }
     });
     let tools = Tools {
@@ -592,6 +615,11 @@ fn main() {
             } else {
                 match name {
                     "gort" => gort.clone(),
+                    "gort-base" => opts
+                        .gort_base
+                        .clone()
+                        .filter(|p| p.exists())
+                        .ok_or_else(|| "no --gort-base binary".to_string()),
                     "go" => gopeer.clone(),
                     _ => Ok(rust_dir.as_ref().unwrap().join(format!("{name}_work"))),
                 }

@@ -250,6 +250,7 @@ fn color(peer: &str) -> RGBColor {
         "may" => RGBColor(44, 160, 44),
         "tokio" => RGBColor(255, 127, 14),
         "redis" => RGBColor(120, 40, 140),
+        "gort-base" => RGBColor(148, 103, 189),
         _ => RGBColor(127, 127, 127),
     }
 }

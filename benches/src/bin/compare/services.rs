@@ -1,5 +1,6 @@
 //! The service benchmarks: gort's example services (`examples/services`) against the same
-//! services in Go, in tokio + hyper, and against real `redis-server`, driven by real clients.
+//! services in Go, in tokio (+ hyper, + tokio-tungstenite), and against real `redis-server`,
+//! driven by real clients.
 //!
 //! * `http_server`: `wrk -t2 -c{1000,10000} -d{5,1}s --latency` on `/` and `/json` against gort's
 //!   `http_server` example, Go's net/http (`gopeer http_service`) and tokio + hyper
@@ -7,14 +8,21 @@
 //! * `redis_server`: `redis-benchmark -r 100000 -t set,get,incr -c {50,1000} -P {1,16}` against
 //!   gort's `redis_server` example, the Go server (`gopeer redis_service`) and `redis-server`:
 //!   ops/s per test.
+//! * `ws_chat`: `ws_chat_load` (benches/src/bin/ws_chat_load.rs) with 1,000 and 5,000 clients
+//!   against gort's `ws_chat` example, the same hub in Go (`gopeer ws_chat_service`) and tokio +
+//!   tokio-tungstenite (`ws_chat_tokio`): broadcast deliveries/s, p99 send → delivery, errors
+//!   (module `ws_chat`).
 //!
 //! Every program is started as it is judged: `PROGRAM --addr 127.0.0.1:PORT` (redis-server with
 //! `--port`), on a fresh free port, and must accept connections within 20 s. Runs are
 //! interleaved (cell by cell, peer by peer, round by round); each run gets a fresh server.
 
+mod ws_chat;
+
 use crate::proc::tail;
 use crate::report::{median, ratio};
 use crate::{Kind, Opts, Row, Workload, WorkloadResult};
+use gort_benches::common::proc_cpu_ns;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::net::TcpStream;
@@ -24,7 +32,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// The service workloads, as `--only` names them.
-pub const NAMES: &[&str] = &["http_server", "redis_server"];
+pub const NAMES: &[&str] = &["http_server", "redis_server", "ws_chat"];
 
 /// Peers of the service workloads, in column order.
 const HTTP_PEERS: &[&str] = &["gort", "go", "tokio"];
@@ -51,6 +59,10 @@ pub struct Programs {
     pub redis_server: Result<PathBuf, String>,
     pub wrk: Result<PathBuf, String>,
     pub redis_benchmark: Result<PathBuf, String>,
+    /// `ws_chat_load`, the ws_chat client (benches/src/bin/ws_chat_load.rs).
+    pub ws_load: Result<PathBuf, String>,
+    /// `ws_chat_tokio` of benches/peers/rust.
+    pub ws_tokio: Result<PathBuf, String>,
 }
 
 /// One wrk run.
@@ -105,6 +117,7 @@ struct RedisCellResult {
 pub struct Services {
     http: Option<Result<Vec<HttpCellResult>, String>>,
     redis: Option<Result<Vec<RedisCellResult>, String>>,
+    ws: Option<Result<Vec<ws_chat::WsCellResult>, String>>,
     rounds: usize,
     secs: u64,
     redis_n: [u64; 2],
@@ -129,6 +142,7 @@ pub fn run(
     let mut s = Services {
         http: None,
         redis: None,
+        ws: None,
         rounds,
         secs,
         redis_n,
@@ -229,6 +243,10 @@ pub fn run(
             }
         });
     }
+
+    if selected("ws_chat") {
+        s.ws = Some(ws_chat::run(opts, progs, wanted, fd_limit, &mut s.failures));
+    }
     s
 }
 
@@ -273,14 +291,16 @@ fn measure<'r, T>(
 /// How to start a server peer, given the address: program and arguments.
 type Launch = Box<dyn Fn(&str) -> Command>;
 
+/// `EXE PRE… --addr ADDR`.
+fn with_addr(exe: PathBuf, pre: &'static [&'static str]) -> Launch {
+    Box::new(move |addr: &str| {
+        let mut c = Command::new(&exe);
+        c.args(pre).args(["--addr", addr]);
+        c
+    })
+}
+
 fn http_command(peer: &str, progs: &Programs) -> Result<Launch, String> {
-    let with_addr = |exe: PathBuf, pre: &'static [&'static str]| -> Launch {
-        Box::new(move |addr: &str| {
-            let mut c = Command::new(&exe);
-            c.args(pre).args(["--addr", addr]);
-            c
-        })
-    };
     match peer {
         "gort" => Ok(with_addr(progs.gort.clone()?.join("http_server"), &[])),
         "go" => Ok(with_addr(progs.go.clone()?, &["http_service"])),
@@ -291,22 +311,8 @@ fn http_command(peer: &str, progs: &Programs) -> Result<Launch, String> {
 
 fn redis_command(peer: &str, progs: &Programs) -> Result<Launch, String> {
     match peer {
-        "gort" => {
-            let exe = progs.gort.clone()?.join("redis_server");
-            Ok(Box::new(move |addr: &str| {
-                let mut c = Command::new(&exe);
-                c.args(["--addr", addr]);
-                c
-            }))
-        }
-        "go" => {
-            let exe = progs.go.clone()?;
-            Ok(Box::new(move |addr: &str| {
-                let mut c = Command::new(&exe);
-                c.args(["redis_service", "--addr", addr]);
-                c
-            }))
-        }
+        "gort" => Ok(with_addr(progs.gort.clone()?.join("redis_server"), &[])),
+        "go" => Ok(with_addr(progs.go.clone()?, &["redis_service"])),
         "redis" => {
             let exe = progs.redis_server.clone()?;
             Ok(Box::new(move |addr: &str| {
@@ -380,20 +386,7 @@ impl Running {
 
     /// CPU time (user + system) the server has used so far, in seconds.
     fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // The fields after the command name (which may hold spaces) follow its ')'.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-        // utime and stime: fields 14 and 15 of stat(5), 11 and 12 after the ')'.
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-            .sum();
-        // SAFETY: sysconf only reads a system constant.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        ticks / hz
+        proc_cpu_ns(self.child.id()).unwrap_or(0) as f64 / 1e9
     }
 
     /// Stops the server; an error if it had died during the run.
@@ -580,6 +573,127 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
+/// A peer's runs of one cell, by name.
+fn runs_of<'a, T>(peers: &'a [(&'static str, PeerRuns<T>)], p: &str) -> Option<&'a PeerRuns<T>> {
+    peers.iter().find(|x| x.0 == p).map(|x| &x.1)
+}
+
+/// A table cell: the median of `f` over a peer's runs, or why it has none.
+fn median_cell<T>(
+    peers: &[(&'static str, PeerRuns<T>)],
+    p: &str,
+    f: impl Fn(&T) -> f64,
+    show: impl Fn(f64) -> String,
+) -> String {
+    match runs_of(peers, p) {
+        Some(r) if !r.runs.is_empty() => show(median(&r.runs.iter().map(f).collect::<Vec<_>>())),
+        Some(r) => r.note.clone().unwrap_or_else(|| "–".into()),
+        None => "–".into(),
+    }
+}
+
+/// A table cell: the median of the per-round ratios `f(a) / f(b)`.
+fn ratio_cell<T>(
+    peers: &[(&'static str, PeerRuns<T>)],
+    a: &str,
+    b: &str,
+    f: impl Fn(&T) -> f64,
+) -> String {
+    let values = |r: &PeerRuns<T>| r.runs.iter().map(|t| Some(f(t))).collect::<Vec<_>>();
+    match (runs_of(peers, a), runs_of(peers, b)) {
+        (Some(x), Some(y)) => {
+            ratio(&values(x), &values(y)).map_or("–".into(), |v| format!("{v:.2}"))
+        }
+        _ => "–".into(),
+    }
+}
+
+/// A table cell of one figure per peer, `a / b / c`: `show` of the peer's runs, or "–".
+fn per_peer<T>(
+    peers: &[(&'static str, PeerRuns<T>)],
+    names: &[&str],
+    show: impl Fn(&[T]) -> String,
+) -> String {
+    names
+        .iter()
+        .map(|p| {
+            runs_of(peers, p)
+                .filter(|r| !r.runs.is_empty())
+                .map_or("–".into(), |r| show(&r.runs))
+        })
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The median of `f` over some runs.
+fn median_of<T>(runs: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    median(&runs.iter().map(f).collect::<Vec<_>>())
+}
+
+/// The eight cells of a rate + p99 row of gort, Go and tokio, joined by ` | `: the three
+/// median rates, gort/go, the three median p99s, gort/go.
+fn rate_p99_cells<T>(
+    peers: &[(&'static str, PeerRuns<T>)],
+    rate: fn(&T) -> f64,
+    p99: fn(&T) -> f64,
+) -> String {
+    [(rate, fmt_rate as fn(f64) -> String), (p99, fmt_ms)]
+        .into_iter()
+        .flat_map(|(f, show)| {
+            ["gort", "go", "tokio"]
+                .into_iter()
+                .map(move |q| median_cell(peers, q, f, show))
+                .chain([ratio_cell(peers, "gort", "go", f)])
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// A chart group of one cell: per peer, `f` of each round.
+fn chart_group<T>(
+    name: String,
+    unit: &'static str,
+    higher_better: bool,
+    peers: &[(&'static str, PeerRuns<T>)],
+    f: impl Fn(&T) -> f64,
+) -> WorkloadResult {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let w: &'static Workload = Box::leak(Box::new(Workload {
+        name: leak(name),
+        prog: "",
+        kind: Kind::Plain,
+        one_worker: false,
+        unit,
+        higher_better,
+        what: "",
+        full: &[],
+        quick: &[],
+        thread_full: None,
+        thread_quick: None,
+    }));
+    WorkloadResult {
+        w,
+        rows: peers
+            .iter()
+            .map(|(p, r)| Row {
+                peer: p,
+                values: r.runs.iter().map(|x| Some(f(x))).collect(),
+                note: r.note.clone(),
+            })
+            .collect(),
+        skipped: None,
+    }
+}
+
+/// `1000` → `1k`, for chart labels.
+fn thousands(n: u32) -> String {
+    if n >= 1000 && n.is_multiple_of(1000) {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
 impl Services {
     /// The Markdown section of docs/benchmarks.md.
     pub fn markdown(&self) -> String {
@@ -614,55 +728,19 @@ impl Services {
                         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
                     );
                     for c in cells {
-                        let get = |p: &str| c.peers.iter().find(|x| x.0 == p).map(|x| &x.1);
-                        let cellv =
-                            |p: &str, f: fn(&HttpRun) -> f64, show: fn(f64) -> String| match get(p)
-                            {
-                                Some(r) if !r.runs.is_empty() => {
-                                    show(median(&r.runs.iter().map(f).collect::<Vec<_>>()))
-                                }
-                                Some(r) => r.note.clone().unwrap_or_else(|| "–".into()),
-                                None => "–".into(),
-                            };
-                        let rat = |f: fn(&HttpRun) -> f64| match (get("gort"), get("go")) {
-                            (Some(g), Some(o)) => {
-                                let gv: Vec<Option<f64>> =
-                                    g.runs.iter().map(|r| Some(f(r))).collect();
-                                let ov: Vec<Option<f64>> =
-                                    o.runs.iter().map(|r| Some(f(r))).collect();
-                                ratio(&gv, &ov).map_or("–".into(), |x| format!("{x:.2}"))
-                            }
-                            _ => "–".into(),
-                        };
-                        let errs = HTTP_PEERS
-                            .iter()
-                            .map(|p| {
-                                get(p)
-                                    .filter(|r| !r.runs.is_empty())
-                                    .map_or("–".into(), |r| {
-                                        r.runs.iter().map(|x| x.errors).sum::<u64>().to_string()
-                                    })
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" / ");
-                        let cpu = HTTP_PEERS
-                            .iter()
-                            .map(|p| cellv(p, |r| r.cpu_us, |v| format!("{v:.1}")))
-                            .collect::<Vec<_>>()
-                            .join(" / ");
+                        let p = &c.peers;
+                        let errs = per_peer(p, HTTP_PEERS, |r| {
+                            r.iter().map(|x| x.errors).sum::<u64>().to_string()
+                        });
+                        let cpu = per_peer(p, HTTP_PEERS, |r| {
+                            format!("{:.1}", median_of(r, |x| x.cpu_us))
+                        });
                         let _ = writeln!(
                             md,
-                            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {errs} | {cpu} |",
+                            "| `{}` | {} | {} | {errs} | {cpu} |",
                             c.path,
                             c.conns,
-                            cellv("gort", |r| r.rps, fmt_rate),
-                            cellv("go", |r| r.rps, fmt_rate),
-                            cellv("tokio", |r| r.rps, fmt_rate),
-                            rat(|r| r.rps),
-                            cellv("gort", |r| r.p99_ms, fmt_ms),
-                            cellv("go", |r| r.p99_ms, fmt_ms),
-                            cellv("tokio", |r| r.p99_ms, fmt_ms),
-                            rat(|r| r.p99_ms),
+                            rate_p99_cells(p, |r| r.rps, |r| r.p99_ms),
                         );
                     }
                 }
@@ -692,50 +770,22 @@ impl Services {
                     );
                     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
                     for c in cells {
-                        let cpu = REDIS_PEERS
-                            .iter()
-                            .map(|p| {
-                                c.peers
-                                    .iter()
-                                    .find(|x| x.0 == *p)
-                                    .filter(|x| !x.1.runs.is_empty())
-                                    .map_or("–".into(), |x| {
-                                        let v: Vec<f64> =
-                                            x.1.runs.iter().map(|r| r.cpu_us).collect();
-                                        format!("{:.2}", median(&v))
-                                    })
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" / ");
+                        let p = &c.peers;
+                        let cpu = per_peer(p, REDIS_PEERS, |r| {
+                            format!("{:.2}", median_of(r, |x| x.cpu_us))
+                        });
                         for (t, name) in REDIS_TESTS.iter().enumerate() {
-                            let get = |p: &str| c.peers.iter().find(|x| x.0 == p).map(|x| &x.1);
-                            let v = |p: &str| match get(p) {
-                                Some(r) if !r.runs.is_empty() => fmt_rate(median(
-                                    &r.runs.iter().map(|x| x.ops[t]).collect::<Vec<_>>(),
-                                )),
-                                Some(r) => r.note.clone().unwrap_or_else(|| "–".into()),
-                                None => "–".into(),
-                            };
-                            let rat = |p: &str| match (get("gort"), get(p)) {
-                                (Some(g), Some(o)) => {
-                                    let gv: Vec<Option<f64>> =
-                                        g.runs.iter().map(|x| Some(x.ops[t])).collect();
-                                    let ov: Vec<Option<f64>> =
-                                        o.runs.iter().map(|x| Some(x.ops[t])).collect();
-                                    ratio(&gv, &ov).map_or("–".into(), |x| format!("{x:.2}"))
-                                }
-                                _ => "–".into(),
-                            };
+                            let ops = |x: &RedisRun| x.ops[t];
                             let _ = writeln!(
                                 md,
                                 "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
                                 c.clients,
                                 c.pipeline,
-                                v("gort"),
-                                v("go"),
-                                v("redis"),
-                                rat("go"),
-                                rat("redis"),
+                                median_cell(p, "gort", ops, fmt_rate),
+                                median_cell(p, "go", ops, fmt_rate),
+                                median_cell(p, "redis", ops, fmt_rate),
+                                ratio_cell(p, "gort", "go", ops),
+                                ratio_cell(p, "gort", "redis", ops),
                                 // The CPU figure covers the three tests of a run: shown once.
                                 if t == 0 { cpu.as_str() } else { "″" }
                             );
@@ -744,85 +794,48 @@ impl Services {
                 }
             }
         }
+        if let Some(w) = &self.ws {
+            ws_chat::markdown(&mut md, w, self.rounds);
+        }
         md
     }
 
-    /// The service figures as chart groups: req/s and p99 per wrk cell, and per redis cell the
-    /// mean ops/s of SET, GET and INCR.
+    /// The service figures as chart groups: req/s and p99 per wrk cell, per redis cell the
+    /// mean ops/s of SET, GET and INCR, and deliveries/s and p99 per ws_chat cell.
     pub fn chart_results(&self) -> Vec<WorkloadResult> {
-        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-        let workload = |name: String, unit: &'static str, higher: bool| -> &'static Workload {
-            Box::leak(Box::new(Workload {
-                name: leak(name),
-                prog: "",
-                kind: Kind::Plain,
-                one_worker: false,
-                unit,
-                higher_better: higher,
-                what: "",
-                full: &[],
-                quick: &[],
-                thread_full: None,
-                thread_quick: None,
-            }))
-        };
         let mut out = Vec::new();
         if let Some(Ok(cells)) = &self.http {
             for c in cells {
-                let k = if c.conns >= 1000 {
-                    format!("{}k", c.conns / 1000)
-                } else {
-                    c.conns.to_string()
-                };
-                for (metric, unit, higher, f) in [
-                    (
-                        "req/s",
-                        "req/s",
-                        true,
-                        (|r: &HttpRun| r.rps) as fn(&HttpRun) -> f64,
-                    ),
-                    ("p99", "ms", false, |r: &HttpRun| r.p99_ms),
-                ] {
-                    out.push(WorkloadResult {
-                        w: workload(format!("{} c{k} {metric}", c.path), unit, higher),
-                        rows: c
-                            .peers
-                            .iter()
-                            .map(|(p, r)| Row {
-                                peer: p,
-                                values: r.runs.iter().map(|x| Some(f(x))).collect(),
-                                note: r.note.clone(),
-                            })
-                            .collect(),
-                        skipped: None,
-                    });
-                }
+                let k = thousands(c.conns);
+                out.push(chart_group(
+                    format!("{} c{k} req/s", c.path),
+                    "req/s",
+                    true,
+                    &c.peers,
+                    |r| r.rps,
+                ));
+                out.push(chart_group(
+                    format!("{} c{k} p99", c.path),
+                    "ms",
+                    false,
+                    &c.peers,
+                    |r| r.p99_ms,
+                ));
             }
         }
         if let Some(Ok(cells)) = &self.redis {
             for c in cells {
-                out.push(WorkloadResult {
-                    w: workload(
-                        format!("redis c{} P{}", c.clients, c.pipeline),
-                        "ops/s",
-                        true,
-                    ),
-                    rows: c
-                        .peers
-                        .iter()
-                        .map(|(p, r)| Row {
-                            peer: p,
-                            values: r
-                                .runs
-                                .iter()
-                                .map(|x| Some(x.ops.iter().sum::<f64>() / 3.0))
-                                .collect(),
-                            note: r.note.clone(),
-                        })
-                        .collect(),
-                    skipped: None,
-                });
+                out.push(chart_group(
+                    format!("redis c{} P{}", c.clients, c.pipeline),
+                    "ops/s",
+                    true,
+                    &c.peers,
+                    |x| x.ops.iter().sum::<f64>() / 3.0,
+                ));
             }
+        }
+        if let Some(Ok(cells)) = &self.ws {
+            out.extend(ws_chat::chart(cells));
         }
         out
     }

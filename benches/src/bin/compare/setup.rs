@@ -29,17 +29,16 @@ fn build_step(mut cmd: Command, what: &str) -> Result<(), String> {
 
 /// `cargo build --release -p gort-benches --bin gort_work`.
 pub fn build_gort(root: &Path) -> Result<PathBuf, String> {
+    build_benches_bin(root, "gort_work")
+}
+
+/// `cargo build --release -p gort-benches --bin NAME`.
+fn build_benches_bin(root: &Path, name: &str) -> Result<PathBuf, String> {
     let mut c = Command::new(cargo());
-    c.current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "gort-benches",
-        "--bin",
-        "gort_work",
-    ]);
-    build_step(c, "gort_work")?;
-    Ok(target_dir(root).join("release/gort_work"))
+    c.current_dir(root)
+        .args(["build", "--release", "-p", "gort-benches", "--bin", name]);
+    build_step(c, name)?;
+    Ok(target_dir(root).join("release").join(name))
 }
 
 /// The main workspace's target directory (honours CARGO_TARGET_DIR).
@@ -58,7 +57,10 @@ pub fn build_rust_peers(root: &Path) -> Result<PathBuf, String> {
         .env("CARGO_TARGET_DIR", &dir)
         .args(["build", "--release", "--locked", "--manifest-path"])
         .arg(root.join("benches/peers/rust/Cargo.toml"));
-    build_step(c, "peers/rust (may, tokio, std::thread)")?;
+    build_step(
+        c,
+        "peers/rust (may, tokio, std::thread, hyper, tokio-tungstenite)",
+    )?;
     Ok(dir.join("release"))
 }
 
@@ -164,22 +166,22 @@ pub fn ensure_tool(bin: &str, package: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// `cargo build --release -p gort-services --example http_server --example redis_server`:
-/// gort's side of the service benchmarks, the examples as users run them.
+/// `cargo build --release -p gort-services --example http_server --example redis_server
+/// --example ws_chat`: gort's side of the service benchmarks, the examples as users run them.
 pub fn build_services(root: &Path) -> Result<PathBuf, String> {
     let mut c = Command::new(cargo());
-    c.current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "gort-services",
-        "--example",
-        "http_server",
-        "--example",
-        "redis_server",
-    ]);
-    build_step(c, "examples/services (http_server, redis_server)")?;
+    c.current_dir(root)
+        .args(["build", "--release", "-p", "gort-services"]);
+    for e in ["http_server", "redis_server", "ws_chat"] {
+        c.args(["--example", e]);
+    }
+    build_step(c, "examples/services (http_server, redis_server, ws_chat)")?;
     Ok(target_dir(root).join("release/examples"))
+}
+
+/// `cargo build --release -p gort-benches --bin ws_chat_load`: the ws_chat benchmark's client.
+pub fn build_ws_load(root: &Path) -> Result<PathBuf, String> {
+    build_benches_bin(root, "ws_chat_load")
 }
 
 /// Raises `RLIMIT_NOFILE` of the runner, which every program it starts inherits: first the

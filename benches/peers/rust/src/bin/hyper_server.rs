@@ -8,7 +8,6 @@
 //! `hyper_server --addr 127.0.0.1:PORT`; serves until killed, logs to stderr.
 
 use bytes::Bytes;
-use gort_peers::common::{raise_nofile, workers};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
@@ -87,46 +86,14 @@ async fn handle(req: Request<Incoming>) -> Result<Resp, Infallible> {
 }
 
 fn main() {
-    raise_nofile();
-    let args: Vec<String> = std::env::args().collect();
-    let addr = match args.iter().position(|a| a == "--addr") {
-        Some(i) if i + 1 < args.len() => args[i + 1].clone(),
-        _ => {
-            eprintln!("usage: hyper_server --addr HOST:PORT");
-            std::process::exit(2)
-        }
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        let l = tokio::net::TcpListener::bind(&addr)
-            .await
-            .unwrap_or_else(|e| {
-                eprintln!("hyper_server: cannot listen on {addr}: {e}");
-                std::process::exit(1)
-            });
-        eprintln!("hyper_server: listening on {}", l.local_addr().unwrap());
-        loop {
-            let (s, _) = match l.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("hyper_server: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-            };
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = http1::Builder::new()
-                    .keep_alive(true)
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(s), service_fn(handle))
-                    .await;
-            });
+    gort_peers::serve_tokio("hyper_server", || {
+        |s| async move {
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(s), service_fn(handle))
+                .await;
         }
     });
 }
