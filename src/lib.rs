@@ -73,6 +73,8 @@
 //! | `sync.Once`, `sync.OnceValue` | [`sync::Once`], [`sync::OnceLock`] / [`sync::LazyLock`] |
 //! | `semaphore.NewWeighted(n)`, `s.Acquire(ctx, k)` | [`gort::sync::Semaphore::new(n)`](sync::Semaphore::new), [`s.acquire_many_ctx(&ctx, k)`](sync::Semaphore::acquire_many_ctx) |
 //! | `net.Dial`, `(&net.Dialer{}).DialContext(ctx, …)` | [`gort::net::TcpStream::connect`](net::TcpStream::connect), [`connect_ctx(&ctx, addr)`](net::TcpStream::connect_ctx) |
+//! | `time.Now()` | [`gort::time::now()`](time::now) (an `Instant`; virtual inside a synctest bubble) |
+//! | `synctest.Test(t, f)`, `synctest.Wait()` | [`gort::synctest::test(f)`](synctest::test), [`gort::synctest::wait()`](synctest::wait); [`#[gort::test(synctest)]`](test) |
 //! | `runtime.Gosched()` | [`gort::yield_now()`](yield_now) |
 //! | `runtime.NumGoroutine()` | [`gort::num_goroutine()`](num_goroutine) |
 //! | `runtime.GOMAXPROCS(0)` | [`gort::maxprocs()`](maxprocs); set with `GORT_MAXPROCS=N` |
@@ -90,6 +92,7 @@
 //! * `GORT_MAXTHREADS=N`: the most OS threads (default 10,000, Go's); more is fatal.
 //! * `GORT_MAXBLOCKING=N`: the most Gs inside [`blocking`]/[`block_in_place`] at once (default
 //!   512, tokio's `max_blocking_threads`); more park until one returns.
+//! * `GORT_SEED=N`: the schedule seed of [`synctest`] bubbles (`explore` then replays only it).
 //! * `GORT_DEBUG=schedtrace=MS[,scheddetail=1]`: Go-format `SCHED` lines on stderr.
 //! * `GORT_DEBUG=blocktrace=1`: a line on stderr each time a G blocks its thread without
 //!   [`blocking`] and sysmon hands its P off (naming the G and the syscall);
@@ -157,6 +160,65 @@ pub mod net {
 pub use gort_runtime::timer::sleep_until;
 
 pub use gort_runtime::scope::{scope, Scope, ScopedJoinHandle};
+
+/// Marks a test function, as `#[test]` does, and runs its body in gort:
+///
+/// * `#[gort::test]`: in a green thread (it may block on channels, locks, sockets as any G);
+/// * `#[gort::test(synctest)]`: in a synctest bubble ([`synctest::test`]): a virtual clock,
+///   one green thread at a time under a seeded schedule, deadlocks reported;
+/// * `#[gort::test(explore = N)]`: under `N` schedules ([`synctest::explore`]), stopping at
+///   the first that fails and naming its seed (`GORT_SEED=seed cargo test` replays it); add
+///   `pct = DEPTH` for PCT instead of random schedules, `seed = S` for a fixed base seed.
+///
+/// The body may return `()` or a `Result<(), E>` (an `Err` fails the test). Other attributes
+/// (`#[should_panic]`, `#[ignore]`) go after it as usual.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[gort::test(synctest)]
+/// fn retries_back_off() {
+///     let start = gort::time::now();
+///     for attempt in 0..5 {
+///         gort::sleep(Duration::from_millis(100 << attempt)); // virtual: no wall time
+///     }
+///     assert_eq!(gort::time::now() - start, Duration::from_millis(3100));
+/// }
+///
+/// #[gort::test(explore = 200, pct = 2)]
+/// fn counter_is_atomic() {
+///     let n = std::sync::Arc::new(gort::sync::Mutex::new(0));
+///     let hs: Vec<_> = (0..2)
+///         .map(|_| {
+///             let n = n.clone();
+///             gort::spawn(move || *n.lock() += 1)
+///         })
+///         .collect();
+///     hs.into_iter().for_each(|h| h.join().unwrap());
+///     assert_eq!(*n.lock(), 2);
+/// }
+/// # // (A doctest does not run `#[test]` functions; this is what the first one does.)
+/// # gort::synctest::test(|| gort::sleep(Duration::from_millis(3100)));
+/// ```
+pub use gort_macros::test;
+
+/// What `#[gort::test]` expands to; not an API.
+#[doc(hidden)]
+pub mod __private {
+    /// Runs a test body in a green thread and hands back its result (re-raising its panic on
+    /// the test's thread, so that libtest reports it as usual).
+    pub fn run_in_g<F, R>(f: F) -> R
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        match crate::spawn(f).join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
 pub use gort_runtime::{dump, dump_to, set_maxprocs};
 
 /// The runtime's metrics under Go's `runtime/metrics` names (`/sched/goroutines:goroutines`,
@@ -294,6 +356,36 @@ pub mod chan {
 /// ```
 pub mod time {
     pub use gort_runtime::chan::{after, after_func, at, tick, AfterFunc, Ticker, Timer};
+    pub use gort_runtime::timer::now;
+}
+
+/// Testing concurrent code (Go's `testing/synctest`, plus seeded and explored schedules):
+/// [`test`](synctest::test) runs a function in a *bubble* whose green threads run one at a
+/// time under a seeded schedule, with a virtual clock that jumps to the next timer when they
+/// are all durably blocked; [`wait`](synctest::wait) waits for them to be;
+/// [`test_seeded`](synctest::test_seeded) replays one schedule; [`explore`](synctest::explore)
+/// runs many (random or PCT) and names the seed of the first that fails
+/// (`GORT_SEED=N cargo test` replays it). [`#[gort::test]`](test) runs a test body in a green
+/// thread, in a bubble, or under exploration. See docs/testing.md.
+///
+/// ```
+/// use std::time::Duration;
+/// gort::synctest::test(|| {
+///     let timeout = gort::time::after(Duration::from_secs(30));
+///     let (_tx, rx) = gort::chan::bounded::<u8>(0);
+///     let start = gort::time::now();
+///     gort::select! {
+///         recv(rx) -> _ => unreachable!(),
+///         recv(timeout) -> _ => {} // 30 virtual seconds: no wall time
+///     }
+///     assert_eq!(gort::time::now() - start, Duration::from_secs(30));
+/// });
+/// ```
+pub mod synctest {
+    pub use gort_runtime::synctest::{
+        explore, sleep, test, test_seeded, try_explore, try_test_seeded, wait, ExploreOptions,
+        ExploreReport, Failure, Report, Strategy, TestResult,
+    };
 }
 
 /// Unix signals delivered to channels (Go's `os/signal`): [`notify`](signal::notify) returns

@@ -672,7 +672,7 @@ fn deadline_ctx(parent: &Context, d: Instant, cause: Option<Cause>) -> (Context,
         return with_cancel(parent);
     }
     let node = new_cancel_node(parent, Some(d), true);
-    if d <= Instant::now() {
+    if d <= crate::timer::now() {
         cancel_tree(&node, DeadlineExceeded, cause, true);
     } else {
         // Armed outside the node's lock; a cancel that raced ahead leaves nothing to store it
@@ -1044,7 +1044,7 @@ impl fmt::Display for Context {
                 Kind::Cancel(c) if c.timed => {
                     let left = x
                         .deadline
-                        .map(|d| d.saturating_duration_since(Instant::now()))
+                        .map(|d| d.saturating_duration_since(crate::timer::now()))
                         .unwrap_or_default();
                     write!(f, "WithDeadline([in {left:?}])")?
                 }

@@ -11,8 +11,11 @@
 //!    or inside `gort::blocking`;
 //! 3. no timer is pending or firing (a sleeping G, a timeout, `time::after` will wake something);
 //! 4. no G waits on a socket (the network may wake it);
-//! 5. every thread of the process is either a runtime thread (an M or sysmon) or a plain thread
-//!    blocked on gort *without a deadline* (for example `main` in `JoinHandle::join`).
+//! 5. every thread of the process is either a runtime thread (an M, sysmon, the scavenger, a
+//!    synctest bubble's thread) or a plain thread blocked on gort *without a deadline* (for
+//!    example `main` in `JoinHandle::join`);
+//! 6. no synctest bubble exists (a bubble's Gs wait on its own clock and loop; the bubble
+//!    reports its own deadlocks, bubble/mod.rs).
 //!
 //! Condition 5 is what keeps it exact: a plain OS thread that is doing anything else — computing,
 //! blocked in std I/O, or waiting on a non-gort lock — might still send on a channel or unlock a
@@ -42,6 +45,11 @@ pub(crate) static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
 pub(crate) fn check(s: &Sched) {
     if cfg!(loom) {
         // Not modelled: its loads would only multiply the interleavings loom explores.
+        return;
+    }
+    // A synctest bubble's Gs wait on its virtual clock and its own loop, which this check
+    // cannot see (the bubble reports its own deadlocks): nothing is reported while one lives.
+    if crate::bubble::active() {
         return;
     }
     // Cheap conditions first: this runs whenever an M goes idle.
@@ -100,7 +108,10 @@ pub(crate) fn check(s: &Sched) {
 /// Runtime threads besides the Ms and sysmon: the scavenger, the SIGQUIT thread, a trace's
 /// writer (none of them can make a G runnable).
 fn helper_threads() -> usize {
-    crate::scavenge::threads() + crate::dump::helper_threads() + crate::exectrace::threads()
+    crate::scavenge::threads()
+        + crate::dump::helper_threads()
+        + crate::exectrace::threads()
+        + crate::bubble::threads()
 }
 
 /// The number of threads in this process (Linux: /proc/self/status; elsewhere unknown, and then

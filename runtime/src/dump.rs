@@ -272,6 +272,9 @@ fn api(r: WaitReason) -> &'static str {
         WaitReason::LockedThread => "gort::lock_os_thread (waiting for its thread)",
         WaitReason::SyscallExit => "gort::blocking (waiting for a P)",
         WaitReason::BlockingPool => "gort::blocking (waiting for the pool)",
+        WaitReason::WaitGroupWaitDurable => "gort::sync::WaitGroup::wait",
+        WaitReason::JoinDurable => "gort::JoinHandle::join",
+        WaitReason::SynctestWait => "gort::synctest::wait",
         WaitReason::None => "gort::park",
     }
 }

@@ -331,7 +331,11 @@ impl<E: Send + 'static> Group<E> {
             }
         };
         if let Some(cell) = cell {
-            let how = waitcell::wait(&cell, WaitReason::WaitGroupWait, None, ctx);
+            let reason = crate::bubble::durable_in_bubble(
+                WaitReason::WaitGroupWait,
+                WaitReason::WaitGroupWaitDurable,
+            );
+            let how = waitcell::wait(&cell, reason, None, ctx);
             if how == CTX_DONE {
                 self.inner
                     .st

@@ -105,6 +105,13 @@ pub enum WaitReason {
     SyscallExit,
     /// Waiting to enter `gort::blocking` while `GORT_MAXBLOCKING` calls are in progress.
     BlockingPool,
+    /// `WaitGroup::wait` on a wait group bound to the G's synctest bubble, an errgroup's or a
+    /// scope's wait inside a bubble (durably blocking).
+    WaitGroupWaitDurable,
+    /// `JoinHandle::join` on a G of the caller's synctest bubble (durably blocking).
+    JoinDurable,
+    /// `gort::synctest::wait` (Go's `synctest.Wait`).
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -129,11 +136,14 @@ impl WaitReason {
             WaitReason::LockedThread => "locked thread",
             WaitReason::SyscallExit => "syscall exit",
             WaitReason::BlockingPool => "blocking pool",
+            WaitReason::WaitGroupWaitDurable => "sync.WaitGroup.Wait (durable)",
+            WaitReason::JoinDurable => "join (durable)",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 18] = [
+        const ALL: [WaitReason; 21] = [
             WaitReason::None,
             WaitReason::Join,
             WaitReason::ChanReceive,
@@ -152,6 +162,9 @@ impl WaitReason {
             WaitReason::LockedThread,
             WaitReason::SyscallExit,
             WaitReason::BlockingPool,
+            WaitReason::WaitGroupWaitDurable,
+            WaitReason::JoinDurable,
+            WaitReason::SynctestWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }
@@ -185,13 +198,21 @@ pub struct G {
     spawn: UnsafeCell<SpawnInfo>,
     /// Atomic, Relaxed: as `id`.
     stack_size: AtomicUsize,
-    /// The registry shard and slot of this record (fixed for the record's life).
-    shard: u32,
+    /// The registry shard and slot of this record (fixed for the record's life). The shard is
+    /// a byte (`SHARDS` is 32) so that the synctest key fits the padding: the record stays 240
+    /// bytes.
+    shard: u8,
     slot: u32,
     /// Atomic: written by the owner, read (Relaxed) by the tracer and the deadlock check.
     status: AtomicU8,
     /// Atomic: written by the owner before it gives the `GRef` away; read (Relaxed) by the tracer.
     wait_reason: AtomicU8,
+    /// The synctest bubble this G belongs to (`bubble.rs`: a key of its table), 0 for none.
+    /// Written by the spawner before the G is first made runnable (and cleared when the record
+    /// is reused); read (Relaxed) by whoever holds the `GRef` (`ready` routes the G to its
+    /// bubble), ordered by the hand-over of the `GRef`. In the padding after the two bytes
+    /// above: the record does not grow.
+    bubble: AtomicU32,
     /// Atomic, Relaxed: when the G last parked, in `sysmon::coarse_ms` (the dump's "for 3s").
     wait_since: AtomicU32,
     /// Atomic, Relaxed: the user's source line of the blocking call the G parked in (null: not
@@ -319,6 +340,15 @@ impl G {
     /// The wait reason, when `status()` is `Waiting`.
     pub fn wait_reason(&self) -> WaitReason {
         WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+    /// The key of the synctest bubble this G belongs to (0: none; see `bubble.rs`).
+    #[inline]
+    pub(crate) fn bubble_key(&self) -> u32 {
+        self.bubble.load(Ordering::Relaxed)
+    }
+    /// Where the registry keeps this record (fixed for the record's life): for [`with_registered`].
+    pub(crate) fn registry_pos(&self) -> (usize, usize) {
+        (self.shard as usize, self.slot as usize)
     }
     /// Where the G was spawned, and by which G.
     pub fn spawn_info(&self) -> SpawnInfo {
@@ -455,6 +485,7 @@ impl GRef {
             slot,
             status: AtomicU8::new(GStatus::Idle as u8),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
+            bubble: AtomicU32::new(0),
             wait_since: AtomicU32::new(0),
             wait_site: AtomicPtr::new(std::ptr::null_mut()),
             wait_obj: AtomicUsize::new(0),
@@ -484,6 +515,7 @@ impl GRef {
             self.stack_size.store(stack_size, Ordering::Relaxed);
             self.wait_reason
                 .store(WaitReason::None as u8, Ordering::Relaxed);
+            self.bubble.store(0, Ordering::Relaxed);
             self.m.store(usize::MAX, Ordering::Relaxed);
             self.locked_m.store(0, Ordering::Relaxed);
             self.lock_count.store(0, Ordering::Relaxed);
@@ -528,6 +560,12 @@ impl GRef {
     #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         self.wait_reason.store(r as u8, Ordering::Relaxed);
+    }
+
+    /// Makes the G a member of the bubble with key `key` (the spawner, before the G first runs).
+    #[inline]
+    pub(crate) fn set_bubble_key(&self, key: u32) {
+        self.bubble.store(key, Ordering::Relaxed);
     }
 
     /// Records why, where (the user's line) and on what the G parks, and when (coarse clock).
@@ -648,7 +686,7 @@ pub(crate) fn goid_single() -> u64 {
 // The registry (Go's allgs): every live G, so that scheddetail and the deadlock dump can list them.
 // Sharded by id to keep spawn/exit on different Ps from contending.
 
-const SHARDS: usize = 32;
+const SHARDS: usize = 32; // fits `G::shard` (a u8)
 
 struct GPtr(*const G);
 // SAFETY: the pointer is only dereferenced under the shard lock, for the immutable fields and
@@ -674,7 +712,7 @@ fn registry() -> &'static [crate::loom::unmodelled::Mutex<Shard>; SHARDS] {
 }
 
 /// Picks a shard (round-robin by id) and reserves a slot in it.
-fn registry_reserve(id: u64) -> (u32, u32, ()) {
+fn registry_reserve(id: u64) -> (u8, u32, ()) {
     let shard = (id as usize) % SHARDS;
     let mut s = registry()[shard].lock();
     s.live += 1;
@@ -687,10 +725,10 @@ fn registry_reserve(id: u64) -> (u32, u32, ()) {
     };
     let slot = u32::try_from(slot)
         .unwrap_or_else(|_| crate::fatal::fatal!("more than 2^32 G records in one registry shard"));
-    (shard as u32, slot, ())
+    (shard as u8, slot, ())
 }
 
-fn registry_publish(shard: u32, slot: u32, _: (), g: &GRef) {
+fn registry_publish(shard: u8, slot: u32, _: (), g: &GRef) {
     registry()[shard as usize].lock().slots[slot as usize] = GPtr(&**g as *const G);
 }
 
@@ -733,6 +771,24 @@ pub fn for_each_g(mut f: impl FnMut(&G)) {
     }
 }
 
+/// Runs `f` on the G registered at `pos` (`G::registry_pos`) if it still has id `id`, under its
+/// shard lock (the record cannot be freed meanwhile). For the synctest loop, which reads the
+/// wait reason of a G it no longer holds (the G is parked; its owner is what it waits on).
+pub(crate) fn with_registered<R>(
+    pos: (usize, usize),
+    id: u64,
+    f: impl FnOnce(&G) -> R,
+) -> Option<R> {
+    let s = registry()[pos.0].lock();
+    let p = s.slots.get(pos.1)?;
+    if p.0.is_null() {
+        return None;
+    }
+    // SAFETY: as in `for_each_g`: a non-null slot holds a registered G, not freed while we hold
+    // the shard lock.
+    let g = unsafe { &*p.0 };
+    (g.id() == id).then(|| f(g))
+}
 /// Slots [`for_each_g`] looks at per hold of a shard lock.
 pub const WALK_CHUNK: usize = 1024;
 

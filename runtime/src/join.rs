@@ -30,7 +30,6 @@
 //! If the G never runs because it could not get a stack, the engine calls
 //! `Runnable::abandon`, which does steps 3 and 4 with an error payload that says why.
 
-use crate::g::WaitReason;
 use crate::loom::atomic::{AtomicBool, Ordering};
 use crate::loom::Mutex;
 use crate::park::{park_with, Unparker};
@@ -121,6 +120,12 @@ where
         };
         // Step 1.
         let r = catch_unwind(AssertUnwindSafe(f));
+        if let Err(p) = &r {
+            // In a synctest bubble an escaped panic fails the run unless a join takes it.
+            if crate::bubble::active() {
+                crate::bubble::g_panicked(payload_str(&**p));
+            }
+        }
         // Step 2: G-local values die with the G, on its stack, before the joiner hears of it.
         crate::drop_g_locals();
         // Steps 3 and 4.
@@ -154,18 +159,28 @@ where
 
     fn wait_and_take(&self, goid: u64, site: crate::g::Site) -> std::thread::Result<T> {
         if !self.finished() {
-            park_with(WaitReason::Join, crate::g::WaitObj::Join(goid), site, |u| {
-                let mut s = self.inner.lock();
-                if let State::Done(_) = s.state {
-                    Some(u)
-                } else {
-                    s.waiter = Some(u);
-                    None
-                }
-            });
+            park_with(
+                crate::bubble::join_reason(goid),
+                crate::g::WaitObj::Join(goid),
+                site,
+                |u| {
+                    let mut s = self.inner.lock();
+                    if let State::Done(_) = s.state {
+                        Some(u)
+                    } else {
+                        s.waiter = Some(u);
+                        None
+                    }
+                },
+            );
         }
         match std::mem::replace(&mut self.inner.lock().state, State::Taken) {
-            State::Done(r) => r,
+            State::Done(r) => {
+                if r.is_err() && crate::bubble::active() {
+                    crate::bubble::panic_joined(goid);
+                }
+                r
+            }
             _ => crate::fatal::fatal!("join woke before its G finished"),
         }
     }
@@ -466,8 +481,15 @@ where
 {
     fn run(self: std::sync::Arc<Self>) {
         match self.f.lock().take() {
-            // The panic hook printed it; nobody joins, so it goes no further.
-            Some(f) => drop(catch_unwind(AssertUnwindSafe(f))),
+            // The panic hook printed it; nobody joins, so it goes no further (in a synctest
+            // bubble it fails the run, as in Go).
+            Some(f) => {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+                    if crate::bubble::active() {
+                        crate::bubble::g_panicked(payload_str(&*p));
+                    }
+                }
+            }
             None => crate::fatal::fatal!("a green thread ran twice"),
         }
         crate::drop_g_locals();

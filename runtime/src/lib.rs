@@ -31,6 +31,8 @@
 //! | `metrics`| `gort::metrics`: counters, latency histogram, Prometheus text, hog reports \[unsafe: rdtsc\] | docs/observability.md |
 //! | `dump`   | `gort::dump`: every G, where it waits, wait-for cycles; SIGQUIT | docs/observability.md |
 //! | `exectrace` | `gort::trace`: the execution trace (Chrome trace-event JSON) | docs/observability.md |
+//! | `bubble` | synctest bubbles: private P, bubble threads, virtual clock, seeded choices | synctest bubbles (§16) |
+//! | `synctest` | `gort::synctest`: test, wait, test_seeded, explore  | docs/testing.md        |
 //! | `env`    | GORT_* configuration, the CPU limit \[unsafe: sched_getaffinity\] | Configuration |
 //! | `chan`   | channels, `select!`, the dynamic `Select`, timer channels and timers \[unsafe: waiter nodes, erased select values\] | docs/channels.md |
 //! | `context`| Go's context: cancellation trees, deadlines, values  | docs/toolkit.md        |
@@ -48,6 +50,7 @@
 // Under loom the coroutine, stack and OS paths are behind seams (docs/loom.md) and go unused.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+pub(crate) mod bubble;
 #[allow(unsafe_code)]
 pub mod chan;
 pub mod context;
@@ -98,6 +101,7 @@ pub mod stack;
 pub mod stdio;
 #[allow(unsafe_code)]
 pub mod sync;
+pub mod synctest;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 pub mod syscall;

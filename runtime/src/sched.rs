@@ -487,6 +487,10 @@ impl Sched {
 
     /// Puts a G on the global queue (from outside any P, or for a P-less M).
     pub(crate) fn global_put(&self, g: GRef) {
+        // A synctest bubble's G goes to its bubble (a yield, bubble/mod.rs): one load.
+        if g.bubble_key() != 0 {
+            return crate::bubble::ready(g);
+        }
         let mut l = self.lock.lock();
         l.global.push_back(g);
         self.nglobal
@@ -642,6 +646,11 @@ impl Sched {
         crate::metrics::mark_runnable(&mut g);
         if crate::exectrace::on() {
             trace_ready(&g);
+        }
+        // A synctest bubble's G goes to its bubble's run set, never a P's (bubble/mod.rs,
+        // "Routing"): one load of the record being readied.
+        if g.bubble_key() != 0 {
+            return crate::bubble::ready(g);
         }
         let mut slot = Some(g);
         let stealable = with_current_p(|shared, local| {
@@ -1337,6 +1346,12 @@ impl Sched {
         }
     }
 
+    /// Runs the synctest bubble G `g` on this bubble thread (`me`), which holds the bubble's
+    /// private P: `execute` as an M runs a G (bubble/mod.rs, `run_loop`).
+    pub(crate) fn execute_g(&'static self, me: &'static MShared, g: GRef) {
+        self.execute(me, g, false);
+    }
+
     /// The execution trace's run slice of `g` (tracing only, so off the hot path), ended by
     /// `r` (a park carries its reason in its `ParkFn`: the G's record gets it only in the
     /// callback, after which the G is no longer ours to read).
@@ -1461,12 +1476,39 @@ impl Sched {
             if crate::exectrace::on() {
                 crate::exectrace::create(Some(local), Some(shared.id), id, parent, g.name());
             }
-            g
+            // Spawned on a synctest bubble's private P: a member of that bubble.
+            let bubbled = crate::bubble::is_bubble_p(shared);
+            if bubbled {
+                crate::bubble::adopt(&mut g);
+            }
+            (g, bubbled)
         });
-        if let Some(g) = on_p {
+        if let Some((g, bubbled)) = on_p {
             let id = g.id();
             self.ready_g(g, true);
+            if bubbled {
+                // A spawn is one of a bubble's preemption points.
+                crate::bubble::preempt_point();
+            }
             return id;
+        }
+        // A bubble's G without its P at hand (inside `blocking`): still a member.
+        if crate::bubble::active() {
+            let (name, entry) = args.take().unwrap();
+            let mut entry = Some(entry);
+            if let Some(id) = crate::bubble::spawn_outside_p(
+                name.clone(),
+                stack_size,
+                stack_reserved,
+                &mut entry,
+                site,
+            ) {
+                return id;
+            }
+            args = Some((
+                name,
+                entry.expect("spawn_outside_p keeps the task when it declines"),
+            ));
         }
         // Outside any P: queue it globally without a record (see `FreshG`).
         let (name, entry) = args.take().unwrap();
@@ -1557,6 +1599,12 @@ impl Sched {
         };
         let released = with_m(|m| {
             let r = match &*m.p.borrow() {
+                // A bubble's private P stays with its thread: the bubble's other Gs wait for
+                // this one anyway (one M), and no other M may run them.
+                PSlot::InG(r) if crate::bubble::is_bubble_p(r.shared()) => {
+                    r.enter_syscall();
+                    None
+                }
                 PSlot::InG(r) => r.release(),
                 _ => None,
             };
@@ -1766,12 +1814,12 @@ fn take_slot() -> PSlot {
     with_m(|m| std::mem::replace(&mut *m.p.borrow_mut(), PSlot::None))
 }
 
-fn set_p(s: PSlot) {
+pub(crate) fn set_p(s: PSlot) {
     with_m(|m| *m.p.borrow_mut() = s);
 }
 
 /// Takes the owned P out of the M's slot (scheduler context); fatal if the M has none.
-fn take_owned_p() -> PHandle {
+pub(crate) fn take_owned_p() -> PHandle {
     with_m(
         |m| match std::mem::replace(&mut *m.p.borrow_mut(), PSlot::None) {
             PSlot::Owned(h) => h,
@@ -1862,6 +1910,12 @@ pub(crate) fn can_spin(iter: u32) -> bool {
     if iter >= 4 || cfg!(loom) || !crate::coro::on_g_stack() {
         return false;
     }
+    // In a synctest bubble the generator decides (a "spin" yields: bubble::spin_choice).
+    if crate::bubble::active() {
+        if let Some(spin) = crate::bubble::spin_choice(iter) {
+            return spin;
+        }
+    }
     let s = crate::sched();
     if s.nprocs() <= 1
         || s.nprocs() <= s.npidle.load(Ordering::Relaxed) + s.nmspinning.load(Ordering::Relaxed) + 1
@@ -1924,6 +1978,9 @@ impl Sched {
     /// go to the global queue with an M started for each such P; the rest go to this M's P's
     /// local queue (all to the global queue on a P-less M).
     pub(crate) fn injectglist(&'static self, mut gs: Vec<GRef>) {
+        if crate::bubble::active() {
+            crate::bubble::route_batch(&mut gs);
+        }
         for g in gs.iter_mut() {
             g.set_status(GStatus::Runnable);
             crate::metrics::mark_runnable(g);

@@ -198,7 +198,11 @@ impl ScopeData {
             st.waiter = Some(c.clone());
             c
         };
-        waitcell::wait(&cell, WaitReason::WaitGroupWait, None, None);
+        let reason = crate::bubble::durable_in_bubble(
+            WaitReason::WaitGroupWait,
+            WaitReason::WaitGroupWaitDurable,
+        );
+        waitcell::wait(&cell, reason, None, None);
     }
 }
 

@@ -144,7 +144,10 @@ pub fn should_yield() -> bool {
     crate::sched::current_p_preempted()
 }
 
-/// Yields if [`should_yield`] says so: a cheap scheduling point for long loops.
+/// Yields if [`should_yield`] says so: a cheap scheduling point for long loops. Inside a
+/// `gort::synctest` bubble it is a preemption point of the seeded schedule instead: the
+/// bubble's generator decides whether another runnable green thread runs here (mark the places
+/// where a real preemption could expose a race: `explore` then tries both orders).
 ///
 /// # Examples
 ///
@@ -157,6 +160,10 @@ pub fn should_yield() -> bool {
 /// h.join().unwrap();
 /// ```
 pub fn preempt_point() {
+    // In a synctest bubble it is a choice point of the seeded schedule.
+    if crate::bubble::active() && crate::bubble::preempt_point() {
+        return;
+    }
     if should_yield() {
         crate::yield_now();
     }

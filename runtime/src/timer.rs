@@ -85,16 +85,30 @@ pub struct TimerId {
     seq: u64,
 }
 
+/// `TimerId::shard` of a synctest bubble's timer (its `slot` is the bubble's key).
+const BUBBLE_SHARD: u32 = u32::MAX;
+
+impl TimerId {
+    /// The id of timer `seq` of the bubble with key `key` (bubble/mod.rs).
+    pub(crate) fn bubble(key: u32, seq: u64) -> TimerId {
+        TimerId {
+            shard: BUBBLE_SHARD,
+            slot: key,
+            seq,
+        }
+    }
+}
+
 type Callback = Box<dyn FnOnce() + Send>;
 
-/// What a timer does when it fires.
-enum Action {
+/// What a timer does when it fires (also what a synctest bubble's heap holds: bubble/mod.rs).
+pub(crate) enum Action {
     Call(Callback),
     Unpark(Unparker),
 }
 
 impl Action {
-    fn run(self) {
+    pub(crate) fn run(self) {
         match self {
             // On a runtime thread: a panicking callback must not take the M with it.
             Action::Call(f) => crate::join::guarded("a timer callback", f),
@@ -238,7 +252,8 @@ impl Timers {
         }
         // std's atomic: a process-global static, no part of a loom model (see netpoll/mod.rs).
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let pid = crate::sched::current_p_id();
+        // (A synctest bubble's private P, whose id is past every shard, picks like a thread.)
+        let pid = crate::sched::current_p_id().filter(|&p| p < self.shards.len());
         if let Some(p) = pid {
             return p;
         }
@@ -397,14 +412,45 @@ impl Timers {
 /// }));
 /// rx.recv().unwrap();
 /// ```
+///
+/// Inside a synctest bubble the timer is the bubble's: it runs when the bubble's virtual clock
+/// reaches `when` (see `gort::synctest`).
 pub fn add(when: Instant, f: Box<dyn FnOnce() + Send>) -> TimerId {
-    timers().add(when, Action::Call(f))
+    add_action(when, Action::Call(f))
+}
+
+/// [`add`] for any action: into the calling bubble's heap inside one, else the shards.
+fn add_action(when: Instant, a: Action) -> TimerId {
+    let a = if crate::bubble::active() {
+        match crate::bubble::try_add_timer(when, a) {
+            Ok(id) => return id,
+            Err(a) => a,
+        }
+    } else {
+        a
+    };
+    timers().add(when, a)
+}
+
+/// [`add`] for a timer that belongs to the bubble with key `key` (a timer channel's, whichever
+/// thread arms it), or to nobody (`key` 0: the shards, even when called inside a bubble).
+pub(crate) fn add_for(key: u32, when: Instant, f: Box<dyn FnOnce() + Send>) -> TimerId {
+    let a = Action::Call(f);
+    let a = if key != 0 {
+        match crate::bubble::add_timer_in(key, when, a) {
+            Ok(id) => return id,
+            Err(a) => a,
+        }
+    } else {
+        a
+    };
+    timers().add(when, a)
 }
 
 /// Registers `u` to be unparked at or after `when`: [`add`] without the allocation (what
 /// [`sleep`] uses).
 pub(crate) fn add_unpark(when: Instant, u: Unparker) -> TimerId {
-    timers().add(when, Action::Unpark(u))
+    add_action(when, Action::Unpark(u))
 }
 
 /// Removes a pending timer; true if it had not fired (its callback will never run).
@@ -417,7 +463,37 @@ pub(crate) fn add_unpark(when: Instant, u: Unparker) -> TimerId {
 /// assert!(gort_runtime::timer::cancel(id));
 /// ```
 pub fn cancel(id: TimerId) -> bool {
+    if id.shard == BUBBLE_SHARD {
+        return crate::bubble::cancel_timer(id.slot, id.seq);
+    }
     timers().cancel(id)
+}
+
+/// The current instant of gort's clock (Go's `time.Now`): inside a synctest bubble (a green
+/// thread of the bubble) the bubble's virtual clock, which starts at the same fixed instant in
+/// every bubble and moves only when every green thread of the bubble is durably blocked;
+/// elsewhere `Instant::now()`. Deadlines given to gort (sleeps, timeouts, timers, contexts,
+/// sockets) are on this clock.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let t0 = gort::time::now(); // outside a bubble: the real clock
+/// gort::synctest::test(|| {
+///     let start = gort::time::now();
+///     gort::sleep(Duration::from_secs(3600)); // an hour of virtual time, at once
+///     assert_eq!(gort::time::now() - start, Duration::from_secs(3600));
+/// });
+/// assert!(t0.elapsed() < Duration::from_secs(3600));
+/// ```
+pub fn now() -> Instant {
+    if crate::bubble::active() {
+        if let Some(b) = crate::bubble::current() {
+            return b.now();
+        }
+    }
+    Instant::now()
 }
 
 /// Number of pending timers (added, neither fired nor cancelled).
@@ -581,7 +657,7 @@ pub fn sleep(d: Duration) {
 /// The instant `d` from now; a `d` too long for `Instant` (`Duration::MAX`, say) gives an instant
 /// 30 years ahead, which is "never" for every timer, as Go's `time.Sleep(math.MaxInt64)` is.
 pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
+    let now = now();
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
@@ -603,7 +679,7 @@ pub fn sleep_until(deadline: Instant) {
         std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
         return;
     }
-    if Instant::now() < deadline {
+    if now() < deadline {
         park_until(deadline);
     }
 }
@@ -617,7 +693,7 @@ fn park_until(deadline: Instant) {
         });
         // Only the timer holds the unparker, and it fires at or after the deadline; the check
         // guards against the timers' nanosecond clock rounding below `Instant`.
-        if Instant::now() >= deadline {
+        if now() >= deadline {
             return;
         }
     }

@@ -154,3 +154,22 @@ macro_rules! child_test {
         }
     };
 }
+
+/// A lost update as an ordinary gort program (two green threads: read, yield, write), the
+/// classic bug of the synctest suites (tests/synctest.rs, tests/synctest_bugs.rs).
+pub fn lost_update() {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    let n = std::sync::Arc::new(AtomicU32::new(0));
+    let hs: Vec<_> = (0..2)
+        .map(|_| {
+            let n = n.clone();
+            gort::spawn(move || {
+                let v = n.load(SeqCst);
+                gort::yield_now();
+                n.store(v + 1, SeqCst);
+            })
+        })
+        .collect();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(n.load(SeqCst), 2, "lost update");
+}

@@ -47,6 +47,8 @@ fn main() {
         "select8" => select8(arg(1), false),
         "select8_dyn" => select8(arg(1), true),
         "timer_churn" => timer_churn(arg(1)),
+        "bubble_pingpong" => bubble_pingpong(arg(1)),
+        "bubble_ticker" => bubble_ticker(arg(1)),
         w => unsupported(w),
     })
     .join()
@@ -738,4 +740,48 @@ fn timer_churn(n: u64) {
     let el = t.elapsed();
     producer.join().unwrap();
     report("timer_churn", el.as_nanos() as f64 / n as f64, "ns/op");
+}
+
+/// `chan_pingpong` inside a synctest bubble (gort only): what a switch costs when the bubble's
+/// seeded scheduler, not a P's runnext, picks the next green thread (each round trip is two
+/// switches, each a decision of the generator and a hand-over through the bubble's run set).
+fn bubble_pingpong(n: u64) {
+    let r = gort::synctest::test_seeded(1, move || {
+        let (ping_tx, ping_rx) = gort::chan::bounded::<u64>(0);
+        let (pong_tx, pong_rx) = gort::chan::bounded::<u64>(0);
+        let echo = gort::spawn(move || {
+            for v in ping_rx {
+                if pong_tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let t = Instant::now();
+        for i in 0..n {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i);
+        }
+        let el = t.elapsed();
+        drop(ping_tx);
+        echo.join().unwrap();
+        report(
+            "bubble_pingpong",
+            el.as_nanos() as f64 / n as f64,
+            "ns/roundtrip",
+        );
+    });
+    eprintln!("bubble_pingpong: {} switches", r.switches());
+}
+
+/// A ticker of 100 ms read for `ticks` ticks in a synctest bubble (36,000: one virtual hour);
+/// the wall time it takes.
+fn bubble_ticker(ticks: u64) {
+    let t = Instant::now();
+    gort::synctest::test_seeded(1, move || {
+        let tk = gort::time::tick(std::time::Duration::from_millis(100));
+        for _ in 0..ticks {
+            tk.recv().unwrap();
+        }
+    });
+    report("bubble_ticker", t.elapsed().as_secs_f64() * 1e3, "ms/run");
 }

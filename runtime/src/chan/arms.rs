@@ -120,6 +120,10 @@ impl<T> SelectArm for RecvArm<'_, T> {
         WaitReason::ChanReceive
     }
 
+    fn bubble(&self) -> u32 {
+        self.c.bubble
+    }
+
     fn wait_obj(&self) -> crate::g::WaitObj {
         self.c.wait_obj()
     }
@@ -217,6 +221,10 @@ impl<T> SelectArm for SendArm<'_, T> {
 
     fn reason(&self) -> WaitReason {
         WaitReason::ChanSend
+    }
+
+    fn bubble(&self) -> u32 {
+        self.c.bubble
     }
 
     fn wait_obj(&self) -> crate::g::WaitObj {
@@ -360,5 +368,9 @@ impl<T> SelectArm for WatchArm<'_, T> {
         } else {
             WaitReason::ChanReceive
         }
+    }
+
+    fn bubble(&self) -> u32 {
+        self.c.bubble
     }
 }

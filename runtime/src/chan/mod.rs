@@ -131,6 +131,10 @@ struct Chan<T> {
     receivers: AtomicUsize,
     /// Set for timer channels only. Immutable.
     timer: Option<TimerHooks<T>>,
+    /// The synctest bubble the channel was made in (its key; 0: none). Immutable. A member
+    /// blocked on it is durably blocked, and its timer runs on that bubble's clock
+    /// (bubble/mod.rs).
+    bubble: u32,
 }
 
 enum TrySend<T> {
@@ -192,6 +196,25 @@ impl<T> Chan<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             timer,
+            bubble: crate::bubble::current_key(),
+        }
+    }
+
+    /// A wait on this channel is about to begin: in a synctest bubble, a member may wait only
+    /// on its own bubble's channels, and such a wait is durable (one relaxed load outside).
+    #[inline]
+    fn before_park(&self, what: &str) {
+        if crate::bubble::active() {
+            crate::bubble::chan_park(std::iter::once(self.bubble), what);
+        }
+    }
+
+    /// The clock this channel's timer runs on (its bubble's, else the real one).
+    fn clock(&self) -> Instant {
+        if self.bubble == 0 {
+            Instant::now()
+        } else {
+            crate::bubble::clock_of(self.bubble)
         }
     }
 
@@ -204,7 +227,7 @@ impl<T> Chan<T> {
     #[inline]
     fn poll_timer(&self, g: &mut Inner<T>) {
         if let Some(t) = &self.timer {
-            (t.fire_due)(self, g, Instant::now());
+            (t.fire_due)(self, g, self.clock());
         }
     }
 
@@ -631,6 +654,7 @@ impl<T> Sender<T> {
             Ok(TrySend::Full(_)) => unreachable!("send_locked reports a full channel as Err"),
             Err(blocked) => blocked,
         };
+        self.c.before_park("send on");
         let arm = SendArm::new(self, v);
         let (w, slot) = (arm.waiter.get(), arm.slot.get());
         let c = &*self.c;
@@ -678,7 +702,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
-        match Instant::now().checked_add(d) {
+        match crate::timer::now().checked_add(d) {
             Some(t) => self.send_until(v, __Mode::Deadline(t)),
             None => self.send_until(v, __Mode::Block),
         }
@@ -860,6 +884,7 @@ impl<T> Receiver<T> {
     /// The blocking tail of [`recv`](Self::recv): links a waiter under `g`, the lock of the
     /// attempt that found nothing, and parks (select::block_one).
     fn recv_blocking<'a>(&'a self, mut g: MutexGuard<'a, Inner<T>>) -> Result<T, RecvError> {
+        self.c.before_park("receive on");
         loop {
             let arm = RecvArm::new(self);
             let (w, slot) = (arm.waiter.get(), arm.slot.get());
@@ -920,7 +945,7 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn recv_timeout(&self, d: Duration) -> Result<T, RecvTimeoutError> {
-        match Instant::now().checked_add(d) {
+        match crate::timer::now().checked_add(d) {
             Some(t) => self.recv_until(__Mode::Deadline(t)),
             None => self.recv_until(__Mode::Block),
         }

@@ -75,6 +75,8 @@ pub trait SelectArm: sealed::Sealed {
     fn mark(&self);
     /// The wait reason when this arm blocks alone.
     fn reason(&self) -> WaitReason;
+    /// The synctest bubble the arm's channel was made in (0: none; bubble/mod.rs).
+    fn bubble(&self) -> u32;
     /// What a G blocked on this arm alone waits on (the dump: the channel and its capacity).
     fn wait_obj(&self) -> crate::g::WaitObj;
 }
@@ -90,9 +92,15 @@ fn fastrand(_n: usize) -> usize {
     0
 }
 
-/// A small per-thread xorshift generator (fairness, not cryptography).
+/// A small per-thread xorshift generator (fairness, not cryptography). In a synctest bubble the
+/// bubble's seeded generator draws instead (a replayable arm order).
 #[cfg(not(loom))]
 fn fastrand(n: usize) -> usize {
+    if crate::bubble::active() {
+        if let Some(x) = crate::bubble::rand_below(n) {
+            return x;
+        }
+    }
     RNG.with(|r| {
         let mut x = r.get();
         if x == 0 {
@@ -165,8 +173,12 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
 ) -> Option<usize> {
     let n = arms.len();
     debug_assert_eq!(order.len(), n);
+    // A select is one of a synctest bubble's preemption points.
+    if crate::bubble::active() {
+        crate::bubble::preempt_point();
+    }
     let deadline = match mode {
-        Mode::Timeout(d) => Instant::now().checked_add(d),
+        Mode::Timeout(d) => crate::timer::now().checked_add(d),
         Mode::Deadline(t) => Some(t),
         _ => None,
     };
@@ -188,7 +200,9 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
         }
         let give_up = match mode {
             Mode::NonBlock => true,
-            Mode::Timeout(_) | Mode::Deadline(_) => deadline.is_some_and(|d| Instant::now() >= d),
+            Mode::Timeout(_) | Mode::Deadline(_) => {
+                deadline.is_some_and(|d| crate::timer::now() >= d)
+            }
             Mode::Block => false,
         };
         if give_up {
@@ -208,6 +222,10 @@ pub(crate) fn select_in<A: Arms + ?Sized>(
             1 => (arms.arm(0).reason(), arms.arm(0).wait_obj()),
             _ => (WaitReason::Select, crate::g::WaitObj::Select(n)),
         };
+        // In a synctest bubble: durable if every arm is a channel of the caller's bubble.
+        if crate::bubble::active() {
+            crate::bubble::chan_park((0..n).map(|i| arms.arm(i).bubble()), "select on");
+        }
         let sel = match deadline {
             None => {
                 let core = SelCore::new();

@@ -145,8 +145,15 @@ fn block(c: &Arc<Chan<Instant>>, g: &mut Inner<Instant>) {
     let Some(when) = t.when else { return };
     t.gen += 1;
     let gen = t.gen;
+    let key = c.bubble;
     let c = c.clone();
-    t.heap = Some(timers::add(when, Box::new(move || heap_fired(&c, gen))));
+    // The channel's bubble's heap (or the shards for a channel made outside bubbles), whoever
+    // blocks on it.
+    t.heap = Some(timers::add_for(
+        key,
+        when,
+        Box::new(move || heap_fired(&c, gen)),
+    ));
 }
 
 /// The heap entry of generation `gen` fired: runs step 1, and heaps a ticker's next period if
@@ -161,7 +168,11 @@ fn heap_fired(c: &Arc<Chan<Instant>>, gen: u64) {
     }
     t.heap = None;
     // The heap fired at or after `when` by its own clock; make sure `fire` agrees.
-    let now = t.when.map_or_else(Instant::now, |w| w.max(Instant::now()));
+    let clock = c.clock();
+    let Some(t) = g.timer.as_deref_mut() else {
+        return;
+    };
+    let now = t.when.map_or(clock, |w| w.max(clock));
     // Into the buffer, and the first waiter looks again instead of being handed the value: a
     // select woken by one of several timers due together then chooses among all of them
     // uniformly, as it does when it finds them due itself (Go hands the value over, so the
@@ -177,6 +188,9 @@ fn heap_fired(c: &Arc<Chan<Instant>>, gen: u64) {
 /// Stops the timer of channel `c` and drains its value; true if a value of this setting was
 /// still to come (module docs, "No stale values").
 fn stop(c: &Arc<Chan<Instant>>) -> bool {
+    if c.bubble != 0 {
+        crate::bubble::check_member(c.bubble, "stop of");
+    }
     let mut g = c.inner.lock();
     let t = g.timer.as_deref_mut().expect("a timer channel has a timer");
     let active = t.when.take().is_some();
@@ -192,6 +206,9 @@ fn stop(c: &Arc<Chan<Instant>>) -> bool {
 /// Resets the timer of channel `c` to fire at `when` (every `period`, for a ticker); drains a
 /// value of the old setting. Returns as [`stop`] does.
 fn reset(c: &Arc<Chan<Instant>>, when: Instant, period: Option<Duration>) -> bool {
+    if c.bubble != 0 {
+        crate::bubble::check_member(c.bubble, "reset of");
+    }
     let mut g = c.inner.lock();
     let inner = &mut *g;
     let t = inner
@@ -205,7 +222,7 @@ fn reset(c: &Arc<Chan<Instant>>, when: Instant, period: Option<Duration>) -> boo
     let heaped = t.heap.take();
     let drained = inner.buf.pop_front().is_some();
     // A reset to "now" is due at once; waiters linked meanwhile need the new heap entry.
-    fire_due(c, inner, Instant::now());
+    fire_due(c, inner, c.clock());
     if !inner.recvq.is_empty() || !inner.recv_watch.is_empty() {
         block(c, inner);
     }

@@ -164,7 +164,7 @@ impl<S: AsRawFd> Io<S> {
             }
             // Go's rule: past the deadline an operation fails, even if it would not wait.
             let deadline = self.deadline(dir);
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| crate::timer::now() >= d) {
                 return Err(io::ErrorKind::TimedOut.into());
             }
             match f(self.sock()) {

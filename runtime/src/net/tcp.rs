@@ -365,7 +365,7 @@ impl TcpStream {
             (Ok(()), _) if !interrupted => Ok(s),
             (_, Some(e)) => Err(e.into()),
             // The deadline is the context's: report it as such.
-            (Err(_), None) if deadline.is_some_and(|d| Instant::now() >= d) => {
+            (Err(_), None) if deadline.is_some_and(|d| crate::timer::now() >= d) => {
                 Err(crate::context::DeadlineExceeded.into())
             }
             (r, None) => r.map(|()| s),

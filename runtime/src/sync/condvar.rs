@@ -220,7 +220,7 @@ impl Condvar {
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
         let deadline = crate::timer::deadline_after(dur);
         while cond(&mut guard) {
-            if Instant::now() >= deadline {
+            if crate::timer::now() >= deadline {
                 return (guard, WaitTimeoutResult(true));
             }
             guard = self.wait_deadline(guard, deadline).0;

@@ -38,9 +38,16 @@ const STARVING: u32 = 4;
 const WAITER_SHIFT: u32 = 3;
 const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
-/// True if a waiter that started waiting at `start` has waited past the threshold.
+/// True if a waiter that started waiting at `start` has waited past the threshold. In a
+/// synctest bubble the bubble's generator decides instead (real time would make the schedule
+/// unrepeatable): it is the choice between handing the lock off and letting arrivals barge.
 #[cfg(not(loom))]
 fn starved(start: Instant) -> bool {
+    if crate::bubble::active() {
+        if let Some(c) = crate::bubble::coin() {
+            return c;
+        }
+    }
     start.elapsed() > STARVATION_THRESHOLD
 }
 
@@ -96,6 +103,10 @@ impl RawMutex {
     #[inline]
     #[track_caller]
     pub(crate) fn lock(&self) {
+        // A lock is one of a synctest bubble's preemption points (one load outside bubbles).
+        if crate::bubble::active() {
+            crate::bubble::preempt_point();
+        }
         if !self.try_lock() {
             self.lock_slow();
         }

@@ -103,6 +103,10 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        // A lock is one of a synctest bubble's preemption points (one load outside bubbles).
+        if crate::bubble::active() {
+            crate::bubble::preempt_point();
+        }
         if self.reader_count.fetch_add(1, Ordering::SeqCst) + 1 < 0 {
             // Readers wait for the writer holding `w`: the dump names it.
             self.reader_sem

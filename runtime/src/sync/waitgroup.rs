@@ -39,9 +39,24 @@ use std::fmt;
 pub struct WaitGroup {
     state: AtomicU64,
     sema: Sema,
+    /// The synctest bubble of the last `add` (its key; 0: none), as Go binds a WaitGroup to a
+    /// bubble: a wait on it inside that bubble is durably blocked. Relaxed: read by a waiter
+    /// of the same bubble, which runs after that `add` on the same thread.
+    bubble: crate::loom::unmodelled::AtomicU32,
 }
 
 impl WaitGroup {
+    /// The wait reason: durable in the bubble this group is bound to (Go's bubbled WaitGroup).
+    fn reason(&self) -> WaitReason {
+        if crate::bubble::active() {
+            let b = self.bubble.load(std::sync::atomic::Ordering::Relaxed);
+            if b != 0 && b == crate::bubble::current_key() {
+                return WaitReason::WaitGroupWaitDurable;
+            }
+        }
+        WaitReason::WaitGroupWait
+    }
+
     super::cfn! {
         /// A group with a zero counter (`const`).
         ///
@@ -55,6 +70,7 @@ impl WaitGroup {
             WaitGroup {
                 state: AtomicU64::new(0),
                 sema: Sema::new(0),
+                bubble: crate::loom::unmodelled::AtomicU32::new(0),
             }
         }
     }
@@ -73,6 +89,12 @@ impl WaitGroup {
     /// wg.wait();
     /// ```
     pub fn add(&self, delta: i32) {
+        if crate::bubble::active() {
+            self.bubble.store(
+                crate::bubble::current_key(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         let d = (delta as i64 as u64) << 32;
         let state = self.state.fetch_add(d, Ordering::SeqCst).wrapping_add(d);
         let v = (state >> 32) as i32;
@@ -139,7 +161,7 @@ impl WaitGroup {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
-                    self.sema.acquire(false, WaitReason::WaitGroupWait);
+                    self.sema.acquire(false, self.reason());
                     return;
                 }
                 Err(x) => state = x,
