@@ -293,6 +293,17 @@ pub(crate) fn round(local: &crate::p::PLocal, p: usize) {
     }
 }
 
+/// P `local` was removed by `set_maxprocs`: its events go to the writer now (its owner, under
+/// `Sched::lock`, calls this; `stop` flushes live Ps only).
+#[cold]
+pub(crate) fn p_removed(local: &crate::p::PLocal) {
+    let evs = std::mem::take(&mut local.trace.borrow_mut().evs);
+    if !evs.is_empty() {
+        SHARED.lock().full.push(evs);
+        WAKE.notify_all();
+    }
+}
+
 #[cold]
 fn flush_p(local: &crate::p::PLocal, p: usize, gen: u64) {
     let mut b = local.trace.borrow_mut();

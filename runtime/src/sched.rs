@@ -1802,6 +1802,9 @@ impl Sched {
         }
         local.gfree.borrow_mut().drain_to_global();
         *local.goids.borrow_mut() = Default::default();
+        // A trace's events of this P would otherwise wait for a `stop` that no longer asks a
+        // removed P (it flushes live Ps only).
+        crate::exectrace::p_removed(local);
         p.shared().life.store(crate::p::DEAD, Ordering::Relaxed);
         let _dead = p.make_idle();
     }
