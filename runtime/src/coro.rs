@@ -21,7 +21,8 @@
 //! Everything else about the switch is corosensei's: `resume` runs the G until it calls
 //! [`suspend`] or returns; [`suspend`] returns when some M resumes the G again.
 
-use crate::g::GRef;
+use crate::g::{GRef, G};
+use crate::signal::StackGuard;
 use crate::stack::GStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::cell::Cell;
@@ -112,7 +113,7 @@ pub(crate) struct Coro {
     /// The stack's guard and size, for the overflow handler (signal.rs); the G's id and name
     /// come from its record at each resume (not copied here: the record is 240 bytes, one
     /// malloc chunk, docs/design.md "What one G costs").
-    guard: crate::signal::StackGuard,
+    guard: StackGuard,
     /// The G's `Yielder`, on its own stack; known after the first resume.
     yielder: *const Yielder<(), Suspend>,
     /// An address inside the frames of the G's last park (its park callback's), 0 if it last
@@ -127,10 +128,27 @@ pub(crate) struct Coro {
 // SAFETY: argued in the comment above.
 unsafe impl Send for Coro {}
 
+/// What runs on this thread: set by the M around each resume (all three), read by the G
+/// (`yielder`: how to suspend) and by the overflow handler (`g` and `guard`: who overflowed).
+/// Const-initialised, no destructor: readable from a signal handler.
+struct Current {
+    /// The Yielder of the G running here (null when none); the G's first resume stores it
+    /// itself (`set_yielder`), on its own stack.
+    yielder: Cell<*const Yielder<(), Suspend>>,
+    /// The running G's record (valid while `guard` is non-null).
+    g: Cell<*const G>,
+    /// The running G's stack guard, in its `Coro` (null when no G runs here).
+    guard: Cell<*const StackGuard>,
+}
+
 thread_local! {
-    /// The Yielder of the G running on this thread (null when none). Set by the M before
-    /// `resume`, read by `suspend` on the G's stack.
-    static CUR_YIELDER: Cell<*const Yielder<(), Suspend>> = const { Cell::new(std::ptr::null()) };
+    static CUR: Current = const {
+        Current {
+            yielder: Cell::new(std::ptr::null()),
+            g: Cell::new(std::ptr::null()),
+            guard: Cell::new(std::ptr::null()),
+        }
+    };
 }
 
 impl Coro {
@@ -149,20 +167,30 @@ impl Coro {
         }
     }
 
-    /// Runs the G (id `goid`, named `name`) until it suspends or finishes. Called only by the
-    /// M that owns the G.
-    pub(crate) fn resume(&mut self, goid: u64, name: Option<&str>) -> Resumed {
-        set_yielder_ptr(self.yielder);
-        // SAFETY: `name` is the G's own `Arc<str>` (the caller's), alive while the G runs; the
-        // info is uninstalled (`set_running(None)`) right after the G switches out.
-        let info = unsafe { crate::signal::RunningInfo::with_guard(goid, name, &self.guard) };
-        crate::signal::set_running(Some(&info));
+    /// Runs the G whose record is `g` until it suspends or finishes. Called only by the M that
+    /// owns the G, from the scheduler's own frames (`execute`).
+    ///
+    /// The thread-local is reached inline here, not through an `#[inline(never)]` accessor: this
+    /// frame is the M's and never changes threads (the switch comes back to it on the thread
+    /// that made it), so an address computed before the switch is right after it. Three words
+    /// written before and two after; the overflow handler reads the G's id and name from its
+    /// record (`g`), which outlives the run.
+    #[inline]
+    pub(crate) fn resume(&mut self, g: *const G) -> Resumed {
+        let guard: *const StackGuard = &self.guard;
+        CUR.with(|c| {
+            c.yielder.set(self.yielder);
+            c.g.set(g);
+            c.guard.set(guard);
+        });
         let r = self.inner.resume(());
-        crate::signal::set_running(None);
-        if self.yielder.is_null() {
-            self.yielder = get_yielder();
-        }
-        set_yielder_ptr(std::ptr::null());
+        CUR.with(|c| {
+            if self.yielder.is_null() {
+                self.yielder = c.yielder.get();
+            }
+            c.yielder.set(std::ptr::null());
+            c.guard.set(std::ptr::null());
+        });
         match r {
             CoroutineResult::Yield(s) => {
                 self.parked_at = match &s {
@@ -231,17 +259,12 @@ fn prefetch(addr: usize) {
 
 #[inline(never)]
 fn set_yielder(y: &Yielder<(), Suspend>) {
-    set_yielder_ptr(y);
-}
-
-#[inline(never)]
-fn set_yielder_ptr(y: *const Yielder<(), Suspend>) {
-    CUR_YIELDER.with(|c| c.set(std::hint::black_box(y)));
+    CUR.with(|c| c.yielder.set(std::hint::black_box(y)));
 }
 
 #[inline(never)]
 fn get_yielder() -> *const Yielder<(), Suspend> {
-    std::hint::black_box(CUR_YIELDER.with(|c| c.get()))
+    std::hint::black_box(CUR.with(|c| c.yielder.get()))
 }
 
 /// True when the calling code runs on a G's stack (inside `resume`).
@@ -250,20 +273,49 @@ pub(crate) fn on_g_stack() -> bool {
     !get_yielder().is_null()
 }
 
+/// The running G's way out, if the caller runs on a G's stack: [`on_g_stack`] and the lookup
+/// [`suspend`] makes, in one thread-local read, for a caller about to suspend (`park`). Used
+/// at once, never kept: it is this G's, and only good on its stack.
+pub(crate) struct GYielder(std::ptr::NonNull<Yielder<(), Suspend>>);
+
+/// See [`GYielder`]. `None` on a plain thread.
+#[inline]
+pub(crate) fn g_yielder() -> Option<GYielder> {
+    std::ptr::NonNull::new(get_yielder().cast_mut()).map(GYielder)
+}
+
 /// Suspends the running G, handing `s` to its M. Returns when an M resumes the G.
 ///
 /// Must be called on a G's stack (`on_g_stack()`); the engine checks before calling.
 #[inline]
 pub(crate) fn suspend(s: Suspend) {
-    // A G that is unwinding must not leave its OS thread (std's panic state is per thread):
-    // sched.rs, "Unwinding Gs keep their M".
-    crate::sched::before_switch();
-    let y = get_yielder();
-    if y.is_null() {
-        crate::fatal::fatal!("suspend called outside a green thread");
+    match g_yielder() {
+        Some(y) => suspend_with(y, s),
+        None => crate::fatal::fatal!("suspend called outside a green thread"),
     }
-    // SAFETY: `y` was set by the M that resumed this G, from this G's own coroutine (the first
-    // resume stores it; later resumes restore it), so it points at this coroutine's Yielder,
-    // which lives as long as the coroutine; and we are running on that coroutine's stack.
-    unsafe { (*y).suspend(s) };
+}
+
+/// [`suspend`] with the yielder already looked up. THE way out of a G: every park, yield and
+/// exit from a blocking call without a P comes through here (the M, back in `execute` on the
+/// same OS thread, pins a G that is unwinding to itself: sched.rs, "Unwinding Gs keep their
+/// M").
+#[inline]
+pub(crate) fn suspend_with(y: GYielder, s: Suspend) {
+    // SAFETY: `y` came from `g_yielder` on this G's stack: the pointer was set by the M that
+    // resumed this G, from this G's own coroutine (the first resume stores it; later resumes
+    // restore it), so it points at this coroutine's Yielder, which lives as long as the
+    // coroutine; and we are running on that coroutine's stack.
+    unsafe { y.0.as_ref().suspend(s) };
+}
+
+/// For the overflow handler: the G running on this thread and its stack guard, if any. The
+/// pointers are valid only while the G runs (from the M's set to its clear around the resume),
+/// which is when the handler, interrupting this thread, reads them.
+pub(crate) fn running_for_signal() -> Option<(*const G, *const StackGuard)> {
+    CUR.try_with(|c| {
+        let guard = c.guard.get();
+        (!guard.is_null()).then(|| (c.g.get(), guard))
+    })
+    .ok()
+    .flatten()
 }

@@ -185,3 +185,16 @@ pub(crate) fn with_m<R>(f: impl FnOnce(&MLocal) -> R) -> R {
     std::hint::black_box(());
     MLOCAL.with(f)
 }
+
+/// [`with_m`] for the scheduler's own frames only: `m_main`, `find_runnable`, `execute` and the
+/// synctest bubble loop, which run on an M's thread stack and never on a G's. Such a frame never
+/// changes threads (a G's switch returns to the very frame that resumed it, on the same thread),
+/// so a thread-local address computed before a `resume` is still this thread's after it, and
+/// the access may be inlined: no call, no closure environment, one `%fs` read (the hot path of
+/// every switch reaches the M's state four times). Never call it from code a G runs (anything
+/// reachable from `ready`, `spawn`, a park callback or a blocking API): that code uses
+/// [`with_m`].
+#[inline(always)]
+pub(crate) fn with_m_sched<R>(f: impl FnOnce(&MLocal) -> R) -> R {
+    MLOCAL.with(f)
+}

@@ -212,6 +212,12 @@ pub(crate) fn count(p: &crate::p::PShared, c: Counter) {
     bump(&p.stats.counters[c as usize], 1);
 }
 
+/// P `p`'s count of parks that waited (a part of its switch count, `PShared::switch_count`).
+#[inline]
+pub(crate) fn parks_on(p: &crate::p::PShared) -> u64 {
+    p.stats.counters[Counter::Parks as usize].load(Ordering::Relaxed)
+}
+
 static GLOBAL: [AtomicU64; NCOUNTERS] = [const { AtomicU64::new(0) }; NCOUNTERS];
 
 /// Counts one `c` without a P (any thread).

@@ -75,9 +75,12 @@ pub struct PShared {
     pub(crate) schedtick: AtomicU64,
     /// Atomic, Relaxed: bumped on each entry into a blocking call.
     pub(crate) syscalltick: AtomicU64,
-    /// Atomic, Relaxed: bumped (load + store, not an RMW) each time a G switches out on this P,
-    /// by the M that ran it (a cancelled park counts); sysmon's hog detector only compares it
-    /// with its last reading. A bump lost after a retake delays a hog verdict by a tick.
+    /// Atomic, Relaxed: bumped (load + store, not an RMW) by the P's owner each time a G
+    /// switches out on this P other than into a park that waits (a yield, an exit, a cancelled
+    /// park); those parks are counted exactly in `stats` instead, so every switch bumps one
+    /// counter. [`PShared::switch_count`] is the sum, which sysmon's hog and blocked-call
+    /// checks only compare with their last reading. An M whose P was retaken while its G ran
+    /// bumps neither (the P's new owner moves the count).
     pub(crate) switches: AtomicU64,
     /// Atomic, Relaxed: bumped (load + store) by the owner each time it takes its runnext
     /// (`Sched::runqget`). A thief compares it across its back-off: if it moved, the owner ran
@@ -128,10 +131,12 @@ pub(crate) struct PLocal {
     pub(crate) gfree: RefCell<GCache>,
     /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
     pub(crate) schedtick: Cell<u64>,
-    /// Park addresses (`Coro::parked_at`) of the last [`RECENT_PARKS`] parks on this P, newest
-    /// first: a G readied from here soon after it parked here still has its frames in this
-    /// core's cache, so its stack is not prefetched (a ping-pong pair, a small pipeline).
+    /// Park addresses (`Coro::parked_at`) of the last [`RECENT_PARKS`] parks on this P, a ring
+    /// written at `recent_at`: a G readied from here soon after it parked here still has its
+    /// frames in this core's cache, so its stack is not prefetched (a ping-pong pair, a small
+    /// pipeline).
     recent_parks: Cell<[usize; RECENT_PARKS]>,
+    recent_at: Cell<u8>,
     /// A batch of fresh Gs taken from the global queue under `Sched::lock`, given G records
     /// after the lock is released (`Sched::globrunqget` / `globrunq_fresh`). Empty outside the
     /// two.
@@ -147,10 +152,13 @@ impl PLocal {
     /// Notes that a G parked on this P at `addr` (`Coro::parked_at`; 0 is ignored).
     pub(crate) fn note_park(&self, addr: usize) {
         if addr != 0 {
-            let mut r = self.recent_parks.get();
-            r.copy_within(0..RECENT_PARKS - 1, 1);
-            r[0] = addr;
-            self.recent_parks.set(r);
+            // One slot written in place (a shift of the whole array was 16 instructions on
+            // every switch).
+            let at = self.recent_at.get();
+            self.recent_at.set(at.wrapping_add(1));
+            let ring: &Cell<[usize]> = &self.recent_parks;
+            let slots = ring.as_slice_of_cells();
+            slots[at as usize % RECENT_PARKS].set(addr);
         }
     }
 
@@ -161,6 +169,15 @@ impl PLocal {
 }
 
 impl PShared {
+    /// Every switch out of a G on this P so far: the other switches plus the parks that waited
+    /// (see `switches`). Relaxed reads, for sysmon's "has it moved since my last tick?".
+    #[inline]
+    pub(crate) fn switch_count(&self) -> u64 {
+        self.switches
+            .load(Ordering::Relaxed)
+            .wrapping_add(crate::metrics::parks_on(self))
+    }
+
     pub(crate) fn new(id: usize) -> PShared {
         let (runq, stealer) = LocalQueue::new();
         PShared {
@@ -186,6 +203,7 @@ impl PShared {
                 gfree: RefCell::new(GCache::default()),
                 schedtick: Cell::new(0),
                 recent_parks: Cell::new([0; RECENT_PARKS]),
+                recent_at: Cell::new(0),
                 glob_batch: RefCell::new(Vec::new()),
                 trace: RefCell::new(Default::default()),
             }),

@@ -180,6 +180,7 @@ where
 
 /// [`park`], recording what the G waits on (a channel, a lock, a G it joins) for the dump.
 #[track_caller]
+#[inline(always)]
 pub(crate) fn park_on<F>(reason: WaitReason, obj: WaitObj, register: F)
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
@@ -189,13 +190,35 @@ where
 
 /// [`park_on`] with the wait site given (for a caller whose chain to the user passes through
 /// a trait object, where `#[track_caller]` does not carry: `JoinHandle::join`).
+///
+/// Inlined into the caller so that the object is encoded there, where its kind is a constant
+/// (a channel's wait is two words known at compile time but for its address and capacity);
+/// the rest is [`park_raw`].
+#[inline(always)]
 pub(crate) fn park_with<F>(reason: WaitReason, obj: WaitObj, site: Site, register: F)
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
-    if coro::on_g_stack() {
-        let mut cb = park_callback_at(reason, Some(site), obj, register);
-        coro::suspend(Suspend::Park(ParkFn::new(&mut cb, reason)));
+    park_raw(
+        reason,
+        site as *const std::panic::Location<'static> as *mut _,
+        obj.encode(),
+        register,
+    )
+}
+
+/// [`park_with`] with the site and object in the G record's form.
+fn park_raw<F>(
+    reason: WaitReason,
+    site: *mut std::panic::Location<'static>,
+    obj: (usize, u64),
+    register: F,
+) where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    if let Some(y) = coro::g_yielder() {
+        let mut cb = park_callback_raw(reason, site, obj, register);
+        coro::suspend_with(y, Suspend::Park(ParkFn::new(&mut cb, reason)));
     } else {
         crate::check_not_forked();
         let sig = thread_signal();
@@ -220,25 +243,27 @@ pub(crate) fn park_callback<F>(reason: WaitReason, register: F) -> impl FnMut(GR
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
-    park_callback_at(reason, None, WaitObj::None, register)
+    park_callback_raw(
+        reason,
+        std::ptr::null_mut(),
+        WaitObj::None.encode(),
+        register,
+    )
 }
 
-/// [`park_callback`] with the wait's source line and object (recorded before `register` runs,
-/// so a dump that sees the G parked sees why and where).
-pub(crate) fn park_callback_at<F>(
+/// Steps 2-3 with the wait's source line and object, in the G record's form (recorded before
+/// `register` runs, so a dump that sees the G parked sees why and where).
+#[inline(always)]
+fn park_callback_raw<F>(
     reason: WaitReason,
-    site: Option<Site>,
-    obj: WaitObj,
+    site: *mut std::panic::Location<'static>,
+    obj: (usize, u64),
     register: F,
 ) -> impl FnMut(GRef) -> Option<GRef>
 where
     F: FnOnce(Unparker) -> Option<Unparker>,
 {
     let mut register = Some(register);
-    let site = site.map_or(std::ptr::null_mut(), |l| {
-        l as *const std::panic::Location<'static> as *mut _
-    });
-    let obj = obj.encode();
     move |g: GRef| -> Option<GRef> {
         g.set_wait_raw(reason, site, obj);
         let f = register.take().expect("park callback called twice");

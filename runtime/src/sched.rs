@@ -67,7 +67,7 @@ use crate::fatal::fatal;
 use crate::g::{GRef, GStatus, G};
 use crate::loom::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use crate::loom::{Mutex, MutexGuard};
-use crate::m::{with_m, MShared, PSlot, Wakeup};
+use crate::m::{with_m, with_m_sched, MShared, PSlot, Wakeup};
 use crate::p::{PHandle, PLocal, PShared, RunningP};
 use crate::runq::{Steal, LOCAL_CAP};
 use std::collections::VecDeque;
@@ -1217,9 +1217,10 @@ impl Sched {
             } else {
                 0
             };
-            // One thread-local access before the switch and one after (this is the hot path of
-            // every park, yield and ready): the P goes from the slot into the G's hands.
-            let shared = with_m(|m| {
+            // The M's state before the switch and after it, inline (`with_m_sched`: this frame
+            // is the M's and never changes threads): the P goes from the slot into the G's
+            // hands, and back.
+            let shared = with_m_sched(|m| {
                 let mut slot = m.p.borrow_mut();
                 let p = match std::mem::replace(&mut *slot, PSlot::None) {
                     PSlot::Owned(h) => h,
@@ -1237,22 +1238,12 @@ impl Sched {
                 *slot = PSlot::InG(p.start_g());
                 shared
             });
-            let gid = g.id();
-            let name: Option<*const str> = g.name().map(|n| &**n as *const str);
-            // SAFETY: the name is the G's `Arc<str>`, which lives as long as the G (we hold it),
-            // and is not changed while the G runs (only `GRef::reuse` of a dead G changes it).
-            let name = name.map(|n| unsafe { &*n });
-            let r = g.owned().coro.as_mut().unwrap().resume(gid, name);
+            let r = g.owned().coro.as_mut().unwrap().resume(gp);
             let parked_at = g.owned().coro.as_ref().map_or(0, Coro::parked_at);
-            // A plain load and store, not a locked RMW (one per switch is measurable): only the
-            // M that ran a G on this P writes here, bar the moment after sysmon retook it, and a
-            // lost or repeated bump is harmless, as sysmon only asks whether the count moved.
-            let sw = shared.switches.load(Ordering::Relaxed);
-            shared.switches.store(sw.wrapping_add(1), Ordering::Relaxed);
             me.curg.store(0, Ordering::Relaxed);
             g.set_m(None);
             let gid = g.id();
-            let (has_p, locked_here) = with_m(|m| {
+            let (has_p, mut locked_here) = with_m_sched(|m| {
                 m.curg.set(std::ptr::null());
                 let mut slot = m.p.borrow_mut();
                 // Take the P back, unless sysmon retook it meanwhile.
@@ -1268,6 +1259,13 @@ impl Sched {
                 }
                 (has_p, m.lockedg.get() == gid)
             });
+            // Unwinding Gs keep their M: this is the same OS thread the G just left, so its
+            // panic state is this thread's (one relaxed load while nobody panics).
+            if std::thread::panicking() {
+                locked_here = pin_unwinding(me, &g);
+            } else if locked_here && g.lock_count.load(Ordering::Relaxed) & PIN_UNWIND != 0 {
+                locked_here = unpin_unwound(me, &g);
+            }
             if !has_p && me.blocked_handoff.load(Ordering::Relaxed) {
                 // Back from a call sysmon caught blocking without `gort::blocking`: give back
                 // its place in the pool's count (sysmon.rs).
@@ -1278,12 +1276,19 @@ impl Sched {
             if t0 != 0 {
                 self.trace_slice(me, &g, shared, has_p, t0, &r);
             }
+            // Every switch bumps one counter of the P, if this M still owns it: a park that
+            // waits its exact park count, anything else `switches` (PShared::switch_count).
+            let bump_switches = || {
+                if has_p {
+                    // A plain load and store, not a locked RMW: we own the P.
+                    let sw = shared.switches.load(Ordering::Relaxed);
+                    shared.switches.store(sw.wrapping_add(1), Ordering::Relaxed);
+                }
+            };
             match r {
                 Resumed::Finished => {
+                    bump_switches();
                     let wiring = g.lock_count.load(Ordering::Relaxed);
-                    if wiring & PIN_UNWIND != 0 {
-                        UNWIND_PINNED.fetch_sub(1, Ordering::Relaxed);
-                    }
                     self.gdestroy(g);
                     if locked_here {
                         // Go: a G that exits inside lock_os_thread terminates its thread (its
@@ -1298,6 +1303,7 @@ impl Sched {
                     return;
                 }
                 Resumed::Suspended(Suspend::Yield) => {
+                    bump_switches();
                     // Go's Gosched: the G goes to the global queue, so any P may pick it up
                     // (on the local tail it could wait behind Gs that block their Ms).
                     g.set_status(GStatus::Runnable);
@@ -1309,6 +1315,7 @@ impl Sched {
                     return;
                 }
                 Resumed::Suspended(Suspend::ToGlobal) => {
+                    bump_switches();
                     g.set_status(GStatus::Runnable);
                     crate::metrics::mark_runnable(&mut g);
                     self.global_put(g);
@@ -1331,6 +1338,7 @@ impl Sched {
                         }
                         Some(back) => {
                             // The park was cancelled: run the G on, in the same slice.
+                            bump_switches();
                             g = back;
                             inherit = true;
                             if !has_p {
@@ -2175,8 +2183,9 @@ impl Sched {
 // * `PIN_BUILDER`: `Builder::pinned(true)`, set by the G as it starts, for its whole life;
 // * `PIN_UNWIND`: the G parked or yielded while unwinding from a panic (below).
 //
-// Written only by the G itself while it runs (Relaxed: read by the M that picks the G, after
-// the hand-over of its `GRef`, which orders it).
+// Written by the G itself while it runs, or by its M right after it switched out (the pin
+// below), while that M holds its `GRef` (Relaxed: read by the M that picks the G, after the
+// hand-over of its `GRef`, which orders it).
 //
 // # Unwinding Gs keep their M (issue 15, item 2)
 //
@@ -2184,17 +2193,18 @@ impl Sched {
 // that turns a second panic into an abort, in thread-locals of the OS thread. A G that parks
 // or yields mid-unwind (a channel operation in a `Drop`, a `MutexGuard` dropped in starvation
 // mode, a panic hook that sleeps) would leave that state on its M for the next G, and resume
-// and finish its unwinding, decrementing the count, on another thread. So every switch point
-// (`coro::suspend`, the one way a G leaves its M) checks: a G that is panicking gets
-// `PIN_UNWIND` before it switches, and is then treated exactly like a locked G: its M hands the
-// P off and sleeps until the G can run again, and runs no other G meanwhile. The pin is dropped
-// at the G's first switch after the unwinding ended (a G that caught its own panic), or when
-// the G ends; an unwinding G that ends does not end its thread (its panic count is back to 0
-// once the G's boundary caught the panic), unlike a G that ends inside `lock_os_thread`.
+// and finish its unwinding, decrementing the count, on another thread. So every switch out of
+// a G (`coro::suspend_with`, the one way a G leaves its M, always back into `execute` on the
+// same OS thread) is checked there, by the M, before it does anything with the G: a G that
+// left while panicking (the thread's panic count is still the G's) gets `PIN_UNWIND`, and is
+// then treated exactly like a locked G: its M hands the P off and sleeps until the G can run
+// again, and runs no other G meanwhile. The pin is dropped at the G's first switch after the
+// unwinding ended (a G that caught its own panic), or when the G ends; an unwinding G that
+// ends does not end its thread (its panic count is back to 0 once the G's boundary caught the
+// panic), unlike a G that ends inside `lock_os_thread`.
 //
 // Cost on the hot path: `std::thread::panicking()` is one relaxed load of std's global panic
-// count while no thread panics, plus one load of `UNWIND_PINNED`; only with a pin somewhere
-// does a switch look at its G's word.
+// count while no thread panics; only a G already wired to this M has its word looked at.
 
 /// The `lock_os_thread` nesting count in `G::lock_count`.
 pub(crate) const LOCK_COUNT_MASK: usize = (1 << (usize::BITS - 2)) - 1;
@@ -2202,10 +2212,6 @@ pub(crate) const LOCK_COUNT_MASK: usize = (1 << (usize::BITS - 2)) - 1;
 pub(crate) const PIN_BUILDER: usize = 1 << (usize::BITS - 2);
 /// `G::lock_count` bit: wired because it switched while unwinding.
 pub(crate) const PIN_UNWIND: usize = 1 << (usize::BITS - 1);
-
-/// Gs holding `PIN_UNWIND`. Relaxed: a fast-path filter only; a G reads its own bit exactly.
-static UNWIND_PINNED: crate::loom::unmodelled::AtomicUsize =
-    crate::loom::unmodelled::AtomicUsize::new(0);
 
 /// Applies `f` to the running G's `lock_count` and wires or unwires it as the word leaves or
 /// reaches 0. Returns the old and new words (equal on a plain thread, which is never wired).
@@ -2216,52 +2222,48 @@ fn update_wiring(f: impl FnOnce(usize) -> usize) -> (usize, usize) {
     with_m(|m| {
         // SAFETY: `curg` is the G running this code (we are on its stack), alive while it runs.
         let g = unsafe { &*m.curg.get() };
-        let old = g.lock_count.load(Ordering::Relaxed);
-        let new = f(old);
-        g.lock_count.store(new, Ordering::Relaxed);
         let ms = m.m.get().expect("a G runs on an M");
-        if old == 0 && new != 0 {
-            g.locked_m.store(ms.id + 1, Ordering::Relaxed);
-            m.lockedg.set(g.id());
-            ms.lockedg.store(g.id(), Ordering::Relaxed);
-        } else if old != 0 && new == 0 {
-            g.locked_m.store(0, Ordering::Relaxed);
-            m.lockedg.set(0);
-            ms.lockedg.store(0, Ordering::Relaxed);
-        }
-        (old, new)
+        rewire(m, ms, g, f)
     })
 }
 
-/// Called by `coro::suspend` before every switch out of a G: pins a panicking G to its M, and
-/// unpins one whose unwinding ended (see "Unwinding Gs keep their M" above).
-#[inline]
-pub(crate) fn before_switch() {
-    if std::thread::panicking() || UNWIND_PINNED.load(Ordering::Relaxed) != 0 {
-        update_unwind_pin();
+/// `update_wiring`'s step for G `g` and the M (`m`, `ms`) it runs on or just left.
+fn rewire(
+    m: &crate::m::MLocal,
+    ms: &MShared,
+    g: &G,
+    f: impl FnOnce(usize) -> usize,
+) -> (usize, usize) {
+    let old = g.lock_count.load(Ordering::Relaxed);
+    let new = f(old);
+    g.lock_count.store(new, Ordering::Relaxed);
+    if old == 0 && new != 0 {
+        g.locked_m.store(ms.id + 1, Ordering::Relaxed);
+        m.lockedg.set(g.id());
+        ms.lockedg.store(g.id(), Ordering::Relaxed);
+    } else if old != 0 && new == 0 {
+        g.locked_m.store(0, Ordering::Relaxed);
+        m.lockedg.set(0);
+        ms.lockedg.store(0, Ordering::Relaxed);
     }
+    (old, new)
 }
 
+/// `execute`, right after `g` switched out of this M (`me`) while unwinding: pins it here.
+/// Returns true: the G is now wired to this M.
 #[cold]
 #[inline(never)]
-fn update_unwind_pin() {
-    let panicking = std::thread::panicking();
-    let (old, new) = update_wiring(|c| {
-        if panicking {
-            c | PIN_UNWIND
-        } else {
-            c & !PIN_UNWIND
-        }
-    });
-    match (old & PIN_UNWIND != 0, new & PIN_UNWIND != 0) {
-        (false, true) => {
-            UNWIND_PINNED.fetch_add(1, Ordering::Relaxed);
-        }
-        (true, false) => {
-            UNWIND_PINNED.fetch_sub(1, Ordering::Relaxed);
-        }
-        _ => {}
-    }
+fn pin_unwinding(me: &MShared, g: &G) -> bool {
+    with_m_sched(|m| rewire(m, me, g, |c| c | PIN_UNWIND));
+    true
+}
+
+/// `execute`, right after `g`, pinned here while unwinding, switched out with its unwinding
+/// over: drops the pin. Returns whether the G is still wired to this M (for another reason).
+#[cold]
+#[inline(never)]
+fn unpin_unwound(me: &MShared, g: &G) -> bool {
+    with_m_sched(|m| rewire(m, me, g, |c| c & !PIN_UNWIND)).1 != 0
 }
 
 /// `Builder::pinned(true)`: the G wires itself to its M as it starts.
@@ -2314,9 +2316,75 @@ fn fastrand() -> u64 {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::BackoffSleep;
+    use super::{with_m, BackoffSleep, PIN_UNWIND};
+    use crate::loom::atomic::Ordering;
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// The running G's wiring word and whether its M is wired to it.
+    fn my_wiring() -> (usize, bool) {
+        with_m(|m| {
+            // SAFETY: `curg` is the G running this code (we are on its stack).
+            let g = unsafe { &*m.curg.get() };
+            (
+                g.lock_count.load(Ordering::Relaxed),
+                m.lockedg.get() == g.id(),
+            )
+        })
+    }
+
+    /// Yields from its destructor, i.e. during the unwinding that drops it.
+    struct YieldInDrop;
+    impl Drop for YieldInDrop {
+        fn drop(&mut self) {
+            crate::yield_now();
+        }
+    }
+
+    /// "Unwinding Gs keep their M": a G that switches out while unwinding is pinned by the M
+    /// it left (`execute`, after the switch), and the pin is dropped at its first switch after
+    /// the unwinding ended, leaving an ordinary G.
+    #[test]
+    fn an_unwind_pin_is_taken_at_the_switch_and_dropped_after_the_unwinding() {
+        let (during, caught, after) = crate::spawn(|| {
+            struct Probe(Arc<std::sync::Mutex<Option<(usize, bool)>>>);
+            impl Drop for Probe {
+                fn drop(&mut self) {
+                    // Runs after `YieldInDrop` (declared later, dropped first) switched out.
+                    *self.0.lock().unwrap() = Some(my_wiring());
+                }
+            }
+            let seen = Arc::new(std::sync::Mutex::new(None));
+            let s2 = seen.clone();
+            let r = std::panic::catch_unwind(move || {
+                let _probe = Probe(s2);
+                let _y = YieldInDrop;
+                panic!("unwinding on purpose (a test)");
+            });
+            assert!(r.is_err());
+            let during = seen.lock().unwrap().take().expect("the probe ran");
+            let caught = my_wiring();
+            crate::yield_now();
+            (during, caught, my_wiring())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            during,
+            (PIN_UNWIND, true),
+            "pinned after its switch mid-unwind"
+        );
+        assert_eq!(
+            caught,
+            (PIN_UNWIND, true),
+            "the pin holds until the next switch"
+        );
+        assert_eq!(
+            after,
+            (0, false),
+            "unpinned at its first switch after the unwinding"
+        );
+    }
 
     /// A thief in a long back-off is woken by a poke (stealable work), not left to sleep out
     /// its back-off; with no poke it returns `false` (timed out).

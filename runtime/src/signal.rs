@@ -20,11 +20,14 @@
 //!    an alternate signal stack, since the faulting stack has no room left
 //!    for a signal frame. An existing one of at least [`ALT_STACK_MIN`] is
 //!    kept. Ours is freed by a thread-local destructor at thread exit.
-//! 3. [`set_running`] (the M, around every resume of a G): records in a
-//!    thread-local which G runs here and where its guard is. It is a copy
-//!    of a small `Copy` struct into a const-initialised `Cell` without a
-//!    destructor, so it is cheap and the handler may read it (no lazy TLS
-//!    initialisation, no locks).
+//! 3. The M, around every resume of a G (`Coro::resume`): records in a
+//!    thread-local which G runs here (a pointer to its record) and where its
+//!    guard is (a pointer into its coroutine): two words beside the G's
+//!    yielder in a const-initialised thread-local without a destructor, so
+//!    it is cheap and the handler may read it (no lazy TLS initialisation,
+//!    no locks); the handler reads the G's id and name from the record.
+//!    [`set_running`] does the same with a copied [`RunningInfo`], for a
+//!    program that drives a coroutine of its own.
 //!
 //! # The handler
 //!
@@ -129,7 +132,7 @@ impl RunningInfo {
     }
 
     /// The stack part of the info, kept by a G's coroutine (the id and name are the G
-    /// record's: [`RunningInfo::with_guard`] joins them at each resume).
+    /// record's: the overflow handler joins them with [`RunningInfo::with_guard`]).
     pub fn guard_of(stack: &GStack) -> StackGuard {
         let (guard_lo, guard_hi) = stack.guard_range();
         StackGuard {
@@ -258,6 +261,20 @@ fn install_for(sig: libc::c_int, prev: &'static Prev) -> io::Result<()> {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
+    // A G run by an M (coro.rs records its record and guard around each resume).
+    if let Some((g, guard)) = crate::coro::running_for_signal() {
+        // SAFETY: both are set by the M before it resumes the G and cleared right after it
+        // switches out, so while they are set the G runs on this thread (we interrupted it, or
+        // the M's few instructions around the switch) and its record and coroutine are alive,
+        // held by that M; the name is written only when a dead record is reused.
+        let (g, guard) = unsafe { (&*g, &*guard) };
+        if addr >= guard.guard_lo && addr < guard.guard_hi {
+            // SAFETY: the name is the G's `Arc<str>`, alive and unchanged while it runs (above).
+            let info = unsafe { RunningInfo::with_guard(g.id(), g.name().map(|n| &**n), guard) };
+            report(Some(&info), guard.stack_size);
+        }
+    }
+    // Set by `set_running` (a program driving a coroutine of its own).
     let running = RUNNING.try_with(Cell::get).unwrap_or(RunningInfo::NONE);
     if running.stack_size != 0 && addr >= running.guard_lo && addr < running.guard_hi {
         report(Some(&running), running.stack_size);

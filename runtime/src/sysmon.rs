@@ -303,7 +303,7 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                 }
             }
             RUNNING_G => {
-                let sw = p.switches.load(Ordering::Relaxed);
+                let sw = p.switch_count();
                 if sw != sn.switches || w >> 8 != sn.tag {
                     sn.switches = sw;
                     sn.switchwhen = now;
@@ -358,7 +358,7 @@ fn retake(s: &'static Sched, seen: &mut [Seen], now: Instant) -> (bool, bool) {
                 }
             }
             st => {
-                sn.switches = p.switches.load(Ordering::Relaxed);
+                sn.switches = p.switch_count();
                 sn.switchwhen = now;
                 sn.tag = w >> 8;
                 sn.watch.forget();
