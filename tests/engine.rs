@@ -126,6 +126,40 @@ child_test!(fn global_queue_is_not_starved() ["GORT_MAXPROCS" => "1"] {
     assert!(t.elapsed() < Duration::from_secs(10));
 });
 
+// With one P, Gs that only yield to each other take the scheduler's shortcut (sched.rs,
+// `yield_swap`); a G sleeping on this P's timers and a G readied from a plain thread must still
+// run while they do (a hang here is the failure; the deadline only bounds it).
+child_test!(fn yielding_gs_let_timers_and_outside_readies_run() ["GORT_MAXPROCS" => "1"] {
+    let stop = Arc::new(AtomicBool::new(false));
+    let yielders: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            gort::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !stop.load(Ordering::SeqCst) {
+                    assert!(Instant::now() < deadline, "starved while Gs yield");
+                    gort::yield_now();
+                }
+            })
+        })
+        .collect();
+    let sleeper = gort::spawn(|| {
+        for _ in 0..3 {
+            gort::sleep(Duration::from_millis(2));
+        }
+    });
+    sleeper.join().unwrap();
+    let (tx, rx) = gort::chan::bounded::<u32>(0);
+    let receiver = gort::spawn(move || rx.recv().unwrap());
+    std::thread::sleep(Duration::from_millis(10));
+    tx.send(7).unwrap();
+    assert_eq!(receiver.join().unwrap(), 7);
+    stop.store(true, Ordering::SeqCst);
+    for y in yielders {
+        y.join().unwrap();
+    }
+});
+
 // num_goroutine() is exact before, during and after a burst (in a child: no other test's Gs).
 child_test!(fn num_goroutine_is_exact() [] {
     assert_eq!(gort::num_goroutine(), 0);

@@ -357,8 +357,8 @@ where
 /// Yields the processor: the current G goes to the back of its P's run queue and other Gs run
 /// (Go's `runtime.Gosched`). On a plain thread, `std::thread::yield_now`.
 pub fn yield_now() {
-    if coro::on_g_stack() {
-        coro::suspend(Suspend::Yield);
+    if let Some(y) = coro::g_yielder() {
+        coro::suspend_with(y, Suspend::Yield);
     } else {
         crate::check_not_forked();
         std::thread::yield_now();

@@ -1308,6 +1308,16 @@ impl Sched {
                     // (on the local tail it could wait behind Gs that block their Ms).
                     g.set_status(GStatus::Runnable);
                     crate::metrics::mark_runnable(&mut g);
+                    if has_p && !locked_here {
+                        match self.yield_swap(g) {
+                            Ok((next, inh)) => {
+                                g = next;
+                                inherit = inh;
+                                continue;
+                            }
+                            Err(back) => g = back,
+                        }
+                    }
                     self.global_put(g);
                     if locked_here || !has_p {
                         self.wakep();
@@ -1352,6 +1362,71 @@ impl Sched {
                 }
             }
         }
+    }
+
+    /// Gosched's round without the trip through `m_main` and `find_runnable` (their steps 1-4
+    /// inline): when this P is not retiring, has no due timer and no trace is recording, `g`
+    /// goes on the global queue's tail and the next G comes from this P's runnext or local
+    /// queue (`runqget`), or else off the global queue's head in the same critical section as
+    /// the put (Go's `globrunqget` batch, as `find_runnable` takes it): one lock round instead
+    /// of two. Every `GLOBAL_CHECK_INTERVAL`-th round takes the long way, so `m_main`'s
+    /// per-round checks (the pool epoch) and the fairness check of the global queue still run
+    /// while Gs only yield. `Err(g)`: not taken, `g` untouched.
+    fn yield_swap(&'static self, g: GRef) -> Result<(GRef, bool), GRef> {
+        if g.bubble_key() != 0 || crate::exectrace::active() {
+            return Err(g);
+        }
+        let p = with_m_sched(
+            |m| match std::mem::replace(&mut *m.p.borrow_mut(), PSlot::None) {
+                PSlot::Owned(h) => h,
+                _ => fatal!("yield_swap without an owned P"),
+            },
+        );
+        let long_way = p
+            .local()
+            .schedtick
+            .get()
+            .is_multiple_of(GLOBAL_CHECK_INTERVAL)
+            || p.shared().retiring()
+            || crate::timer::local_due(p.id()).is_some();
+        let r = if long_way {
+            Err(g)
+        } else if self.nprocs() == 1
+            && self.nglobal.load(Ordering::Relaxed) == 0
+            && p.local().runq.len() < LOCAL_CAP
+        {
+            // One P and an empty global queue: the global queue's tail and this P's queue's
+            // tail are the same place in the order this P runs Gs in (`find_runnable` serves
+            // its own queue first, and there is no other P to take from the global queue), so
+            // the G goes to the local tail, without the lock. A G put on the global queue
+            // meanwhile by another thread runs after it either way.
+            match self.runqget(&p) {
+                Some(next) => {
+                    p.local().runq.push(g);
+                    Ok(next)
+                }
+                None => Ok((g, false)),
+            }
+        } else if let Some(next) = self.runqget(&p) {
+            self.global_put(g);
+            Ok(next)
+        } else {
+            let mut l = self.lock.lock();
+            l.global.push_back(g);
+            let got = self.globrunqget(&mut l, &p, 0);
+            let more = !l.global.is_empty() || !l.fresh.is_empty();
+            drop(l);
+            if more {
+                // As `global_put`: a thief in its back-off may take what is left.
+                self.backoff.poke();
+            }
+            match got {
+                Some(got) => Ok((self.global_g(got, &p), false)),
+                None => fatal!("the global queue lost the G just put there"),
+            }
+        };
+        with_m_sched(|m| *m.p.borrow_mut() = PSlot::Owned(p));
+        r
     }
 
     /// Runs the synctest bubble G `g` on this bubble thread (`me`), which holds the bubble's
