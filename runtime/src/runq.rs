@@ -64,7 +64,17 @@ impl LocalQueue {
 #[cfg(not(loom))]
 impl Stealer {
     /// Steals about half of the victim's queue into `dest`, returning one G to run.
+    ///
+    /// An empty queue is seen with two loads first: crossbeam pins its epoch (a SeqCst fence
+    /// and a thread-local bookkeeping round, ~50 instructions) before it looks, and a spinning
+    /// M looks at every P, most of them empty (the scan was the part of a switch that grew
+    /// with the number of Ps). A G pushed just after this look is no different from one
+    /// pushed after the steal: the thief's final re-check (sched.rs, T3) comes after its SeqCst
+    /// fence.
     pub(crate) fn steal_into(&self, dest: &LocalQueue) -> Steal {
+        if self.stealer.is_empty() {
+            return Steal::Empty;
+        }
         match self.stealer.steal_batch_and_pop(&dest.worker) {
             crossbeam_deque::Steal::Success(g) => Steal::Success(g),
             crossbeam_deque::Steal::Empty => Steal::Empty,
