@@ -53,8 +53,10 @@ child_test!(fn hundred_children_waited_without_threads() [
     let peak = sampler.join().unwrap();
     eprintln!("100 children: {took:?}, threads base {base}, peak while waiting {peak}");
     assert!(took < Duration::from_secs(10), "100 overlapping 0.3 s children took {took:?}");
-    // The sampler itself, sysmon, the Ps' Ms, the netpoller's M and the one pool M.
-    assert!(peak <= base + 2 + 2 + 1 + 1 + 2, "{peak} threads (base {base})");
+    // A thread per waiting child would be 100 more. What may be there besides the base: the
+    // sampler, sysmon, the Ps' Ms, an idle M parked in the netpoller, the one pool M, and Ms
+    // that sysmon's retakes start on a loaded machine (a CI run saw 11 with base 2).
+    assert!(peak <= base + 20, "{peak} threads (base {base}): a thread per child?");
 });
 
 // A child's stdin and stdout used from two Gs at once: 4 MiB through `cat` (far more than a

@@ -20,7 +20,9 @@
 //! so ±10 ms), what it waits on (a channel's identity and capacity; a lock; the G it joins),
 //! and its **spawn site** and parent (`#[track_caller]` on `spawn`/`Builder::spawn`). Gs
 //! spawned from plain threads that no M has taken yet have no record: they are listed from
-//! `Sched`'s fresh queue (id, name, spawn site).
+//! `Sched`'s fresh queue (id, name, spawn site). Such a G is missing from a dump taken in the
+//! moment between its batch leaving the fresh queue and its M giving it a record (outside
+//! `Sched::lock`, `Sched::globrunq_fresh`): the dump is a snapshot in progress, as Go's is.
 //!
 //! **The owner of a lock** is not in the waiter's record (it changes while the waiter sleeps);
 //! gort's `Mutex`/`RwLock` keep their owner's id in the lock (one relaxed store per lock and
