@@ -668,7 +668,7 @@ fn main() {
                             );
                             row.values.push(Some(*v));
                         }
-                        Outcome::Unsupported => row.note = Some("n/a (not built yet)".into()),
+                        Outcome::Unsupported => row.note = Some("n/a (this peer has no such program)".into()),
                         Outcome::Skipped(r) => row.note = Some(format!("skipped: {r}")),
                         Outcome::Failed(msg) => {
                             failures += 1;

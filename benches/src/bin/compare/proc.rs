@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub enum Outcome {
     /// A measurement, in the workload's unit.
     Value(f64),
-    /// The peer has no implementation yet (gort arms not built yet).
+    /// The peer has no program for this workload (Go-only and gort-only rows, for example).
     Unsupported,
     /// The peer declined to run here, with its reason.
     Skipped(String),
