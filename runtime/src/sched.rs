@@ -654,15 +654,14 @@ impl Sched {
         }
         let mut slot = Some(g);
         let stealable = with_current_p(|shared, local| {
-            let mut g = slot.take().unwrap();
+            let g = slot.take().unwrap();
             // Into runnext: it runs next on this core, so start loading its frames now (only
             // here: a readier without a P puts it on the global queue, for any core), unless it
             // parked on this P a few switches ago and is still in its cache.
             if next {
-                if let Some(c) = &g.owned().coro {
-                    if !local.parked_recently(c.parked_at()) {
-                        c.prefetch_stack();
-                    }
+                let at = g.parked_sp();
+                if !local.parked_recently(at) {
+                    Coro::prefetch_stack(at);
                 }
             }
             self.runqput(shared, local, g, next)
@@ -1242,8 +1241,15 @@ impl Sched {
             // SAFETY: the name is the G's `Arc<str>`, which lives as long as the G (we hold it),
             // and is not changed while the G runs (only `GRef::reuse` of a dead G changes it).
             let name = name.map(|n| unsafe { &*n });
+            // The stack shrinking's gate (stack.rs): one load, taken only while a pass holds
+            // this G's stack. The `Running` store above is the other half of its handshake.
+            crate::stack::shrink_gate(gp);
             let r = g.owned().coro.as_mut().unwrap().resume(gid, name);
-            let parked_at = g.owned().coro.as_ref().map_or(0, Coro::parked_at);
+            let parked_at = match &r {
+                Resumed::Suspended(Suspend::Park(f)) => f.addr(),
+                _ => 0,
+            };
+            g.set_parked_sp(parked_at);
             // A plain load and store, not a locked RMW (one per switch is measurable): only the
             // M that ran a G on this P writes here, bar the moment after sysmon retook it, and a
             // lost or repeated bump is harmless, as sysmon only asks whether the count moved.
