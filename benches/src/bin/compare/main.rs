@@ -160,6 +160,17 @@ pub const WORKLOADS: &[Workload] = &[
         ..BASE
     },
     Workload {
+        name: "deep_park",
+        prog: "deep_park",
+        unit: "bytes/task",
+        what: "RSS growth per task, each on a 1 MiB stack (gort) recursing D frames of 1 KiB \
+               then parked on its own channel, T ms after the last parked; Go runs 8 GCs and \
+               debug.FreeOSMemory meanwhile (args: tasks, D, T); Go and gort only",
+        full: &[10_000, 192, 1_000],
+        quick: &[2_000, 192, 1_000],
+        ..BASE
+    },
+    Workload {
         name: "park_own_time",
         prog: "park_own",
         unit: "ns/task",
