@@ -154,6 +154,7 @@ impl Coro {
 
     /// Runs the G (id `goid`, named `name`) until it suspends or finishes. Called only by the
     /// M that owns the G.
+    #[inline]
     pub(crate) fn resume(&mut self, goid: u64, name: Option<&str>) -> Resumed {
         set_yielder_ptr(self.yielder);
         // SAFETY: `name` is the G's own `Arc<str>` (the caller's), alive while the G runs; the

@@ -596,22 +596,29 @@ fn warn_bad_guard(v: &str) {
 /// per doubling: 16, 20, 24, 28, 32, 40, ... KiB, 256, 320, 384, 448, 512 KiB, ... 1 GiB. At most
 /// 62 classes exist however many distinct sizes are asked for, and a class wastes under a
 /// quarter of its size, in address space only (stacks are reserved, not committed).
+#[inline]
 fn class_of(size: usize) -> io::Result<usize> {
-    let max = crate::env::MAX_STACK_SIZE;
-    if size > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "gort: stack size {size} bytes is above the maximum of {} MiB; ask for less \
-                 (Builder::stack_size, GORT_STACK_SIZE)",
-                max >> 20
-            ),
-        ));
+    if size > crate::env::MAX_STACK_SIZE {
+        return Err(too_big(size));
     }
     let size = size.max(MIN_STACK_SIZE);
     let top = 1usize << (usize::BITS - 1 - size.leading_zeros());
     let step = (top / 4).max(sys::page_size());
     Ok(size.next_multiple_of(step))
+}
+
+/// [`class_of`]'s error, out of line so that the check inlines into every spawn.
+#[cold]
+#[inline(never)]
+fn too_big(size: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "gort: stack size {size} bytes is above the maximum of {} MiB; ask for less \
+             (Builder::stack_size, GORT_STACK_SIZE)",
+            crate::env::MAX_STACK_SIZE >> 20
+        ),
+    )
 }
 
 impl Pool {
