@@ -43,7 +43,7 @@ pub(crate) enum Suspend {
 /// G's `GRef` and either keeps it (returns `None`: the G stays parked, owned by whatever the
 /// callback gave it to) or gives it back (`Some`: the park is cancelled, the G runs on).
 ///
-/// It also carries the G's stack pointer at the park (`ParkFn::sp`), packed with the wait
+/// It also carries the G's stack pointer at the park (`ParkFn::addr`), packed with the wait
 /// reason into one word so that the value the G hands its M does not grow: the address that
 /// [`crate::stack`]'s shrinking discards below, and the key of the readier's prefetch.
 pub(crate) struct ParkFn(*mut (dyn FnMut(GRef) -> Option<GRef> + 'static), u64);
