@@ -973,9 +973,9 @@ pub const SHRINK_AFTER_MS: u32 = 200;
 /// Shrink passes run at most this often (sysmon asks the scavenger thread for one).
 pub const SHRINK_EVERY: Duration = Duration::from_millis(100);
 
-/// A pass that walked many Gs waits this many times its own duration before the next one, so
-/// that the walk costs at most 2% of a core (a pass over a million parked Gs takes tens of
-/// milliseconds; over 10,000 well under one).
+/// A pass that walked many Gs waits this many times the CPU time it used (its discards left
+/// out) before the next one, so that the walk costs at most 2% of a core (a pass over a million
+/// parked Gs takes tens of milliseconds; over 10,000 well under one).
 const SHRINK_PACE: u32 = 50;
 
 /// Gs held off the Ms at once by one pass: two heavy barriers (each interrupts every CPU
@@ -1012,8 +1012,8 @@ pub struct ShrinkPass {
     pub examined: usize,
     /// Stacks whose pages below the stack pointer were discarded.
     pub shrunk: usize,
-    /// Time spent in the discards' system calls (work in proportion to the memory returned,
-    /// not counted in the pacing).
+    /// CPU time spent in the discards' system calls (work in proportion to the memory
+    /// returned, not counted in the pacing).
     pub discarding: Duration,
 }
 
@@ -1097,13 +1097,13 @@ pub(crate) fn shrink_tick(s: &crate::sched::Sched, now: std::time::Instant) {
     }
 }
 
-/// How long the last pass took (Relaxed: pacing only).
+/// The CPU time of the last pass, its discards left out (Relaxed: pacing only).
 static LAST_PASS_NS: AtomicU64 = AtomicU64::new(0);
 
 /// The scavenger thread's pass: the window since the previous pass.
 pub(crate) fn shrink_pass_scheduled() {
-    let t = std::time::Instant::now();
     let mut w = PASS.lock();
+    let t = sys::thread_cpu_time();
     let now = crate::sysmon::coarse_ms();
     let cutoff = now.wrapping_sub(SHRINK_AFTER_MS);
     let since = w.cutoff;
@@ -1114,8 +1114,11 @@ pub(crate) fn shrink_pass_scheduled() {
     // the number of Gs. The discards are bounded by the pages the Gs dirtied (each cost the G
     // a page fault several times the discard's price), and must not delay the next pass: a
     // burst of deep Gs is returned within a pass or two, not one pass per `SHRINK_PACE` times
-    // the burst's discard time.
-    let overhead = t.elapsed().saturating_sub(r.discarding);
+    // the burst's discard time. CPU time, not wall time: on a loaded machine a pass that
+    // waited for a core would otherwise hold off the next one for seconds.
+    let overhead = sys::thread_cpu_time()
+        .saturating_sub(t)
+        .saturating_sub(r.discarding);
     LAST_PASS_NS.store(overhead.as_nanos() as u64, Ordering::Relaxed);
 }
 
@@ -1213,7 +1216,7 @@ fn shrink_batch(batch: &[(usize, (usize, usize), u64)], done: &mut ShrinkPass) {
     // 6. Discard, a chunk of stacks per system call, releasing each chunk's Gs after it.
     for chunk in deep.chunks(DISCARD_CHUNK) {
         let ranges: Vec<(usize, usize)> = chunk.iter().map(|d| d.1).collect();
-        let t = std::time::Instant::now();
+        let t = sys::thread_cpu_time();
         // SAFETY: each range lies below `sp - SHRINK_SLACK` of a G seen `Waiting` after the
         // gate was set and a heavy barrier: no `execute` can resume it until its entry is
         // cleared below (the Dekker handshake of the module docs), nothing else writes a
@@ -1223,7 +1226,7 @@ fn shrink_batch(batch: &[(usize, (usize, usize), u64)], done: &mut ShrinkPass) {
         if unsafe { sys::discard_many(&ranges) }.is_ok() {
             done.shrunk += ranges.len();
         }
-        done.discarding += t.elapsed();
+        done.discarding += sys::thread_cpu_time().saturating_sub(t);
         chunk.iter().for_each(|d| release(d.0));
     }
     // Open the gate. Release: as for the entries.

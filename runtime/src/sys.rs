@@ -409,6 +409,22 @@ pub fn resident_pages(addr: usize, len: usize) -> io::Result<usize> {
     Ok(vec.iter().filter(|&&b| b & 1 != 0).count())
 }
 
+/// CPU time the calling thread has used (user and system; `CLOCK_THREAD_CPUTIME_ID`), zero if
+/// the clock cannot be read. For pacing background work by what it costs, not by wall time,
+/// which on a loaded machine includes the time the thread waited for a core.
+pub(crate) fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the C library
+    // knows (an unknown one fails with EINVAL, leaving `ts` zero).
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// The heavy side of an asymmetric memory barrier (Linux `membarrier(2)`,
 /// `MEMBARRIER_CMD_PRIVATE_EXPEDITED`, Linux 4.14+): when it returns, every
 /// other thread of this process that was running has executed a full memory
