@@ -999,6 +999,8 @@ static GATE_LEN: AtomicUsize = AtomicUsize::new(0);
 /// One pass at a time (the scavenger thread's, or a test's [`testing::shrink_now`]).
 static PASS: Mutex<ShrinkWindow> = Mutex::new(ShrinkWindow { cutoff: None });
 static SHRINKS: AtomicU64 = AtomicU64::new(0);
+/// Resumes that found a batch open and looked for their G in it (Relaxed: a test's statistic).
+static GATE_WAITS: AtomicU64 = AtomicU64::new(0);
 
 /// What the previous pass covered: Gs parked at or before `cutoff` (coarse ms) were looked at.
 struct ShrinkWindow {
@@ -1042,6 +1044,7 @@ pub(crate) fn shrink_gate(g: *const crate::g::G) {
 #[cold]
 #[inline(never)]
 fn gate_wait(g: usize) {
+    GATE_WAITS.fetch_add(1, Ordering::Relaxed);
     let mut spins = 0u32;
     // Acquire: pairs with the pass's SeqCst set (the batch is visible), and with its Release
     // clears of an entry and of the gate (the G's discard is done before it runs).
@@ -1441,6 +1444,11 @@ pub mod testing {
     /// `min_parked_ms` (no window: each such G is looked at); see [`super::shrink_pass`].
     pub fn shrink_now(min_parked_ms: u32) -> super::ShrinkPass {
         super::shrink_pass(min_parked_ms, None)
+    }
+
+    /// Resumes so far that found a shrink batch open (and looked for their G in it).
+    pub fn gate_waits() -> u64 {
+        super::GATE_WAITS.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The stack pointer G `id` parked with (0: not parked, unknown, or no such G).
