@@ -139,3 +139,222 @@ child_test!(fn a_million_parked_gs() ["GORT_MAXPROCS" => "2"] {
         "RSS did not return near its baseline: {baseline} -> {after} bytes"
     );
 });
+
+// ---- Shrinking the stacks of parked Gs (runtime/src/stack.rs, "Shrinking the stacks of parked
+// Gs") ----
+
+/// Recurses `n` frames of about 1 KiB, each filled with a pattern from `seed` and checked after
+/// the deeper calls returned; the sum of all frames' words.
+fn deep(n: u32, seed: u64) -> u64 {
+    let mut buf = [0u64; 128];
+    for (i, w) in buf.iter_mut().enumerate() {
+        *w = seed ^ (u64::from(n) << 20) ^ i as u64;
+    }
+    let buf = std::hint::black_box(&mut buf);
+    let below = if n > 0 { deep(n - 1, seed) } else { 0 };
+    let mut sum = below;
+    for (i, w) in buf.iter().enumerate() {
+        assert_eq!(
+            *w,
+            seed ^ (u64::from(n) << 20) ^ i as u64,
+            "frame {n} word {i} changed"
+        );
+        sum = sum.wrapping_add(*w);
+    }
+    sum
+}
+
+/// The status of G `id` (None: no such G).
+fn status_of(id: u64) -> Option<gort_runtime::g::GStatus> {
+    let mut s = None;
+    gort_runtime::g::for_each_g(|g| {
+        if g.id() == id {
+            s = Some(g.status());
+        }
+    });
+    s
+}
+
+/// Waits (10 s at most) until G `id` is parked; its stack pointer at that park.
+fn wait_parked(id: u64) -> usize {
+    let t = std::time::Instant::now();
+    while status_of(id) != Some(gort_runtime::g::GStatus::Waiting) {
+        assert!(t.elapsed() < Duration::from_secs(10), "G{id} never parked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    gort_runtime::stack::testing::parked_sp_of(id)
+}
+
+/// A G that recursed 192 KiB deep on a 1 MiB stack and then parked: what the test below and
+/// its `shrinkstack=0` twin share. Returns the G's handle, its command channel, its reply
+/// channel, and the sum the deep recursion gives.
+#[allow(clippy::type_complexity)]
+fn deep_then_park() -> (
+    gort::JoinHandle<()>,
+    gort::chan::Sender<u32>,
+    gort::chan::Receiver<u64>,
+    u64,
+) {
+    const PATTERN: u64 = 0x5eed_0000_0000_0001;
+    let (cmd_tx, cmd_rx) = gort::chan::bounded::<u32>(0);
+    let (rep_tx, rep_rx) = gort::chan::bounded::<u64>(1);
+    let h = gort::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let expect = deep(192, 7);
+            // Data in this frame, above every park's stack pointer: it must survive shrinks.
+            let mut data = [0u64; 64];
+            for (i, w) in data.iter_mut().enumerate() {
+                *w = PATTERN.wrapping_mul(i as u64 + 1);
+            }
+            let data = std::hint::black_box(&mut data);
+            rep_tx.send(expect).unwrap();
+            loop {
+                let cmd = cmd_rx.recv().unwrap();
+                for (i, w) in data.iter().enumerate() {
+                    assert_eq!(*w, PATTERN.wrapping_mul(i as u64 + 1), "data word {i} lost");
+                }
+                match cmd {
+                    // Checked; park again at the same site.
+                    1 => rep_tx.send(1).unwrap(),
+                    // Go deep again, on the shrunk stack.
+                    _ => {
+                        rep_tx.send(deep(192, 7)).unwrap();
+                        return;
+                    }
+                }
+            }
+        })
+        .unwrap();
+    let expect = rep_rx.recv().unwrap();
+    (h, cmd_tx, rep_rx, expect)
+}
+
+// A G that recursed 192 KiB deep and then parked has the pages below its stack pointer
+// discarded by sysmon's shrink pass (mincore); parked again at the same site, its switch wrote
+// nothing below the cut (the slack covers the switch's frames); resumed, its data above the
+// stack pointer is intact and it recurses as deep again correctly.
+child_test!(fn parked_deep_stack_is_shrunk_and_resumes() ["GORT_MAXPROCS" => "2"] {
+    use gort_runtime::stack::testing as st;
+    if !cfg!(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))) {
+        return;
+    }
+    let (h, cmd, rep, expect) = deep_then_park();
+    let id = h.id();
+    let sp = wait_parked(id);
+    assert_ne!(sp, 0, "no stack pointer recorded at the park");
+    let (lo, cut) = st::shrink_range(sp).expect("a parked G's stack pointer in a slab stack");
+    let before = st::resident_pages(lo, cut - lo).unwrap();
+    assert!(before >= 40, "the recursion left only {before} pages resident below the cut");
+    // sysmon asks for a pass every 100 ms; a G qualifies after 200 ms parked. Generous bound.
+    let t = std::time::Instant::now();
+    let after = loop {
+        let r = st::resident_pages(lo, cut - lo).unwrap();
+        if r <= 1 || t.elapsed() > Duration::from_secs(20) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("resident below the cut: {before} pages -> {after} after {:?}", t.elapsed());
+    assert!(after <= 1, "parked stack not shrunk: {before} -> {after} pages resident");
+    assert!(gort_runtime::stack::stats().shrinks >= 1);
+    // Resume; the G checks its data and parks again at the same site.
+    cmd.send(1).unwrap();
+    assert_eq!(rep.recv().unwrap(), 1);
+    assert_eq!(wait_parked(id), sp, "parked again at another depth");
+    assert_eq!(st::nonzero_words(lo, cut - lo), 0, "a park wrote below the cut");
+    // Resume and go deep again.
+    cmd.send(2).unwrap();
+    assert_eq!(rep.recv().unwrap(), expect);
+    h.join().unwrap();
+});
+
+// `GORT_DEBUG=shrinkstack=0`: the same parked G keeps its pages.
+child_test!(fn shrinkstack_off_keeps_parked_stacks() ["GORT_MAXPROCS" => "2", "GORT_DEBUG" => "shrinkstack=0"] {
+    use gort_runtime::stack::testing as st;
+    let (h, cmd, rep, expect) = deep_then_park();
+    let sp = wait_parked(h.id());
+    let Some((lo, cut)) = st::shrink_range(sp) else { return };
+    // Well past the threshold plus several pass intervals.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = st::resident_pages(lo, cut - lo).unwrap();
+    assert!(r >= 40, "shrunk with shrinkstack=0: {r} pages resident below the cut");
+    assert_eq!(gort_runtime::stack::stats().shrinks, 0);
+    cmd.send(2).unwrap();
+    assert_eq!(rep.recv().unwrap(), expect);
+    h.join().unwrap();
+});
+
+// Shrink passes racing resumes: 200 Gs each go 48 KiB deep, park with data in their frame, and
+// are readied again at once, 30 rounds, while a plain thread runs passes back to back over
+// every parked G (no minimum parked time). Each G checks its frame's data after every park and
+// every frame of each recursion; the passes must have discarded something, and nothing may be
+// lost or crash (a discard that raced a resume would zero live frames or saved registers).
+child_test!(fn shrink_passes_race_resumes() ["GORT_MAXPROCS" => "2"] {
+    use gort_runtime::stack::testing as st;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !cfg!(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))) {
+        return;
+    }
+    const GS: u64 = 200;
+    const ROUNDS: u64 = 30;
+    let stop = Arc::new(AtomicBool::new(false));
+    let passer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut passes, mut shrunk) = (0u64, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                shrunk += st::shrink_now(0).shrunk;
+                passes += 1;
+            }
+            (passes, shrunk)
+        })
+    };
+    let mut txs = Vec::new();
+    let mut hs = Vec::new();
+    for id in 0..GS {
+        let (tx, rx) = gort::chan::bounded::<u64>(0);
+        txs.push(tx);
+        hs.push(
+            gort::Builder::new()
+                .stack_size(256 << 10)
+                .spawn(move || {
+                    let mut total = 0u64;
+                    for round in 0..ROUNDS {
+                        total = total.wrapping_add(deep(48, id ^ (round << 32)));
+                        let mut data = [0u64; 32];
+                        for (i, w) in data.iter_mut().enumerate() {
+                            *w = (id << 40) ^ (round << 20) ^ i as u64 ^ 0xa5a5;
+                        }
+                        let data = std::hint::black_box(&mut data);
+                        assert_eq!(rx.recv().unwrap(), round);
+                        for (i, w) in data.iter().enumerate() {
+                            assert_eq!(*w, (id << 40) ^ (round << 20) ^ i as u64 ^ 0xa5a5);
+                        }
+                    }
+                    total
+                })
+                .unwrap(),
+        );
+    }
+    for round in 0..ROUNDS {
+        // A different order each round, so that readies land at every point of a pass.
+        for k in 0..GS {
+            let i = (k * 7 + round * 13) % GS;
+            txs[i as usize].send(round).unwrap();
+        }
+    }
+    let totals: Vec<u64> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    stop.store(true, Ordering::Relaxed);
+    let (passes, shrunk) = passer.join().unwrap();
+    eprintln!(
+        "{passes} passes shrank {shrunk} stacks; {} resumes found a batch open",
+        st::gate_waits()
+    );
+    for (id, t) in totals.into_iter().enumerate() {
+        let want = (0..ROUNDS).fold(0u64, |a, r| a.wrapping_add(deep(48, id as u64 ^ (r << 32))));
+        assert_eq!(t, want, "G{id}");
+    }
+    assert!(shrunk > 0, "{passes} passes never shrank a stack");
+});

@@ -43,10 +43,11 @@ pub(crate) enum Suspend {
 /// The M calls it exactly once, on its own stack, after the G has switched out. It receives the
 /// G's `GRef` and either keeps it (returns `None`: the G stays parked, owned by whatever the
 /// callback gave it to) or gives it back (`Some`: the park is cancelled, the G runs on).
-pub(crate) struct ParkFn(
-    *mut (dyn FnMut(GRef) -> Option<GRef> + 'static),
-    crate::g::WaitReason,
-);
+///
+/// It also carries the G's stack pointer at the park (`ParkFn::addr`), packed with the wait
+/// reason into one word so that the value the G hands its M does not grow: the address that
+/// [`crate::stack`]'s shrinking discards below, and the key of the readier's prefetch.
+pub(crate) struct ParkFn(*mut (dyn FnMut(GRef) -> Option<GRef> + 'static), u64);
 
 impl ParkFn {
     /// Wraps a callback that lives on the current G's stack.
@@ -59,6 +60,9 @@ impl ParkFn {
         reason: crate::g::WaitReason,
     ) -> ParkFn {
         let p: *mut (dyn FnMut(GRef) -> Option<GRef> + 'a) = f;
+        // User-space addresses are below 2^56 on every 64-bit target (57-bit virtual addresses
+        // at most), so the stack pointer shifted left by 8 leaves the low byte for the reason.
+        let word = ((stack_pointer() as u64) << 8) | reason as u8 as u64;
         // SAFETY: only the trait object's lifetime bound changes (same layout); see above for why
         // the pointer is never used after `'a` ends.
         ParkFn(
@@ -68,20 +72,23 @@ impl ParkFn {
                     *mut (dyn FnMut(GRef) -> Option<GRef> + 'static),
                 >(p)
             },
-            reason,
+            word,
         )
     }
 
     /// Why the G parks (for the execution trace's slice; the G's record gets it in the
     /// callback).
     pub(crate) fn reason(&self) -> crate::g::WaitReason {
-        self.1
+        crate::g::WaitReason::from_u8(self.1 as u8)
     }
 
-    /// Where the callback lives: an address in the parked G's innermost frames (see
-    /// [`Coro::prefetch_stack`]).
+    /// The G's stack pointer when it parked, read in the frame that goes on to switch out (0
+    /// on architectures where it is not read): every live frame of the parked G lies above it,
+    /// except the few words of the switch itself just below (stack.rs, "Shrinking the stacks
+    /// of parked Gs"). Also the readier's prefetch hint ([`Coro::prefetch_stack`]) and the
+    /// key of `PLocal::parked_recently`.
     pub(crate) fn addr(&self) -> usize {
-        self.0 as *mut u8 as usize
+        (self.1 >> 8) as usize
     }
 
     /// Calls the callback.
@@ -116,9 +123,6 @@ pub(crate) struct Coro {
     guard: StackGuard,
     /// The G's `Yielder`, on its own stack; known after the first resume.
     yielder: *const Yielder<(), Suspend>,
-    /// An address inside the frames of the G's last park (its park callback's), 0 if it last
-    /// suspended otherwise; only ever used as a prefetch hint, never dereferenced.
-    parked_at: usize,
 }
 
 // SAFETY: THE migration assertion. A `Coro` moves between Ms only while suspended, and is only
@@ -163,7 +167,6 @@ impl Coro {
             inner,
             guard,
             yielder: std::ptr::null(),
-            parked_at: 0,
         }
     }
 
@@ -192,40 +195,25 @@ impl Coro {
             c.guard.set(std::ptr::null());
         });
         match r {
-            CoroutineResult::Yield(s) => {
-                self.parked_at = match &s {
-                    Suspend::Park(f) => f.addr(),
-                    _ => 0,
-                };
-                Resumed::Suspended(s)
-            }
-            CoroutineResult::Return(()) => {
-                self.parked_at = 0;
-                Resumed::Finished
-            }
+            CoroutineResult::Yield(s) => Resumed::Suspended(s),
+            CoroutineResult::Return(()) => Resumed::Finished,
         }
-    }
-
-    /// The address of the G's last park (the field `parked_at`), 0 if it did not last suspend
-    /// in a park: the key of `PLocal::parked_recently`, as `ParkFn::addr` is of
-    /// `PLocal::note_park`.
-    #[inline]
-    pub(crate) fn parked_at(&self) -> usize {
-        self.parked_at
     }
 
     /// Starts loading the parked G's innermost frames into the cache: the lines a resume pops
     /// its saved registers from and its blocking call returns through (about 1 KiB above the
-    /// park callback). Called when the G is readied into runnext, which is typically a
-    /// hundred-odd nanoseconds before an M resumes it, so the misses (often a TLB miss too: a
-    /// ring of 10,000 parked Gs touches 10,000 stack pages in turn) overlap the readier's own
-    /// work instead of stalling the resume. A prefetch never faults, whatever the address.
+    /// stack pointer of its park, `parked_at`: `G::parked_sp`). Called when the G is readied
+    /// into runnext, which is typically a hundred-odd nanoseconds before an M resumes it, so
+    /// the misses (often a TLB miss too: a ring of 10,000 parked Gs touches 10,000 stack pages
+    /// in turn) overlap the readier's own work instead of stalling the resume. A prefetch
+    /// never faults, whatever the address (nor does it bring back a page the stack shrinking
+    /// discarded: a prefetch of a page that is not mapped is dropped).
     #[inline]
-    pub(crate) fn prefetch_stack(&self) {
-        if self.parked_at == 0 {
+    pub(crate) fn prefetch_stack(parked_at: usize) {
+        if parked_at == 0 {
             return;
         }
-        let lo = (self.parked_at & !63).saturating_sub(PREFETCH_BELOW);
+        let lo = (parked_at & !63).saturating_sub(PREFETCH_BELOW);
         for line in (lo..lo + PREFETCH_BELOW + PREFETCH_ABOVE).step_by(64) {
             prefetch(line);
         }
@@ -237,9 +225,9 @@ impl Coro {
     }
 }
 
-/// Bytes prefetched below the park callback (the suspend frame and corosensei's saved
+/// Bytes prefetched below the park's stack pointer (the suspend frame and corosensei's saved
 /// registers) and above it (the frames of the blocking call, up to the G's own code). Measured
-/// on the ring: the park callback sits ~1 KiB below the Yielder at the stack top.
+/// on the ring: the park sits ~1 KiB below the Yielder at the stack top.
 const PREFETCH_BELOW: usize = 256;
 const PREFETCH_ABOVE: usize = 1024;
 
@@ -255,6 +243,37 @@ fn prefetch(addr: usize) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = addr;
+}
+
+/// The stack pointer of the calling frame (of its caller's, when inlined), 0 where gort does
+/// not read it. On x86_64 and aarch64 it is read with one instruction; elsewhere the address of
+/// a local would not bound the frame (locals of the same frame may lie below it), so nothing
+/// is recorded and parked stacks are not shrunk.
+#[inline(always)]
+fn stack_pointer() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // SAFETY: reads a register into a general register; touches no memory, no stack, no
+        // flags.
+        unsafe {
+            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let sp: usize;
+        // SAFETY: as above.
+        unsafe {
+            std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        0
+    }
 }
 
 #[inline(never)]

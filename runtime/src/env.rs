@@ -36,6 +36,9 @@ pub struct Debug {
     /// `blockcheck=0` turns off sysmon's detection of blocking calls made without
     /// `gort::blocking` (on by default; docs/blocking.md). For measuring what it costs.
     pub blockcheck: bool,
+    /// `shrinkstack=0` turns off the shrinking of parked Gs' stacks (stack.rs; on by default,
+    /// Linux on x86_64 and aarch64; Go's `gcshrinkstackoff=1`).
+    pub shrinkstack: bool,
     /// `blocktrace=1`: one line on stderr each time sysmon hands off a P because its G blocked
     /// its thread without `gort::blocking`, naming the G, the syscall and the user-space pc.
     pub blocktrace: bool,
@@ -54,6 +57,7 @@ impl Default for Debug {
             scheddetail: false,
             scavenge_off: false,
             blockcheck: true,
+            shrinkstack: true,
             blocktrace: false,
             hogreport: false,
             dumponquit: false,
@@ -217,6 +221,7 @@ impl Config {
                     }
                     "scheddetail" => debug.scheddetail = flag(item, key, val, false, &mut warnings),
                     "blockcheck" => debug.blockcheck = flag(item, key, val, true, &mut warnings),
+                    "shrinkstack" => debug.shrinkstack = flag(item, key, val, true, &mut warnings),
                     "blocktrace" => debug.blocktrace = flag(item, key, val, false, &mut warnings),
                     "hogreport" => debug.hogreport = flag(item, key, val, false, &mut warnings),
                     "dumponquit" => debug.dumponquit = flag(item, key, val, false, &mut warnings),
@@ -227,8 +232,8 @@ impl Config {
                     )),
                     _ => warnings.push(format!(
                         "gort: ignoring unknown GORT_DEBUG key {key:?} (known: schedtrace, \
-                         scheddetail, scavenge, blockcheck, blocktrace, hogreport, dumponquit, \
-                         trace)"
+                         scheddetail, scavenge, blockcheck, shrinkstack, blocktrace, hogreport, \
+                         dumponquit, trace)"
                     )),
                 }
             }

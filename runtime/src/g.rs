@@ -142,7 +142,7 @@ impl WaitReason {
         }
     }
 
-    fn from_u8(v: u8) -> WaitReason {
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
         const ALL: [WaitReason; 21] = [
             WaitReason::None,
             WaitReason::Join,
@@ -224,6 +224,12 @@ pub struct G {
     wait_aux: AtomicU64,
     /// Atomic: id of the M running this G, or `usize::MAX`; read (Relaxed) by the tracer.
     m: AtomicUsize,
+    /// Atomic, Relaxed: the G's stack pointer at its last park (`ParkFn::addr`), 0 if it last
+    /// suspended otherwise. Written by the M that ran the G, right after the switch and before
+    /// it marks the G `Waiting`; read by the readier (a prefetch hint) and by the stack
+    /// shrinking (stack.rs, which reads it only while it holds the G off every M and after a
+    /// heavy barrier, so it sees this park's value).
+    parked_sp: AtomicUsize,
     /// LockOSThread: the M this G is wired to (M id + 1; 0 = none) and the nesting count.
     /// Written only by the G itself while it runs; read (Relaxed) by the M that picks it.
     pub(crate) locked_m: AtomicUsize,
@@ -336,6 +342,12 @@ impl G {
     /// The current state (a snapshot for tracing; only the owner's view is authoritative).
     pub fn status(&self) -> GStatus {
         GStatus::from_u8(self.status.load(Ordering::Relaxed))
+    }
+    /// The stack pointer of the G's last park, 0 if it last suspended otherwise (see the
+    /// field's note for when a reader may rely on it).
+    #[inline]
+    pub(crate) fn parked_sp(&self) -> usize {
+        self.parked_sp.load(Ordering::Relaxed)
     }
     /// The wait reason, when `status()` is `Waiting`.
     pub fn wait_reason(&self) -> WaitReason {
@@ -491,6 +503,7 @@ impl GRef {
             wait_obj: AtomicUsize::new(0),
             wait_aux: AtomicU64::new(0),
             m: AtomicUsize::new(usize::MAX),
+            parked_sp: AtomicUsize::new(0),
             locked_m: AtomicUsize::new(0),
             lock_count: AtomicUsize::new(0),
             locals: UnsafeCell::new(None),
@@ -593,6 +606,13 @@ impl GRef {
         self.wait_aux.store(obj.1, Ordering::Relaxed);
         self.wait_since
             .store(crate::sysmon::coarse_ms(), Ordering::Relaxed);
+    }
+
+    /// Records the stack pointer of the park the G just switched out in (0: it did not park);
+    /// see the field.
+    #[inline]
+    pub(crate) fn set_parked_sp(&self, sp: usize) {
+        self.parked_sp.store(sp, Ordering::Relaxed);
     }
 
     #[inline]

@@ -131,7 +131,7 @@ pub(crate) struct PLocal {
     pub(crate) gfree: RefCell<GCache>,
     /// Scheduling rounds that started a new time slice (not counting runnext inheritance).
     pub(crate) schedtick: Cell<u64>,
-    /// Park addresses (`Coro::parked_at`) of the last [`RECENT_PARKS`] parks on this P, a ring
+    /// Park addresses (`G::parked_sp`) of the last [`RECENT_PARKS`] parks on this P, a ring
     /// written at `recent_at`: a G readied from here soon after it parked here still has its
     /// frames in this core's cache, so its stack is not prefetched (a ping-pong pair, a small
     /// pipeline).
@@ -149,7 +149,7 @@ pub(crate) struct PLocal {
 const RECENT_PARKS: usize = 4;
 
 impl PLocal {
-    /// Notes that a G parked on this P at `addr` (`Coro::parked_at`; 0 is ignored).
+    /// Notes that a G parked on this P at `addr` (`G::parked_sp`; 0 is ignored).
     pub(crate) fn note_park(&self, addr: usize) {
         if addr != 0 {
             // One slot written in place (a shift of the whole array was 16 instructions on

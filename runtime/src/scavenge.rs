@@ -75,9 +75,14 @@ static WATCH: Mutex<Watch> = Mutex::new(Watch {
     froze_threshold: false,
 });
 
-/// Set by sysmon, cleared by the scavenger thread; protected by its mutex.
-static WANTED: Mutex<bool> = Mutex::new(false);
+/// What sysmon asked the scavenger thread for ([`TRIM`], [`SHRINK`] bits), cleared by the
+/// thread; protected by its mutex.
+static WANTED: Mutex<u8> = Mutex::new(0);
 static WAKE: Condvar = Condvar::new();
+/// Step 3's trim.
+const TRIM: u8 = 1;
+/// A shrink pass over the parked Gs' stacks (stack.rs, "Shrinking the stacks of parked Gs").
+const SHRINK: u8 = 2;
 
 /// Steps 1-3, called by sysmon on every tick.
 pub(crate) fn tick(s: &Sched, now: Instant) {
@@ -121,24 +126,41 @@ fn request() {
     if !crate::sys::can_trim_heap() {
         return;
     }
+    wake(TRIM);
+}
+
+/// Asks the scavenger thread for a shrink pass (sysmon, every `stack::SHRINK_EVERY` at most).
+pub(crate) fn request_shrink() {
+    wake(SHRINK);
+}
+
+fn wake(what: u8) {
     STARTED.call_once(|| {
         if let Err(e) = crate::loom::spawn_thread("gort-scavenger".into(), run) {
-            eprintln!("gort: cannot start the scavenger thread ({e}); freed memory stays cached");
+            eprintln!(
+                "gort: cannot start the scavenger thread ({e}); freed memory stays cached and \
+                 parked stacks are not shrunk"
+            );
         }
     });
-    *WANTED.lock() = true;
+    *WANTED.lock() |= what;
     WAKE.notify_one();
 }
 
-/// Step 3: the scavenger thread.
+/// Step 3 and the stack shrinking: the scavenger thread, off sysmon's and every M's path.
 fn run() {
     loop {
         let mut w = WANTED.lock();
-        while !*w {
+        while *w == 0 {
             w = WAKE.wait(w);
         }
-        *w = false;
+        let what = std::mem::take(&mut *w);
         drop(w);
-        crate::sys::trim_heap();
+        if what & TRIM != 0 {
+            crate::sys::trim_heap();
+        }
+        if what & SHRINK != 0 {
+            crate::stack::shrink_pass_scheduled();
+        }
     }
 }

@@ -654,15 +654,14 @@ impl Sched {
         }
         let mut slot = Some(g);
         let stealable = with_current_p(|shared, local| {
-            let mut g = slot.take().unwrap();
+            let g = slot.take().unwrap();
             // Into runnext: it runs next on this core, so start loading its frames now (only
             // here: a readier without a P puts it on the global queue, for any core), unless it
             // parked on this P a few switches ago and is still in its cache.
             if next {
-                if let Some(c) = &g.owned().coro {
-                    if !local.parked_recently(c.parked_at()) {
-                        c.prefetch_stack();
-                    }
+                let at = g.parked_sp();
+                if !local.parked_recently(at) {
+                    Coro::prefetch_stack(at);
                 }
             }
             self.runqput(shared, local, g, next)
@@ -1238,8 +1237,15 @@ impl Sched {
                 *slot = PSlot::InG(p.start_g());
                 shared
             });
+            // The stack shrinking's gate (stack.rs): one load, taken only while a pass holds
+            // this G's stack. The `Running` store above is the other half of its handshake.
+            crate::stack::shrink_gate(gp);
             let r = g.owned().coro.as_mut().unwrap().resume(gp);
-            let parked_at = g.owned().coro.as_ref().map_or(0, Coro::parked_at);
+            let parked_at = match &r {
+                Resumed::Suspended(Suspend::Park(f)) => f.addr(),
+                _ => 0,
+            };
+            g.set_parked_sp(parked_at);
             me.curg.store(0, Ordering::Relaxed);
             g.set_m(None);
             let gid = g.id();

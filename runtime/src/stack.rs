@@ -67,6 +67,74 @@
 //!    syscall, no write (a sentinel *write* would make one more page per
 //!    parked G resident, which is exactly the cost we are avoiding).
 //!
+//! # Shrinking the stacks of parked Gs
+//!
+//! Trimming on [`free`] helps only when a G exits. A G that went deep once
+//! (a 1 MiB recursion) and then parks for minutes would keep every page it
+//! touched. Go copies such a stack into a smaller one at GC; gort cannot
+//! move a stack (Rust code holds pointers into it), but it can give back the
+//! pages below the G's stack pointer, which hold no live value while the G
+//! is switched out. A *shrink pass* does so for every G parked longer than
+//! [`SHRINK_AFTER_MS`]. sysmon asks for one every [`SHRINK_EVERY`] (paced by
+//! the last pass's duration, [`SHRINK_PACE`]); the scavenger thread runs it
+//! (scavenge.rs), so no M and no park/ready pays anything but one relaxed
+//! load in `execute` ([`shrink_gate`]). `GORT_DEBUG=shrinkstack=0` turns the
+//! passes off (Go's `gcshrinkstackoff=1`).
+//!
+//! **What is discarded.** At each park, `ParkFn::new` reads the stack
+//! pointer (`rsp`/`sp`) in the frame that goes on to switch out; `execute`
+//! stores it in the G's record (`G::parked_sp`) before it labels the G
+//! `Waiting`. Every frame of the parked G lies above that address, except
+//! the frames of the switch itself (the suspend call and corosensei's saved
+//! registers), which lie just below it: [`SHRINK_SLACK`] bytes are kept for
+//! them, and the pass discards `[lo, cut)` with `cut` the page boundary at
+//! or below `sp - SHRINK_SLACK` (`lo`: just above the guard, which is never
+//! touched). A test (tests/stacks.rs) parks a G twice at the same site and
+//! checks that the second switch wrote nothing below `cut`. The pass first
+//! reads the page just below `cut`, every word until a nonzero one (the
+//! rules of "Detecting deep use" below): a G that never went that deep costs
+//! no `madvise`. Where the stack pointer is not read (other architectures)
+//! it is 0 and the G is never shrunk.
+//!
+//! **Soundness: nobody may touch the stack below `cut` during the discard.**
+//! Who could? Only the G itself, once resumed: a parked G's stack is written
+//! by no one else (its park callback, wait nodes and values handed to it
+//! live in its frames *above* `sp`; the M runs the callback on its own
+//! stack). And a parked G is resumed only by `Sched::execute`, which first
+//! stores `Running` into the G's status and then loads [`GATE_ACTIVE`]. The
+//! pass works in batches of [`GATE_BATCH`] Gs: (2) it publishes the batch's
+//! record addresses in [`GATE`] and sets `GATE_ACTIVE`; (3) after a *heavy
+//! barrier* (`membarrier(2)`, [`crate::sys::heavy_barrier`]: every thread of
+//! the process has executed a full fence) it reads each G's status under
+//! its registry shard lock and holds only those still `Waiting`; (4) a
+//! second heavy barrier makes the `parked_sp` stored before that `Waiting`
+//! visible (the stack pointer of *this* park, not an older, shallower one);
+//! (5) it reads `parked_sp` and probes; (6) it discards, a chunk of stacks
+//! per `process_madvise`, clearing (Release) each G's `GATE` entry once it
+//! is done with that G (at once for the Gs not held or not deep), and at
+//! the end `GATE_ACTIVE`. The two sides form an asymmetric Dekker
+//! handshake (store then load on each side, a full fence between them on
+//! the heavy side, and the heavy barrier supplying the light side's):
+//! either the pass sees `Running` (or any later status) and leaves the G
+//! alone, or `execute` sees the gate set, finds its G in the batch and
+//! waits (Acquire) until its entry or the gate is cleared, after its
+//! discard. A G
+//! readied meanwhile is only *queued*; it is resumed by some `execute`,
+//! which the gate holds. A G seen `Waiting` that parked again after the
+//! candidate list was made is fine too: step 4 reads the new `parked_sp`.
+//! The record stays valid throughout: the pass reads it only under the
+//! shard lock, by registry slot and id (`g::with_registered`), and a G's
+//! stack is freed only when it exits, which it cannot do while held. Where
+//! `membarrier` is missing (not Linux, old kernel, seccomp) no pass runs.
+//!
+//! Costs: the discarded pages come back as zero-filled page faults if the G
+//! goes deep again (a few µs per page, once per shrink); a G readied while
+//! the pass holds it waits for its own chunk's `madvise`; an M resuming any
+//! G while a batch is open scans the batch once. The discards cost about
+//! 0.6 µs per resident page (10,000 Gs of 192 KiB: ~300 ms of the
+//! scavenger thread), a fraction of the page faults that dirtied them; the
+//! pacing counts only the rest (walk, barriers, probes).
+//!
 //! # Ownership and locks
 //!
 //! * A [`GStack`] is owned by exactly one G (or by a pool). It is `Send`,
@@ -86,8 +154,9 @@ use std::fmt;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::ptr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Once};
+use std::time::Duration;
 
 use corosensei::stack::{Stack, StackPointer};
 use parking_lot::Mutex;
@@ -210,6 +279,9 @@ pub struct StackStats {
     pub trims: u64,
     /// Stacks discarded whole on leaving the global pool's warm window.
     pub releases: u64,
+    /// Stacks of parked Gs whose pages below the stack pointer were discarded (all pools: the
+    /// shrink passes work from the slab table).
+    pub shrinks: u64,
 }
 
 impl fmt::Display for StackStats {
@@ -524,22 +596,29 @@ fn warn_bad_guard(v: &str) {
 /// per doubling: 16, 20, 24, 28, 32, 40, ... KiB, 256, 320, 384, 448, 512 KiB, ... 1 GiB. At most
 /// 62 classes exist however many distinct sizes are asked for, and a class wastes under a
 /// quarter of its size, in address space only (stacks are reserved, not committed).
+#[inline]
 fn class_of(size: usize) -> io::Result<usize> {
-    let max = crate::env::MAX_STACK_SIZE;
-    if size > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "gort: stack size {size} bytes is above the maximum of {} MiB; ask for less \
-                 (Builder::stack_size, GORT_STACK_SIZE)",
-                max >> 20
-            ),
-        ));
+    if size > crate::env::MAX_STACK_SIZE {
+        return Err(too_big(size));
     }
     let size = size.max(MIN_STACK_SIZE);
     let top = 1usize << (usize::BITS - 1 - size.leading_zeros());
     let step = (top / 4).max(sys::page_size());
     Ok(size.next_multiple_of(step))
+}
+
+/// [`class_of`]'s error, out of line so that the check inlines into every spawn.
+#[cold]
+#[inline(never)]
+fn too_big(size: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "gort: stack size {size} bytes is above the maximum of {} MiB; ask for less \
+             (Builder::stack_size, GORT_STACK_SIZE)",
+            crate::env::MAX_STACK_SIZE >> 20
+        ),
+    )
 }
 
 impl Pool {
@@ -632,6 +711,7 @@ impl Pool {
             carved: g.carved,
             trims: self.trims.load(Ordering::Relaxed),
             releases: self.releases.load(Ordering::Relaxed),
+            shrinks: SHRINKS.load(Ordering::Relaxed),
         }
     }
 
@@ -737,20 +817,10 @@ impl Pool {
         // every few hundred bytes at most, so a sampled word is nonzero; the whole-page read
         // cost ~60 ns per free (measured in spawn_join's profile at 7%), the sample ~5 ns.
         // Missed cases are those of rule 1 below: RSS kept, never safety.
-        let mut acc = 0usize;
-        let mut off = page - std::mem::size_of::<usize>();
-        loop {
-            // `probe..hot_lo` is a mapped, readable page of this stack above its guard, and
-            // `off` stays inside it; the bytes are plain integers, only tested against zero.
-            // SAFETY: mapped and readable (above); nothing writes it: the stack was moved into
-            // `free` and its coroutine has finished.
-            acc |= unsafe { ptr::read_volatile((probe + off) as *const usize) };
-            if off < PROBE_STRIDE {
-                break;
-            }
-            off -= PROBE_STRIDE;
-        }
-        if acc != 0 {
+        // SAFETY: `probe..hot_lo` is a mapped, readable page of this stack above its guard;
+        // nothing writes it: the stack was moved into `free` and its coroutine has finished.
+        let deep = unsafe { page_has_data(probe, page) };
+        if deep {
             // The guard below `stack_lo` is not in the range (and a madvise guard would survive
             // DONTNEED anyway).
             // SAFETY: `[stack_lo, hot_lo)` belongs to this stack, whose coroutine has finished,
@@ -891,6 +961,354 @@ pub fn live() -> usize {
     global().live()
 }
 
+// ---------------------------------------------------------------------------
+// Shrinking the stacks of parked Gs (module docs, "Shrinking the stacks of parked Gs").
+
+/// A G parked at least this long has the pages below its stack pointer discarded by the next
+/// shrink pass. Picked without data beyond the goal (a parked G's RSS back to its hot pages
+/// within a second): long enough that a G parking for a request or a timer tick does not fault
+/// its deep pages back on every round, short enough to leave most of the second.
+pub const SHRINK_AFTER_MS: u32 = 200;
+
+/// Shrink passes run at most this often (sysmon asks the scavenger thread for one).
+pub const SHRINK_EVERY: Duration = Duration::from_millis(100);
+
+/// A pass that walked many Gs waits this many times the CPU time it used (its discards left
+/// out) before the next one, so that the walk costs at most 2% of a core (a pass over a million
+/// parked Gs takes tens of milliseconds; over 10,000 well under one).
+const SHRINK_PACE: u32 = 50;
+
+/// Gs held off the Ms at once by one pass: two heavy barriers (each interrupts every CPU
+/// running a thread of the process) per this many parked Gs, so that a server whose idle Gs
+/// park afresh every second does not pay an IPI per few Gs. A G readied meanwhile waits for its
+/// own discard at most (its entry is cleared when the pass is done with it); an M resuming any
+/// G during a batch scans the batch once.
+const GATE_BATCH: usize = 256;
+
+/// Stacks discarded per system call (`process_madvise` takes up to 64 ranges at once; smaller
+/// chunks release readied Gs sooner).
+const DISCARD_CHUNK: usize = 16;
+
+/// Set while a pass holds the Gs in [`GATE`] off every M (SeqCst set, Release clear); read by
+/// [`shrink_gate`] (Relaxed on the hot path, Acquire in the wait).
+static GATE_ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The Gs of the current batch (their record addresses), `GATE_LEN` of them. Written by the
+/// pass only while `GATE_ACTIVE` is false, published by its SeqCst set.
+static GATE: [AtomicUsize; GATE_BATCH] = [const { AtomicUsize::new(0) }; GATE_BATCH];
+static GATE_LEN: AtomicUsize = AtomicUsize::new(0);
+/// One pass at a time (the scavenger thread's, or a test's [`testing::shrink_now`]).
+static PASS: Mutex<ShrinkWindow> = Mutex::new(ShrinkWindow { cutoff: None });
+static SHRINKS: AtomicU64 = AtomicU64::new(0);
+/// Resumes that found a batch open and looked for their G in it (Relaxed: a test's statistic).
+static GATE_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// What the previous pass covered: Gs parked at or before `cutoff` (coarse ms) were looked at.
+struct ShrinkWindow {
+    cutoff: Option<u32>,
+}
+
+/// What one shrink pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShrinkPass {
+    /// Parked Gs looked at (held off the Ms and checked).
+    pub examined: usize,
+    /// Stacks whose pages below the stack pointer were discarded.
+    pub shrunk: usize,
+    /// CPU time spent in the discards' system calls (work in proportion to the memory
+    /// returned, not counted in the pacing).
+    pub discarding: Duration,
+}
+
+/// The hot-path half of the handshake: called by `execute` right before it resumes `g`, after
+/// it stored `Running` into `g`'s status. One relaxed load while no pass runs; while one does,
+/// an M about to resume a G of its batch waits for the batch to end.
+///
+/// Why a load suffices: the pass sets `GATE_ACTIVE`, runs a heavy barrier
+/// ([`crate::sys::heavy_barrier`]), then reads the status of each G of its batch and skips
+/// those not `Waiting`. The barrier makes this an asymmetric Dekker handshake: either the
+/// pass sees this M's `Running` store (and leaves the G alone), or this load sees the gate.
+/// The compiler fence keeps the store before the load in program order.
+#[inline(always)]
+pub(crate) fn shrink_gate(g: *const crate::g::G) {
+    #[cfg(not(loom))]
+    {
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        if GATE_ACTIVE.load(Ordering::Relaxed) {
+            gate_wait(g as usize);
+        }
+    }
+    #[cfg(loom)]
+    let _ = g;
+}
+
+#[cold]
+#[inline(never)]
+fn gate_wait(g: usize) {
+    GATE_WAITS.fetch_add(1, Ordering::Relaxed);
+    let mut spins = 0u32;
+    // Acquire: pairs with the pass's SeqCst set (the batch is visible), and with its Release
+    // clears of an entry and of the gate (the G's discard is done before it runs).
+    while GATE_ACTIVE.load(Ordering::Acquire)
+        && GATE[..GATE_LEN.load(Ordering::Relaxed).min(GATE_BATCH)]
+            .iter()
+            .any(|e| e.load(Ordering::Acquire) == g)
+    {
+        spins += 1;
+        if spins < 100 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Whether passes can run here: Linux with `membarrier` (the heavy barrier) and a stack
+/// pointer recorded at each park (x86_64, aarch64). `GORT_DEBUG=shrinkstack=0` is checked by
+/// [`shrink_tick`], which then never asks for a pass.
+pub(crate) fn shrink_supported() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OK.get_or_init(|| {
+        cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) && crate::sys::heavy_barrier()
+    })
+}
+
+/// sysmon's hook, on every tick: asks the scavenger thread for a pass every [`SHRINK_EVERY`]
+/// (paced by [`SHRINK_PACE`]) while Gs exist.
+pub(crate) fn shrink_tick(s: &crate::sched::Sched, now: std::time::Instant) {
+    // When the next pass is due, in ns since the coarse clock's base (0: not yet set). Only
+    // sysmon touches it (Relaxed).
+    static NEXT_NS: AtomicU64 = AtomicU64::new(0);
+    if !s.cfg.debug.shrinkstack || s.ngoroutine.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let at = now
+        .saturating_duration_since(crate::sysmon::coarse_base())
+        .as_nanos() as u64;
+    let next = NEXT_NS.load(Ordering::Relaxed);
+    if next == 0 {
+        NEXT_NS.store(at + SHRINK_EVERY.as_nanos() as u64, Ordering::Relaxed);
+        return;
+    }
+    if at < next {
+        return;
+    }
+    let last = LAST_PASS_NS.load(Ordering::Relaxed);
+    let wait = (SHRINK_EVERY.as_nanos() as u64).max(last.saturating_mul(SHRINK_PACE as u64));
+    NEXT_NS.store(at + wait, Ordering::Relaxed);
+    if shrink_supported() {
+        crate::scavenge::request_shrink();
+    }
+}
+
+/// The CPU time of the last pass, its discards left out (Relaxed: pacing only).
+static LAST_PASS_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The scavenger thread's pass: the window since the previous pass.
+pub(crate) fn shrink_pass_scheduled() {
+    let mut w = PASS.lock();
+    let t = sys::thread_cpu_time();
+    let now = crate::sysmon::coarse_ms();
+    let cutoff = now.wrapping_sub(SHRINK_AFTER_MS);
+    let since = w.cutoff;
+    let r = shrink_locked(cutoff, since);
+    w.cutoff = Some(cutoff);
+    drop(w);
+    // The pacing counts the walk, the barriers and the probes: the overhead that grows with
+    // the number of Gs. The discards are bounded by the pages the Gs dirtied (each cost the G
+    // a page fault several times the discard's price), and must not delay the next pass: a
+    // burst of deep Gs is returned within a pass or two, not one pass per `SHRINK_PACE` times
+    // the burst's discard time. CPU time, not wall time: on a loaded machine a pass that
+    // waited for a core would otherwise hold off the next one for seconds.
+    let overhead = sys::thread_cpu_time()
+        .saturating_sub(t)
+        .saturating_sub(r.discarding);
+    LAST_PASS_NS.store(overhead.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// One pass over the Gs parked at least `min_parked_ms` (and, with `since`, parked after that
+/// coarse time: the previous pass saw the rest).
+pub(crate) fn shrink_pass(min_parked_ms: u32, since: Option<u32>) -> ShrinkPass {
+    if !shrink_supported() {
+        return ShrinkPass::default();
+    }
+    let _w = PASS.lock();
+    shrink_locked(
+        crate::sysmon::coarse_ms().wrapping_sub(min_parked_ms),
+        since,
+    )
+}
+
+/// `a` is at or before `b` on the wrapping coarse clock.
+fn not_after(a: u32, b: u32) -> bool {
+    (b.wrapping_sub(a) as i32) >= 0
+}
+
+fn shrink_locked(cutoff: u32, since: Option<u32>) -> ShrinkPass {
+    if !shrink_supported() {
+        return ShrinkPass::default();
+    }
+    // 1. Candidates: parked (by the status label), parked in the window, with a recorded stack
+    // pointer. Copied out under each shard lock; checked again under the gate.
+    let mut cands: Vec<(usize, (usize, usize), u64)> = Vec::new();
+    crate::g::for_each_g(|g| {
+        if g.status() != crate::g::GStatus::Waiting || g.parked_sp() == 0 {
+            return;
+        }
+        let at = g.wait_since_ms();
+        if not_after(at, cutoff) && since.is_none_or(|s| !not_after(at, s)) {
+            cands.push((g as *const crate::g::G as usize, g.registry_pos(), g.id()));
+        }
+    });
+    let mut done = ShrinkPass::default();
+    for batch in cands.chunks(GATE_BATCH) {
+        shrink_batch(batch, &mut done);
+    }
+    if done.shrunk > 0 {
+        SHRINKS.fetch_add(done.shrunk as u64, Ordering::Relaxed);
+    }
+    done
+}
+
+/// The gate protocol for one batch (module docs, "Shrinking the stacks of parked Gs", steps
+/// 2-6). Each G's entry in [`GATE`] is cleared (Release) as soon as the pass is done with it,
+/// so a G readied during the batch waits only for its own discard, not the batch's.
+fn shrink_batch(batch: &[(usize, (usize, usize), u64)], done: &mut ShrinkPass) {
+    let page = sys::page_size();
+    // Release: the discards (and probe reads) of the G are done; pairs with `gate_wait`.
+    let release = |i: usize| GATE[i].store(0, Ordering::Release);
+    // 2. Publish the batch, close the gate, and make every M see it or be seen.
+    for (e, c) in GATE.iter().zip(batch) {
+        e.store(c.0, Ordering::Relaxed);
+    }
+    GATE_LEN.store(batch.len(), Ordering::Relaxed);
+    GATE_ACTIVE.store(true, Ordering::SeqCst);
+    let mut held = [false; GATE_BATCH];
+    if crate::sys::heavy_barrier() {
+        // 3. Still parked? A G an M resumed before the gate reads `Running` now (or a later
+        // status); one resumed after it waits at the gate. Under the shard lock: the record
+        // is alive while registered.
+        for (h, c) in held.iter_mut().zip(batch) {
+            *h = crate::g::with_registered(c.1, c.2, |g| g.status() == crate::g::GStatus::Waiting)
+                == Some(true);
+        }
+        // 4. A second barrier: the M that parked a held G stored its `parked_sp` before its
+        // `Waiting`, which we saw; after this every store an M made before it is visible.
+        if held.iter().any(|&h| h) && !crate::sys::heavy_barrier() {
+            held = [false; GATE_BATCH];
+        }
+    }
+    // 5. Which held Gs went deeper than their cut; the others are let go at once.
+    let mut deep: Vec<(usize, (usize, usize))> = Vec::new();
+    for (i, (&h, c)) in held.iter().zip(batch).enumerate() {
+        let range = if h {
+            done.examined += 1;
+            crate::g::with_registered(c.1, c.2, |g| g.parked_sp())
+                .and_then(shrink_range)
+                // SAFETY: `[cut - page, cut)` is mapped (a slab stack's usable part above its
+                // guard: `cut - page >= lo`, both page-aligned) and no thread writes it: it is
+                // below the held G's stack pointer, and the G cannot run until released.
+                .filter(|&(_, cut)| unsafe { page_written(cut - page, page) })
+        } else {
+            None
+        };
+        match range {
+            Some((lo, cut)) => deep.push((i, (lo, cut - lo))),
+            None => release(i),
+        }
+    }
+    // 6. Discard, a chunk of stacks per system call, releasing each chunk's Gs after it.
+    for chunk in deep.chunks(DISCARD_CHUNK) {
+        let ranges: Vec<(usize, usize)> = chunk.iter().map(|d| d.1).collect();
+        let t = sys::thread_cpu_time();
+        // SAFETY: each range lies below `sp - SHRINK_SLACK` of a G seen `Waiting` after the
+        // gate was set and a heavy barrier: no `execute` can resume it until its entry is
+        // cleared below (the Dekker handshake of the module docs), nothing else writes a
+        // parked G's stack, and no live value lies below its stack pointer but the switch's
+        // frames, which the slack keeps. The pages read back as zeros if the G ever goes that
+        // deep again.
+        if unsafe { sys::discard_many(&ranges) }.is_ok() {
+            done.shrunk += ranges.len();
+        }
+        done.discarding += sys::thread_cpu_time().saturating_sub(t);
+        chunk.iter().for_each(|d| release(d.0));
+    }
+    // Open the gate. Release: as for the entries.
+    GATE_ACTIVE.store(false, Ordering::Release);
+}
+
+/// Whether any sampled word of `[addr, addr + len)` is nonzero (the depth probe of "Detecting
+/// deep use").
+///
+/// # Safety
+/// The range is mapped and readable, and nobody writes it meanwhile.
+#[inline]
+unsafe fn page_has_data(addr: usize, len: usize) -> bool {
+    let mut acc = 0usize;
+    let mut off = len - std::mem::size_of::<usize>();
+    loop {
+        // SAFETY: inside the range (the caller's contract).
+        acc |= unsafe { ptr::read_volatile((addr + off) as *const usize) };
+        if off < PROBE_STRIDE {
+            break;
+        }
+        off -= PROBE_STRIDE;
+    }
+    acc != 0
+}
+
+/// Whether any word of `[addr, addr + len)` is nonzero: the shrink pass's depth probe. Unlike
+/// [`free`]'s sampled probe (one word in 32, on the spawn/exit path) it reads every word until
+/// the first nonzero one: frames of zeroed buffers (1 KiB arrays with a return address every
+/// 1 KiB) slip between the samples, and the pass is off every M's path. A page the G never
+/// wrote reads the kernel's zero page, always in cache.
+///
+/// # Safety
+/// As for [`page_has_data`].
+unsafe fn page_written(addr: usize, len: usize) -> bool {
+    (addr..addr + len)
+        .step_by(std::mem::size_of::<usize>())
+        // SAFETY: inside the range (the caller's contract).
+        .any(|a| unsafe { ptr::read_volatile(a as *const usize) } != 0)
+}
+
+/// Bytes kept below a parked G's stack pointer for the frames of the switch itself (module
+/// docs, "Shrinking the stacks of parked Gs"); tests/stacks.rs checks that a park writes
+/// nothing below the cut. Measured on x86_64 (a G parked on a fresh stack, the lowest nonzero
+/// word): the switch writes 32 bytes below the recorded pointer in release builds, 432 in
+/// debug builds; 2 KiB leaves a margin of four times that, and for a typical park a few hundred
+/// bytes below a stack's top keeps one page instead of two.
+pub const SHRINK_SLACK: usize = 2048;
+
+/// `[lo, cut)`: what a shrink pass discards of the stack of a G parked with stack pointer `sp`
+/// (everything from just above the guard up to the page boundary at or below
+/// `sp - SHRINK_SLACK`); `None` if `sp` is in no slab stack or that leaves nothing.
+fn shrink_range(sp: usize) -> Option<(usize, usize)> {
+    let (lo, hi) = stack_of(sp)?;
+    if sp <= lo || sp > hi {
+        return None;
+    }
+    let cut = sp.checked_sub(SHRINK_SLACK)? & !(sys::page_size() - 1);
+    (cut > lo).then_some((lo, cut))
+}
+
+/// `(lo, hi)` of the usable part of the slab stack `addr` lies in (guard excluded), from the
+/// lock-free slab table.
+fn stack_of(addr: usize) -> Option<(usize, usize)> {
+    let page = sys::page_size();
+    let n = SLAB_TABLE_NEXT.load(Ordering::Relaxed).min(SLAB_TABLE_LEN);
+    for e in &SLAB_TABLE[..n] {
+        // Acquire: pairs with the Release store in `register_slab`.
+        let lo = e.lo.load(Ordering::Acquire);
+        if lo == 0 || addr < lo || addr >= e.hi.load(Ordering::Relaxed) {
+            continue;
+        }
+        let stride = e.stride.load(Ordering::Relaxed);
+        let guard = lo + (addr - lo) / stride * stride;
+        return Some((guard + page, guard + stride));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1008,6 +1426,7 @@ mod tests {
             carved: 0,
             trims: 0,
             releases: 0,
+            shrinks: 0,
         };
         assert_eq!(
             s.to_string(),
@@ -1020,6 +1439,58 @@ mod tests {
 #[doc(hidden)]
 pub mod testing {
     pub use crate::sys::{map_count, resident_pages};
+
+    /// Runs one shrink pass now, on the calling thread, over every G parked for at least
+    /// `min_parked_ms` (no window: each such G is looked at); see [`super::shrink_pass`].
+    pub fn shrink_now(min_parked_ms: u32) -> super::ShrinkPass {
+        super::shrink_pass(min_parked_ms, None)
+    }
+
+    /// Resumes so far that found a shrink batch open (and looked for their G in it).
+    pub fn gate_waits() -> u64 {
+        super::GATE_WAITS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The stack pointer G `id` parked with (0: not parked, unknown, or no such G).
+    pub fn parked_sp_of(id: u64) -> usize {
+        let mut sp = 0;
+        crate::g::for_each_g(|g| {
+            if g.id() == id {
+                sp = g.parked_sp();
+            }
+        });
+        sp
+    }
+
+    /// `(lo, hi)` of the usable part of the slab stack holding `addr`, if any.
+    pub fn stack_of(addr: usize) -> Option<(usize, usize)> {
+        super::stack_of(addr)
+    }
+
+    /// `[lo, cut)`, what a shrink pass discards of a stack parked at `sp` (see
+    /// [`super::SHRINK_SLACK`]).
+    pub fn shrink_range(sp: usize) -> Option<(usize, usize)> {
+        super::shrink_range(sp)
+    }
+
+    /// How many words of `[addr, addr + len)` are nonzero; both must lie in one slab stack's
+    /// usable part (checked: panics otherwise). For tests of parked Gs' stacks: the caller
+    /// makes sure no G runs on that stack meanwhile (reads racing the G's writes would see
+    /// torn values, never fault: the range is mapped).
+    pub fn nonzero_words(addr: usize, len: usize) -> usize {
+        let (lo, hi) = super::stack_of(addr).expect("not in a slab stack");
+        assert!(
+            addr >= lo && addr + len <= hi && addr.is_multiple_of(8),
+            "range outside the stack"
+        );
+        (addr..addr + len)
+            .step_by(std::mem::size_of::<usize>())
+            // SAFETY: inside a slab stack's usable part (checked above), which stays mapped
+            // for the life of the process (slabs are never unmapped); volatile, as the
+            // compiler must not assume anything about memory another coroutine owns.
+            .filter(|&a| unsafe { std::ptr::read_volatile(a as *const usize) } != 0)
+            .count()
+    }
 }
 
 /// Gs spawned in mprotect mode whose stacks are not bound yet (they count against the budget).

@@ -409,6 +409,62 @@ pub fn resident_pages(addr: usize, len: usize) -> io::Result<usize> {
     Ok(vec.iter().filter(|&&b| b & 1 != 0).count())
 }
 
+/// CPU time the calling thread has used (user and system; `CLOCK_THREAD_CPUTIME_ID`), zero if
+/// the clock cannot be read. For pacing background work by what it costs, not by wall time,
+/// which on a loaded machine includes the time the thread waited for a core.
+pub(crate) fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the C library
+    // knows (an unknown one fails with EINVAL, leaving `ts` zero).
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The heavy side of an asymmetric memory barrier (Linux `membarrier(2)`,
+/// `MEMBARRIER_CMD_PRIVATE_EXPEDITED`, Linux 4.14+): when it returns, every
+/// other thread of this process that was running has executed a full memory
+/// barrier (an IPI to each CPU running one), and a thread that was not
+/// running passes one when it is next scheduled. So the light side of a
+/// Dekker-style handshake needs only program order (a compiler fence): a
+/// store then a load on that side, a store, this call, then a load on this
+/// side, and at least one side sees the other's store. Userspace RCU and
+/// folly's `asymmetricHeavyBarrier` use it the same way.
+///
+/// Returns false where it is not available (not Linux, an older kernel, a
+/// seccomp filter, qemu-user); callers then must not rely on it. The
+/// registration it needs is done on the first call.
+pub(crate) fn heavy_barrier() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // Values from include/uapi/linux/membarrier.h.
+        const QUERY: libc::c_long = 0;
+        const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+        const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+        static STATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let ok = *STATE.get_or_init(|| {
+            // SAFETY: membarrier takes two integers and a flag word and touches no memory of
+            // ours; an unknown command fails with EINVAL.
+            let cmds = unsafe { libc::syscall(libc::SYS_membarrier, QUERY, 0, 0) };
+            cmds >= 0
+                && cmds & PRIVATE_EXPEDITED != 0
+                // SAFETY: as above.
+                && unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) }
+                    == 0
+        });
+        // SAFETY: as above; registered, so the command does not fail with EPERM.
+        ok && unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// Writes all of `buf` to stderr with raw `write(2)`, retrying on `EINTR`
 /// and short writes; gives up silently on other errors. Async-signal-safe.
 pub(crate) fn write_stderr(mut buf: &[u8]) {

@@ -184,6 +184,7 @@ fn run(s: &'static Sched) {
         }
         let (retook, watching) = retake(s, &mut seen, now);
         crate::scavenge::tick(s, now);
+        crate::stack::shrink_tick(s, now);
         let all_idle = s.npidle.load(Ordering::Relaxed) == s.nprocs();
         if all_idle {
             crate::deadlock::check(s);

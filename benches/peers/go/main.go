@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,6 +129,8 @@ func main() {
 		idleMemory(arg(1))
 	case "park_own":
 		parkOwn(arg(1), arg(2))
+	case "deep_park":
+		deepPark(arg(1), arg(2), arg(3))
 	case "fanout_compute":
 		fanoutCompute(arg(1), arg(2))
 	case "blocking_syscall":
@@ -470,17 +473,23 @@ func tcpEchoClient(addr string, conns, rounds int) {
 	report("tcp_echo", float64(conns*rounds)/time.Since(t).Seconds(), "rt/s")
 }
 
-// parkOwn: n goroutines, each parked on its own unbuffered channel (created before the
-// measurement, so their cost is excluded). mode 0 reports RSS growth per goroutine, mode 1 the
-// time to spawn all of them and see them all started (about to park), per goroutine.
-func parkOwn(n, mode int) {
+// ownChans makes n unbuffered channels, then settles the heap and reads the RSS (the
+// baseline of parkOwn and deepPark, which exclude the channels' cost).
+func ownChans(n int) ([]chan int, uint64) {
 	chans := make([]chan int, n)
 	for i := range chans {
 		chans[i] = make(chan int)
 	}
 	runtime.GC()
 	time.Sleep(20 * time.Millisecond)
-	before := rssBytes()
+	return chans, rssBytes()
+}
+
+// parkOwn: n goroutines, each parked on its own unbuffered channel (created before the
+// measurement, so their cost is excluded). mode 0 reports RSS growth per goroutine, mode 1 the
+// time to spawn all of them and see them all started (about to park), per goroutine.
+func parkOwn(n, mode int) {
+	chans, before := ownChans(n)
 	var started int64
 	var wg sync.WaitGroup
 	wg.Add(n)
@@ -716,4 +725,61 @@ func timerChurn(n int) {
 		}
 	}
 	report("timer_churn", float64(time.Since(t).Nanoseconds())/float64(n), "ns/op")
+}
+
+// deepFrame recurses n frames of about 1 KiB each (the array is zeroed and read, so the frame
+// is written); the array does not escape, so it stays on the goroutine's stack.
+//
+//go:noinline
+func deepFrame(n int) int {
+	var buf [1024]byte
+	buf[n%1024] = byte(n)
+	if n == 0 {
+		return int(buf[0])
+	}
+	return deepFrame(n-1) + int(buf[(n*7)%1024])
+}
+
+// deepPark: n goroutines, each recursing depth frames of about 1 KiB, then parking on its own
+// unbuffered channel (created before the measurement); RSS growth per goroutine ms after the
+// last one parked. Go gets its best case meanwhile: eight GCs (each halves the stacks that use
+// under a quarter of their size) and debug.FreeOSMemory (another GC, then everything free
+// returned to the OS).
+func deepPark(n, depth, ms int) {
+	chans, before := ownChans(n)
+	var parked int64
+	var sink int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		c := chans[i]
+		go func() {
+			atomic.AddInt64(&sink, int64(deepFrame(depth)))
+			atomic.AddInt64(&parked, 1)
+			<-c
+			wg.Done()
+		}()
+	}
+	for atomic.LoadInt64(&parked) < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	t := time.Now()
+	// Each GC halves a stack that uses under a quarter of it: 8 take the 256 KiB stacks down
+	// to Go's floor (measured here: FreeOSMemory alone 5.7 KB per goroutine, after one GC 24-48
+	// KB, after four 7-8 KB, after eight 5.5 KB).
+	for i := 0; i < 8; i++ {
+		runtime.GC()
+	}
+	debug.FreeOSMemory()
+	time.Sleep(time.Duration(ms)*time.Millisecond - time.Since(t))
+	after := rssBytes()
+	var diff uint64
+	if after > before {
+		diff = after - before
+	}
+	report("deep_park", float64(diff)/float64(n), "bytes/task")
+	for _, c := range chans {
+		c <- 1
+	}
+	wg.Wait()
 }

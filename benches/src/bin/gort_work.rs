@@ -31,6 +31,7 @@ fn main() {
         "ring" => ring(arg(1) as usize, arg(2)),
         "idle_memory" => idle_memory(arg(1) as usize),
         "park_own" => park_own(arg(1) as usize, arg(2)),
+        "deep_park" => deep_park(arg(1) as usize, arg(2), arg(3)),
         "fanout_compute" => fanout_compute(arg(1), arg(2), iters_per_ms.unwrap()),
         "blocking_syscall" => blocking_syscall(arg(1), arg(2), arg(3)),
         "tcp_echo_server" => tcp_echo_server(),
@@ -319,6 +320,64 @@ fn mutex_contended(tasks: u64, iters: u64) {
         el.as_nanos() as f64 / (tasks * iters) as f64,
         "ns/op",
     );
+}
+
+/// Recurses `n` frames of about 1 KiB each (the array is zeroed and read, so the frame is
+/// written), as `deepFrame` in the Go peer.
+#[inline(never)]
+fn deep_frame(n: u64) -> u64 {
+    let mut buf = [0u8; 1024];
+    buf[(n % 1024) as usize] = n as u8;
+    let buf = std::hint::black_box(&mut buf);
+    if n == 0 {
+        return u64::from(buf[0]);
+    }
+    deep_frame(n - 1) + u64::from(buf[((n * 7) % 1024) as usize])
+}
+
+/// `n` tasks on 1 MiB stacks, each recursing `depth` frames of about 1 KiB, then parking on its
+/// own unbuffered channel (created before the measurement); RSS growth per task `ms` after the
+/// last one parked (the stack shrinking of parked Gs at work, runtime/src/stack.rs).
+fn deep_park(n: usize, depth: u64, ms: u64) {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let chans: Vec<_> = (0..n).map(|_| gort::chan::bounded::<u64>(0)).collect();
+    gort::sleep(std::time::Duration::from_millis(20));
+    let before = rss_bytes();
+    let parked = Arc::new(AtomicUsize::new(0));
+    let sink = Arc::new(AtomicU64::new(0));
+    let mut senders = Vec::with_capacity(n);
+    let mut hs = Vec::with_capacity(n);
+    for (tx, rx) in chans {
+        let (parked, sink) = (parked.clone(), sink.clone());
+        hs.push(
+            gort::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(move || {
+                    sink.fetch_add(deep_frame(depth), Ordering::Relaxed);
+                    parked.fetch_add(1, Ordering::Relaxed);
+                    let _ = rx.recv();
+                })
+                .expect("spawn"),
+        );
+        senders.push(tx);
+    }
+    while parked.load(Ordering::Relaxed) < n {
+        gort::sleep(std::time::Duration::from_millis(1));
+    }
+    gort::sleep(std::time::Duration::from_millis(ms));
+    let after = rss_bytes();
+    report(
+        "deep_park",
+        after.saturating_sub(before) as f64 / n as f64,
+        "bytes/task",
+    );
+    for tx in senders {
+        tx.send(1).unwrap();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
 }
 
 /// `n` tasks, each parked on its own unbuffered channel (created before the measurement, so

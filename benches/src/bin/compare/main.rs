@@ -46,6 +46,9 @@ pub struct Workload {
     /// Reduced sizes for std::thread where the full size makes no sense.
     pub thread_full: Option<&'static [u64]>,
     pub thread_quick: Option<&'static [u64]>,
+    /// For a server workload: report the server's CPU time per round trip or request instead
+    /// of the client's throughput.
+    pub server_cpu: bool,
 }
 
 impl Workload {
@@ -76,6 +79,7 @@ const BASE: Workload = Workload {
     quick: &[],
     thread_full: None,
     thread_quick: None,
+    server_cpu: false,
 };
 
 /// The workloads, in table order. Sizes are the programs' arguments.
@@ -157,6 +161,17 @@ pub const WORKLOADS: &[Workload] = &[
                excluded (args: tasks, 0); Go and gort only",
         full: &[1_000_000, 0],
         quick: &[100_000, 0],
+        ..BASE
+    },
+    Workload {
+        name: "deep_park",
+        prog: "deep_park",
+        unit: "bytes/task",
+        what: "RSS growth per task, each on a 1 MiB stack (gort) recursing D frames of 1 KiB \
+               then parked on its own channel, T ms after the last parked; Go runs 8 GCs and \
+               debug.FreeOSMemory meanwhile (args: tasks, D, T); Go and gort only",
+        full: &[10_000, 192, 1_000],
+        quick: &[2_000, 192, 1_000],
         ..BASE
     },
     Workload {
@@ -252,6 +267,30 @@ pub const WORKLOADS: &[Workload] = &[
         unit: "req/s",
         higher_better: true,
         what: "wrk -t1 -c256 against a minimal keep-alive HTTP/1.1 responder (args: seconds)",
+        full: &[5],
+        quick: &[1],
+        ..BASE
+    },
+    Workload {
+        name: "tcp_echo_cpu",
+        prog: "tcp_echo_server",
+        kind: Kind::TcpEcho,
+        server_cpu: true,
+        unit: "ns_cpu/rt",
+        what: "as tcp_echo: the server process's CPU time (all threads, user + system, from \
+               /proc/PID/stat) over the client's run, per round trip",
+        full: &[1_000, 100],
+        quick: &[100, 500],
+        ..BASE
+    },
+    Workload {
+        name: "http_hello_cpu",
+        prog: "http_server",
+        kind: Kind::Http,
+        server_cpu: true,
+        unit: "ns_cpu/req",
+        what: "as http_hello: the server process's CPU time (all threads, user + system) over \
+               wrk's run, per request wrk counted",
         full: &[5],
         quick: &[1],
         ..BASE
@@ -668,7 +707,9 @@ fn main() {
                             );
                             row.values.push(Some(*v));
                         }
-                        Outcome::Unsupported => row.note = Some("n/a (this peer has no such program)".into()),
+                        Outcome::Unsupported => {
+                            row.note = Some("n/a (this peer has no such program)".into())
+                        }
                         Outcome::Skipped(r) => row.note = Some(format!("skipped: {r}")),
                         Outcome::Failed(msg) => {
                             failures += 1;
@@ -759,6 +800,8 @@ fn run_one(w: &Workload, peer: &str, exe: &Path, opts: &Opts, tools: &Tools) -> 
                 Err(e) => return Outcome::Failed(format!("{peer} {}: {e}", w.prog)),
             };
             let addr = format!("127.0.0.1:{}", server.port);
+            let cpu0 = server.cpu_time();
+            let mut requests = None;
             let client = if w.kind == Kind::TcpEcho {
                 let mut c = Command::new(tools.go_client.as_ref().unwrap());
                 c.env("GOMAXPROCS", opts.workers.to_string())
@@ -770,7 +813,35 @@ fn run_one(w: &Workload, peer: &str, exe: &Path, opts: &Opts, tools: &Tools) -> 
                 let mut c = Command::new(tools.wrk.as_ref().unwrap());
                 c.args(["-t1", "-c256", &format!("-d{}s", sizes[0])])
                     .arg(format!("http://{addr}/"));
-                wrk_outcome(&run(c, opts.timeout))
+                let f = run(c, opts.timeout);
+                // wrk's summary line: "  123456 requests in 5.00s, 9.87MB read".
+                requests = f.stdout.lines().find_map(|l| {
+                    let (n, rest) = l.trim().split_once(' ')?;
+                    rest.starts_with("requests in")
+                        .then(|| n.parse::<f64>().ok())?
+                });
+                wrk_outcome(&f)
+            };
+            let client = match (w.server_cpu, client, cpu0, server.cpu_time()) {
+                (false, o, ..) => o,
+                (true, Outcome::Value(_), Some(a), Some(b)) => {
+                    // Round trips: connections × rounds; requests: wrk's count.
+                    let sz = w.sizes(peer, opts.quick);
+                    let n = if w.kind == Kind::TcpEcho {
+                        Some((sz[0] * sz[1]) as f64)
+                    } else {
+                        requests
+                    };
+                    match n {
+                        Some(n) if n > 0.0 => Outcome::Value((b - a).as_nanos() as f64 / n),
+                        _ => Outcome::Failed(format!("{peer} {}: no request count", w.prog)),
+                    }
+                }
+                (true, Outcome::Value(_), ..) => Outcome::Failed(format!(
+                    "{peer} {}: cannot read the server's CPU time",
+                    w.prog
+                )),
+                (true, o, ..) => o,
             };
             match (server.stop(), client) {
                 (Err(e), _) => Outcome::Failed(format!("{peer} {}: {e}", w.prog)),

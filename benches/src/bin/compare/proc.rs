@@ -181,6 +181,12 @@ impl Server {
     }
 
     /// Stops the server; an error if it had already died (a crash).
+    /// CPU time the server process has used so far, all threads, user and system; None
+    /// where unreadable.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        gort_benches::common::proc_cpu_ns(self.child.id()).map(Duration::from_nanos)
+    }
+
     pub fn stop(mut self) -> Result<(), String> {
         let early = self.child.try_wait().ok().flatten();
         let _ = self.child.kill();

@@ -665,11 +665,7 @@ fn chart_group<T>(
         one_worker: false,
         unit,
         higher_better,
-        what: "",
-        full: &[],
-        quick: &[],
-        thread_full: None,
-        thread_quick: None,
+        ..crate::BASE
     }));
     WorkloadResult {
         w,
