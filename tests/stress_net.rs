@@ -222,10 +222,13 @@ child_test!(
 // RLIMIT_NOFILE lowered; the descriptor table is filled; `accept` returns EMFILE (both for a G
 // already parked in accept when a connection arrives, and for a fresh call with connections in
 // the backlog); nothing busy-loops while the table stays full; the listener recovers as fds are
-// freed, and accepts exactly the connections that were made.
+// freed, and accepts exactly the connections that were made. sysmon's blocking-call check is
+// off here: its /proc probe descriptors open while a G computes and close when the P idles, so
+// with it on the table is not exactly full when the test says it is (a run failed "table not
+// full").
 child_test!(
     #[ignore = "stress: run with --release --ignored (CI stress step)"]
-    fn accept_recovers_from_fd_exhaustion() [] {
+    fn accept_recovers_from_fd_exhaustion() ["GORT_DEBUG" => "blockcheck=0"] {
         const CONNS: usize = 32;
         let dog = watchdog("fd exhaustion", Duration::from_secs(60));
         common::set_nofile(256);
