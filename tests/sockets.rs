@@ -42,6 +42,40 @@ fn into_split_halves_from_two_gs() {
     echo.join().unwrap();
 }
 
+// A short read makes the next read wait for readiness before its call (net/mod.rs, "Short
+// reads"), but an end of stream queued behind the data raises no further edge. Here the reader
+// is parked when the peer sends a few bytes and shuts down at once, so one poller event often
+// carries both, and the wait that wakes the reader consumes it: the read returns the bytes (a
+// short read) and the next one must still see the end of stream instead of waiting for an
+// edge that never comes (a read timeout turns such a hang into a failure).
+#[test]
+fn end_of_stream_behind_a_short_read_is_seen() {
+    for round in 0..200 {
+        let (c, s) = pair();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let reader = gort::spawn(move || {
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) => return Ok(got),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => return Err(e),
+                }
+            }
+        });
+        // Give the reader time to park in its first read.
+        std::thread::sleep(Duration::from_micros(200));
+        (&c).write_all(b"last words").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        match reader.join().unwrap() {
+            Ok(got) => assert_eq!(got, b"last words", "round {round}"),
+            Err(e) => panic!("round {round}: the end of stream was missed: {e}"),
+        }
+    }
+}
+
 #[test]
 fn reunite_only_matching_halves() {
     let (a, _pa) = pair();

@@ -133,6 +133,14 @@ pub struct PollDesc<W> {
     /// Mirror of `Inner::closed` for the I/O fast path. Written under the lock (Release), read
     /// without it (Acquire): a stale `false` only costs one syscall, then `arm` sees the truth.
     closed: AtomicBool,
+    /// Sticky until [`PollDesc::reset`]: the poller saw the read side end (a FIN, a hang-up or
+    /// an error: `EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`). Such an end raises one edge and never
+    /// another, so a reader that skips the read call to wait for the next edge (net/mod.rs,
+    /// "Short reads") must not wait once it has come. Set (Release) by the poller before its
+    /// `notify` of that event; read (Acquire) by the reader, which sees it whenever the edge's
+    /// readiness was consumed by an earlier wait of its own (that wait took the lock after the
+    /// `notify`, which came after the store).
+    read_closed: AtomicBool,
     /// Next ticket (Relaxed: uniqueness is all that matters).
     tickets: AtomicU64,
 }
@@ -159,8 +167,28 @@ impl<W> PollDesc<W> {
                 slots: [Slot::new(), Slot::new()],
             }),
             closed: AtomicBool::new(false),
+            read_closed: AtomicBool::new(false),
             tickets: AtomicU64::new(1),
         }
+    }
+
+    /// Notes that the read side ended (the poller, before its `notify` of the event).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pd = gort_runtime::netpoll::pd::PollDesc::<u32>::new();
+    /// assert!(!pd.read_closed());
+    /// pd.mark_read_closed();
+    /// assert!(pd.read_closed());
+    /// ```
+    pub fn mark_read_closed(&self) {
+        self.read_closed.store(true, Ordering::Release);
+    }
+
+    /// Whether the poller saw the read side end since the descriptor was opened.
+    pub fn read_closed(&self) -> bool {
+        self.read_closed.load(Ordering::Acquire)
     }
 
     /// A fresh ticket for the next wait (unique for this descriptor's life).
@@ -342,6 +370,7 @@ impl<W> PollDesc<W> {
             slot.ready = false;
             slot.outcomes.clear();
         }
+        self.read_closed.store(false, Ordering::Release);
         self.closed.store(false, Ordering::Release);
     }
 }

@@ -86,6 +86,9 @@ impl Poller {
             // (descriptors are leaked and recycled, never freed), so the address is a live Pd.
             let pd: &'static Pd = unsafe { &*(t.0 as *const Pd) };
             let err = ev.is_error();
+            if ev.is_read_closed() || err {
+                pd.mark_read_closed();
+            }
             if ev.is_readable() || ev.is_read_closed() || err {
                 n += pd.notify(Dir::Read, out);
             }
