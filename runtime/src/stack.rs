@@ -76,9 +76,9 @@
 //! pages below the G's stack pointer, which hold no live value while the G
 //! is switched out. A *shrink pass* does so for every G parked longer than
 //! [`SHRINK_AFTER_MS`]. sysmon asks for one every [`SHRINK_EVERY`] (paced by
-//! the last pass's duration, [`SHRINK_PACE`]); the scavenger thread runs it
+//! the last pass's duration, `SHRINK_PACE`); the scavenger thread runs it
 //! (scavenge.rs), so no M and no park/ready pays anything but one relaxed
-//! load in `execute` ([`shrink_gate`]). `GORT_DEBUG=shrinkstack=0` turns the
+//! load in `execute` (`shrink_gate`). `GORT_DEBUG=shrinkstack=0` turns the
 //! passes off (Go's `gcshrinkstackoff=1`).
 //!
 //! **What is discarded.** At each park, `ParkFn::new` reads the stack
@@ -101,10 +101,10 @@
 //! by no one else (its park callback, wait nodes and values handed to it
 //! live in its frames *above* `sp`; the M runs the callback on its own
 //! stack). And a parked G is resumed only by `Sched::execute`, which first
-//! stores `Running` into the G's status and then loads [`GATE_ACTIVE`]. The
-//! pass works in batches of [`GATE_BATCH`] Gs: (2) it publishes the batch's
-//! record addresses in [`GATE`] and sets `GATE_ACTIVE`; (3) after a *heavy
-//! barrier* (`membarrier(2)`, [`crate::sys::heavy_barrier`]: every thread of
+//! stores `Running` into the G's status and then loads `GATE_ACTIVE`. The
+//! pass works in batches of `GATE_BATCH` Gs: (2) it publishes the batch's
+//! record addresses in `GATE` and sets `GATE_ACTIVE`; (3) after a *heavy
+//! barrier* (`membarrier(2)`, `crate::sys::heavy_barrier`: every thread of
 //! the process has executed a full fence) it reads each G's status under
 //! its registry shard lock and holds only those still `Waiting`; (4) a
 //! second heavy barrier makes the `parked_sp` stored before that `Waiting`
@@ -989,8 +989,8 @@ const GATE_BATCH: usize = 256;
 /// chunks release readied Gs sooner).
 const DISCARD_CHUNK: usize = 16;
 
-/// Set while a pass holds the Gs in [`GATE`] off every M (SeqCst set, Release clear); read by
-/// [`shrink_gate`] (Relaxed on the hot path, Acquire in the wait).
+/// Set while a pass holds the Gs in `GATE` off every M (SeqCst set, Release clear); read by
+/// `shrink_gate` (Relaxed on the hot path, Acquire in the wait).
 static GATE_ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The Gs of the current batch (their record addresses), `GATE_LEN` of them. Written by the
 /// pass only while `GATE_ACTIVE` is false, published by its SeqCst set.
@@ -1024,7 +1024,7 @@ pub struct ShrinkPass {
 /// an M about to resume a G of its batch waits for the batch to end.
 ///
 /// Why a load suffices: the pass sets `GATE_ACTIVE`, runs a heavy barrier
-/// ([`crate::sys::heavy_barrier`]), then reads the status of each G of its batch and skips
+/// (`crate::sys::heavy_barrier`), then reads the status of each G of its batch and skips
 /// those not `Waiting`. The barrier makes this an asymmetric Dekker handshake: either the
 /// pass sees this M's `Running` store (and leaves the G alone), or this load sees the gate.
 /// The compiler fence keeps the store before the load in program order.
@@ -1073,7 +1073,7 @@ pub(crate) fn shrink_supported() -> bool {
 }
 
 /// sysmon's hook, on every tick: asks the scavenger thread for a pass every [`SHRINK_EVERY`]
-/// (paced by [`SHRINK_PACE`]) while Gs exist.
+/// (paced by `SHRINK_PACE`) while Gs exist.
 pub(crate) fn shrink_tick(s: &crate::sched::Sched, now: std::time::Instant) {
     // When the next pass is due, in ns since the coarse clock's base (0: not yet set). Only
     // sysmon touches it (Relaxed).
@@ -1170,7 +1170,7 @@ fn shrink_locked(cutoff: u32, since: Option<u32>) -> ShrinkPass {
 }
 
 /// The gate protocol for one batch (module docs, "Shrinking the stacks of parked Gs", steps
-/// 2-6). Each G's entry in [`GATE`] is cleared (Release) as soon as the pass is done with it,
+/// 2-6). Each G's entry in `GATE` is cleared (Release) as soon as the pass is done with it,
 /// so a G readied during the batch waits only for its own discard, not the batch's.
 fn shrink_batch(batch: &[(usize, (usize, usize), u64)], done: &mut ShrinkPass) {
     let page = sys::page_size();
@@ -1441,7 +1441,7 @@ pub mod testing {
     pub use crate::sys::{map_count, resident_pages};
 
     /// Runs one shrink pass now, on the calling thread, over every G parked for at least
-    /// `min_parked_ms` (no window: each such G is looked at); see [`super::shrink_pass`].
+    /// `min_parked_ms` (no window: each such G is looked at); see `super::shrink_pass`.
     pub fn shrink_now(min_parked_ms: u32) -> super::ShrinkPass {
         super::shrink_pass(min_parked_ms, None)
     }

@@ -186,7 +186,17 @@ impl<W> PollDesc<W> {
         self.read_closed.store(true, Ordering::Release);
     }
 
-    /// Whether the poller saw the read side end since the descriptor was opened.
+    /// Whether the poller saw the read side end since the descriptor was opened (or reset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pd = gort_runtime::netpoll::pd::PollDesc::<u32>::new();
+    /// pd.mark_read_closed();
+    /// pd.close(&mut Vec::new());
+    /// pd.reset();
+    /// assert!(!pd.read_closed());
+    /// ```
     pub fn read_closed(&self) -> bool {
         self.read_closed.load(Ordering::Acquire)
     }
