@@ -116,6 +116,11 @@ fn compute_tasks(tasks: u64, iters: u64) -> std::time::Duration {
 
 /// Workload 3: unbuffered ping-pong between this task and an echo task, `n` round trips.
 fn chan_pingpong(n: u64) {
+    pingpong(n, "chan_pingpong");
+}
+
+/// The ping-pong of [`chan_pingpong`], reported under `name`.
+fn pingpong(n: u64, name: &str) {
     let (ping_tx, ping_rx) = gort::chan::bounded::<u64>(0);
     let (pong_tx, pong_rx) = gort::chan::bounded::<u64>(0);
     let echo = gort::spawn(move || {
@@ -133,11 +138,7 @@ fn chan_pingpong(n: u64) {
     let el = t.elapsed();
     drop(ping_tx);
     echo.join().unwrap();
-    report(
-        "chan_pingpong",
-        el.as_nanos() as f64 / n as f64,
-        "ns/roundtrip",
-    );
+    report(name, el.as_nanos() as f64 / n as f64, "ns/roundtrip");
 }
 
 /// Workload 4: `tasks` tasks in a ring of unbuffered channels; the token carries the hops
@@ -805,30 +806,7 @@ fn timer_churn(n: u64) {
 /// seeded scheduler, not a P's runnext, picks the next green thread (each round trip is two
 /// switches, each a decision of the generator and a hand-over through the bubble's run set).
 fn bubble_pingpong(n: u64) {
-    let r = gort::synctest::test_seeded(1, move || {
-        let (ping_tx, ping_rx) = gort::chan::bounded::<u64>(0);
-        let (pong_tx, pong_rx) = gort::chan::bounded::<u64>(0);
-        let echo = gort::spawn(move || {
-            for v in ping_rx {
-                if pong_tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let t = Instant::now();
-        for i in 0..n {
-            ping_tx.send(i).unwrap();
-            assert_eq!(pong_rx.recv().unwrap(), i);
-        }
-        let el = t.elapsed();
-        drop(ping_tx);
-        echo.join().unwrap();
-        report(
-            "bubble_pingpong",
-            el.as_nanos() as f64 / n as f64,
-            "ns/roundtrip",
-        );
-    });
+    let r = gort::synctest::test_seeded(1, move || pingpong(n, "bubble_pingpong"));
     eprintln!("bubble_pingpong: {} switches", r.switches());
 }
 
