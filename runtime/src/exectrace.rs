@@ -18,12 +18,21 @@
 //! # Cost, and how the buffers move
 //!
 //! Off (the default), each site costs one relaxed load of `STATE` (a byte that never
-//! changes, so the line stays shared in every core's cache). On, an event is a few words
+//! changes, so the line stays shared in every core's cache). On, an event is 32 bytes
+//! (`Ev`: two stamps or a stamp and a payload, the G, the M, the P, a kind and a byte)
 //! appended to a buffer owned by whoever owns the P the event happens on (`PLocal::trace`,
 //! no lock, no atomic), with a TSC stamp (`metrics::stamp`); events without a P (a plain
 //! thread's ready, sysmon, syscalls, timers, the poller) go to one global buffer under a
-//! lock. A P's buffer full of `CHUNK` events is handed to the writer thread (a plain thread:
-//! the user's `Write` never runs on an M or on sysmon), which formats JSON as it goes.
+//! lock. A P's buffer full of `CHUNK` events (32 KiB) is handed to the writer thread (a plain
+//! thread: the user's `Write` never runs on an M or on sysmon), which formats JSON as it goes
+//! and gives the emptied buffer back (`Shared::spare`), so a recording P keeps writing into
+//! memory it has touched before instead of a fresh allocation per chunk.
+//!
+//! On a machine with few cores the writer's work is what a trace costs the program (it runs
+//! beside the Ms), so it formats by hand: each event's fixed part is assembled in a stack
+//! buffer (`Line`) with integers written from a two-digit table, appended to the output in
+//! one copy, and written to `w` a chunk at a time (ring: ~2,500 instructions per event with
+//! `core::fmt`, ~800 now; the Ms' side is ~70).
 //!
 //! **Stopping** must collect buffers other threads own. [`stop`] turns recording off and
 //! bumps `FLUSH_GEN`; an M hands its P's buffer over at its next scheduling round when it
@@ -46,7 +55,7 @@ static STATE: AtomicU8 = AtomicU8::new(0);
 static FLUSH_GEN: AtomicU64 = AtomicU64::new(0);
 
 /// Events per buffer before it goes to the writer.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 1024;
 /// How long `stop` waits for a busy P to hand its buffer over.
 const STOP_WAIT: Duration = Duration::from_millis(200);
 
@@ -60,30 +69,74 @@ pub(crate) enum SliceEnd {
     Preempted,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// What an [`Ev`] records; its payload is in `Ev::x` and `Ev::aux`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Kind {
-    Slice(SliceEnd),
-    Create { parent: u64 },
-    Ready { by: u64 },
-    Steal { from: u32 },
-    Syscall { handed_off: bool },
-    Handoff { cause: &'static str },
-    Netpoll { n: u32 },
+    /// `x`: the slice's end stamp; `aux`: [`SliceEnd::code`].
+    Slice,
+    /// `x`: the parent G.
+    Create,
+    /// `x`: the readier G (0: a plain thread or the runtime).
+    Ready,
+    /// `x`: the victim P.
+    Steal,
+    /// `x`: the call's end stamp; `aux`: 1 if its P was handed off.
+    Syscall,
+    /// `aux`: the index of the cause in [`CAUSES`].
+    Handoff,
+    /// `x`: how many Gs the poll made ready.
+    Netpoll,
     TimerFired,
-    Procs { from: u32, to: u32 },
+    /// `x`: the old count in the high half, the new one in the low half.
+    Procs,
 }
 
-/// One event: a few words, `Copy`.
+/// sysmon's handoff causes, by `Ev::aux`.
+const CAUSES: [&str; 3] = ["syscall", "hog", "blocked"];
+
+impl SliceEnd {
+    const YIELD: u8 = 253;
+    const EXIT: u8 = 254;
+    const PREEMPTED: u8 = 255;
+
+    /// One byte: a park's wait reason (every `WaitReason` is below 253), or a marker.
+    fn code(self) -> u8 {
+        match self {
+            SliceEnd::Park(r) => r as u8,
+            SliceEnd::Yield => Self::YIELD,
+            SliceEnd::Exit => Self::EXIT,
+            SliceEnd::Preempted => Self::PREEMPTED,
+        }
+    }
+
+    fn from_code(c: u8) -> SliceEnd {
+        match c {
+            Self::YIELD => SliceEnd::Yield,
+            Self::EXIT => SliceEnd::Exit,
+            Self::PREEMPTED => SliceEnd::Preempted,
+            r => SliceEnd::Park(crate::g::WaitReason::from_u8(r)),
+        }
+    }
+}
+
+/// One event: 32 bytes, `Copy` (half a cache line: what a recording P writes per event).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ev {
-    kind: Kind,
-    /// P id, or `u32::MAX` for none.
-    p: u32,
-    m: u32,
-    g: u64,
     t0: u64,
-    t1: u64,
+    /// The kind's payload (see [`Kind`]).
+    x: u64,
+    g: u64,
+    m: u32,
+    /// P id (below `MAX_PROCS`), or `NO_P`.
+    p: u16,
+    kind: Kind,
+    aux: u8,
 }
+
+const NO_P: u16 = u16::MAX;
+const _: () = assert!(std::mem::size_of::<Ev>() == 32);
+const _: () = assert!(crate::env::MAX_PROCS < NO_P as usize);
 
 /// A P's buffer (in `PLocal`, owner-only) and the generation it last flushed at.
 #[derive(Default)]
@@ -107,6 +160,8 @@ pub(crate) fn active() -> bool {
 /// Full buffers waiting for the writer, the global buffer, and the writer's wake-up.
 struct Shared {
     full: Vec<Vec<Ev>>,
+    /// Emptied buffers the writer gave back (at most `SPARES`).
+    spare: Vec<Vec<Ev>>,
     global: Vec<Ev>,
     /// Names of the Gs seen (named ones only), for the slices' titles.
     names: std::collections::BTreeMap<u64, std::sync::Arc<str>>,
@@ -117,6 +172,7 @@ struct Shared {
 
 static SHARED: Mutex<Shared> = Mutex::new(Shared {
     full: Vec::new(),
+    spare: Vec::new(),
     global: Vec::new(),
     names: std::collections::BTreeMap::new(),
     stopping: false,
@@ -137,11 +193,23 @@ pub(crate) fn threads() -> usize {
     THREADS.load(Ordering::SeqCst)
 }
 
+/// How many emptied buffers the writer keeps for the Ps to reuse.
+const SPARES: usize = 8;
+
+/// An empty buffer of `CHUNK` capacity: a spare the writer returned, or a new one.
+fn fresh(s: &mut Shared) -> Vec<Ev> {
+    s.spare.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK))
+}
+
 fn push_global(e: Ev) {
     let mut s = SHARED.lock();
+    if s.global.capacity() == 0 {
+        s.global = fresh(&mut s);
+    }
     s.global.push(e);
     if s.global.len() >= CHUNK {
-        let full = std::mem::take(&mut s.global);
+        let next = fresh(&mut s);
+        let full = std::mem::replace(&mut s.global, next);
         s.full.push(full);
         drop(s);
         WAKE.notify_all();
@@ -154,19 +222,43 @@ fn push(local: Option<&crate::p::PLocal>, e: Ev) {
     match local {
         Some(l) => {
             let mut b = l.trace.borrow_mut();
-            b.evs.push(e);
-            if b.evs.len() >= CHUNK {
-                let full = std::mem::replace(&mut b.evs, Vec::with_capacity(CHUNK));
-                drop(b);
-                SHARED.lock().full.push(full);
-                WAKE.notify_all();
+            if b.evs.len() >= CHUNK || b.evs.capacity() == 0 {
+                hand_over(&mut b.evs);
             }
+            b.evs.push(e);
         }
         None => push_global(e),
     }
 }
 
+/// Gives a P's full buffer to the writer and puts a spare in its place (a buffer is reused,
+/// so a recording P keeps writing into memory it already touched).
+#[cold]
+fn hand_over(evs: &mut Vec<Ev>) {
+    let mut s = SHARED.lock();
+    let next = fresh(&mut s);
+    let full = std::mem::replace(evs, next);
+    if full.is_empty() {
+        return;
+    }
+    s.full.push(full);
+    drop(s);
+    WAKE.notify_all();
+}
+
 // ---- the sites (each checks `on()` first, at its caller or here) ---------------------------------
+
+fn ev(kind: Kind, p: u16, m: u32, g: u64, t0: u64, x: u64, aux: u8) -> Ev {
+    Ev {
+        t0,
+        x,
+        g,
+        m,
+        p,
+        kind,
+        aux,
+    }
+}
 
 /// A run slice of G `g` on P `p` (owner `local`) by M `m`, from `t0` to now.
 #[cold]
@@ -179,36 +271,19 @@ pub(crate) fn slice(
     end: SliceEnd,
 ) {
     let t1 = crate::metrics::stamp();
-    push(
-        local,
-        Ev {
-            kind: Kind::Slice(end),
-            p: p as u32,
-            m: m as u32,
-            g,
-            t0,
-            t1,
-        },
-    );
-}
-
-/// An instant event of `kind` about G `g` (0: none) on P `p` (`u32::MAX`: none), now, into
-/// the buffer of P `local` (its owner) or the global one.
-fn instant(local: Option<&crate::p::PLocal>, kind: Kind, p: u32, g: u64) {
-    let t = crate::metrics::stamp();
-    let e = Ev {
-        kind,
-        p,
-        m: 0,
-        g,
-        t0: t,
-        t1: t,
-    };
+    let e = ev(Kind::Slice, p as u16, m as u32, g, t0, t1, end.code());
     push(local, e);
 }
 
-fn pid(p: Option<usize>) -> u32 {
-    p.map_or(u32::MAX, |p| p as u32)
+/// An instant event of `kind` (payload `x`, `aux`) about G `g` (0: none) on P `p` (`NO_P`:
+/// none), now, into the buffer of P `local` (its owner) or the global one.
+fn instant(local: Option<&crate::p::PLocal>, kind: Kind, p: u16, g: u64, x: u64, aux: u8) {
+    let t = crate::metrics::stamp();
+    push(local, ev(kind, p, 0, g, t, x, aux));
+}
+
+fn pid(p: Option<usize>) -> u16 {
+    p.map_or(NO_P, |p| p as u16)
 }
 
 /// G `g` was created by `parent`, on P `p` (its owner `local`) or without one.
@@ -223,52 +298,53 @@ pub(crate) fn create(
     if let Some(n) = name {
         SHARED.lock().names.insert(g, n.clone());
     }
-    instant(local, Kind::Create { parent }, pid(p), g);
+    instant(local, Kind::Create, pid(p), g, parent, 0);
 }
 
 /// G `g` was made runnable by G `by` (0: a plain thread or the runtime).
 #[cold]
 pub(crate) fn ready(local: Option<&crate::p::PLocal>, p: Option<usize>, g: u64, by: u64) {
-    instant(local, Kind::Ready { by }, pid(p), g);
+    instant(local, Kind::Ready, pid(p), g, by, 0);
 }
 
 /// P `p` (owner `local`) stole G `g` from P `from`.
 #[cold]
 pub(crate) fn steal(local: &crate::p::PLocal, p: usize, from: usize, g: u64) {
-    let kind = Kind::Steal { from: from as u32 };
-    instant(Some(local), kind, p as u32, g);
+    instant(Some(local), Kind::Steal, p as u16, g, from as u64, 0);
 }
 
 /// G `g` on M `m` spent `t0`..now in a blocking call; its P was handed off meanwhile or not.
 #[cold]
 pub(crate) fn syscall(m: usize, g: u64, t0: u64, handed_off: bool) {
     let t1 = crate::metrics::stamp();
-    push_global(Ev {
-        kind: Kind::Syscall { handed_off },
-        p: u32::MAX,
-        m: m as u32,
+    push_global(ev(
+        Kind::Syscall,
+        NO_P,
+        m as u32,
         g,
         t0,
         t1,
-    });
+        handed_off as u8,
+    ));
 }
 
 /// sysmon handed P `p` off from G `g` (`cause`: `syscall`, `hog`, `blocked`).
 #[cold]
 pub(crate) fn handoff(p: usize, g: u64, cause: &'static str) {
-    instant(None, Kind::Handoff { cause }, p as u32, g);
+    let c = CAUSES.iter().position(|&k| k == cause).unwrap_or(0);
+    instant(None, Kind::Handoff, p as u16, g, 0, c as u8);
 }
 
 /// A poll made `n` Gs ready.
 #[cold]
 pub(crate) fn netpoll(n: usize) {
-    instant(None, Kind::Netpoll { n: n as u32 }, u32::MAX, 0);
+    instant(None, Kind::Netpoll, NO_P, 0, n as u64, 0);
 }
 
 /// A timer fired.
 #[cold]
 pub(crate) fn timer_fired() {
-    instant(None, Kind::TimerFired, u32::MAX, 0);
+    instant(None, Kind::TimerFired, NO_P, 0, 0, 0);
 }
 
 /// GOMAXPROCS went from `from` to `to`.
@@ -276,11 +352,8 @@ pub(crate) fn procs(from: usize, to: usize) {
     if !on() {
         return;
     }
-    let kind = Kind::Procs {
-        from: from as u32,
-        to: to as u32,
-    };
-    instant(None, kind, u32::MAX, 0);
+    let x = ((from as u64) << 32) | to as u64;
+    instant(None, Kind::Procs, NO_P, 0, x, 0);
 }
 
 /// At each scheduling round, while a trace runs or is being stopped: hands P `p`'s buffer to
@@ -482,7 +555,8 @@ pub fn stop() -> io::Result<()> {
 pub(crate) fn start_file(path: &str) {
     match std::fs::File::create(path) {
         Ok(f) => {
-            if let Err(e) = start(io::BufWriter::with_capacity(1 << 20, f)) {
+            // No `BufWriter`: the writer hands `w` a chunk's JSON (~100 KiB) per call already.
+            if let Err(e) = start(f) {
                 eprintln!("gort: GORT_DEBUG=trace={path}: {e}");
                 return;
             }
@@ -508,7 +582,8 @@ fn write_loop(w: impl Write, t0: u64, nprocs: usize) -> io::Result<()> {
         t0,
         first: true,
         err: None,
-        buf: String::with_capacity(1 << 16),
+        buf: Vec::with_capacity(1 << 16),
+        line: Line::new(),
     };
     out.raw("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
     out.meta("process_name", 0, "gort");
@@ -541,28 +616,33 @@ fn write_loop(w: impl Write, t0: u64, nprocs: usize) -> io::Result<()> {
             names_seen = n.len();
             names = n;
         }
-        for chunk in batch {
+        for mut chunk in batch {
             // Events older than this trace were left in a P's buffer by the last one.
-            for e in chunk.into_iter().filter(|e| e.t0 >= t0) {
-                if e.p != u32::MAX && e.p as usize >= procs_named {
+            for e in chunk.iter().filter(|e| e.t0 >= t0) {
+                if e.p != NO_P && e.p as usize >= procs_named {
                     for p in procs_named..=e.p as usize {
                         out.meta("thread_name", p as u64 + 1, &format!("P{p}"));
                     }
                     procs_named = e.p as usize + 1;
                 }
-                if let Kind::Syscall { .. } = e.kind {
-                    if ms_named.insert(e.m) {
-                        out.meta(
-                            "thread_name",
-                            M_TID + e.m as u64,
-                            &format!("M{} blocking calls", e.m),
-                        );
-                        out.sort(M_TID + e.m as u64, 6000 + e.m as u64);
-                    }
+                if e.kind == Kind::Syscall && ms_named.insert(e.m) {
+                    out.meta(
+                        "thread_name",
+                        M_TID + e.m as u64,
+                        &format!("M{} blocking calls", e.m),
+                    );
+                    out.sort(M_TID + e.m as u64, 6000 + e.m as u64);
                 }
-                out.event(&e, &names);
+                out.event(e, &names);
             }
             out.drain()?;
+            chunk.clear();
+            if chunk.capacity() == CHUNK {
+                let mut sh = SHARED.lock();
+                if sh.spare.len() < SPARES {
+                    sh.spare.push(chunk);
+                }
+            }
         }
         if stopping {
             if let Some(n) = names.get(&u64::MAX) {
@@ -594,7 +674,11 @@ struct JsonOut<W: Write> {
     t0: u64,
     first: bool,
     err: Option<io::Error>,
-    buf: String,
+    /// JSON not yet written to `w` (bytes: the numbers are put in by hand, not by `fmt`,
+    /// which was a fifth of a recording program's CPU time on ring).
+    buf: Vec<u8>,
+    /// The frequent events' fixed part, reused from event to event.
+    line: Line,
 }
 
 fn esc(s: &str) -> String {
@@ -612,37 +696,173 @@ fn esc(s: &str) -> String {
     o
 }
 
+/// Two decimal digits for each of 0..100.
+const DIGITS2: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+    5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// `v` in decimal, right-aligned in the returned array, from the returned index on.
+#[inline(always)]
+fn digits(mut v: u64) -> ([u8; 20], usize) {
+    let mut d = [0u8; 20];
+    let mut i = d.len();
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        d[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        d[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+    } else {
+        i -= 1;
+        d[i] = b'0' + v as u8;
+    }
+    (d, i)
+}
+
+/// Appends `v` in decimal.
+fn put_u64(b: &mut Vec<u8>, v: u64) {
+    let (d, i) = digits(v);
+    b.extend_from_slice(&d[i..]);
+}
+
+/// Appends `ns` as microseconds with ns precision (`12.345`).
+fn put_us(b: &mut Vec<u8>, ns: u64) {
+    let mut l = Line::new();
+    l.us(ns);
+    b.extend_from_slice(l.bytes());
+}
+
+/// One event's fixed-size part, put together on the stack and appended to the output at once
+/// (one bounds-checked copy per event instead of one per piece).
+struct Line {
+    b: [u8; 320],
+    n: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line { b: [0; 320], n: 0 }
+    }
+
+    #[inline(always)]
+    fn lit(&mut self, s: &[u8]) {
+        self.b[self.n..self.n + s.len()].copy_from_slice(s);
+        self.n += s.len();
+    }
+
+    /// Appends `v` in decimal, written in place from its last digit back.
+    #[inline(always)]
+    fn num(&mut self, mut v: u64) {
+        let len = v.checked_ilog10().unwrap_or(0) as usize + 1;
+        let mut i = self.n + len;
+        self.n = i;
+        while v >= 100 {
+            let r = (v % 100) as usize * 2;
+            v /= 100;
+            i -= 2;
+            self.b[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+        }
+        if v >= 10 {
+            let r = v as usize * 2;
+            self.b[i - 2..i].copy_from_slice(&DIGITS2[r..r + 2]);
+        } else {
+            self.b[i - 1] = b'0' + v as u8;
+        }
+    }
+
+    #[inline(always)]
+    fn us(&mut self, ns: u64) {
+        self.num(ns / 1000);
+        let f = (ns % 1000) as usize;
+        let r = (f % 100) * 2;
+        self.lit(&[b'.', b'0' + (f / 100) as u8, DIGITS2[r], DIGITS2[r + 1]]);
+    }
+
+    /// `,"pid":1,"tid":T,"args":{"goid":G` (the args object stays open).
+    #[inline(always)]
+    fn ids(&mut self, tid: u64, g: u64) {
+        self.lit(b",\"pid\":1,\"tid\":");
+        self.num(tid);
+        self.lit(b",\"args\":{\"goid\":");
+        self.num(g);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.b[..self.n]
+    }
+}
+
+/// Appends `G7` or `G7 'name'`.
+#[inline(always)]
+fn put_gname(
+    b: &mut Vec<u8>,
+    g: u64,
+    names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>,
+) {
+    b.push(b'G');
+    put_u64(b, g);
+    if let Some(n) = names.get(&g) {
+        b.extend_from_slice(b" '");
+        b.extend_from_slice(esc(n).as_bytes());
+        b.push(b'\'');
+    }
+}
+
 impl<W: Write> JsonOut<W> {
     fn raw(&mut self, s: &str) {
-        self.buf.push_str(s);
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// Starts the next item of the event array (the separator) and returns the buffer.
+    fn next(&mut self) -> &mut Vec<u8> {
+        if !self.first {
+            self.buf.extend_from_slice(b",\n");
+        }
+        self.first = false;
+        &mut self.buf
+    }
+
+    /// Starts a frequent event: `{"name":"<prefix>G7 'name'` goes to the output, and the
+    /// rest is put together in the returned `Line` (appended by the caller).
+    fn head(
+        &mut self,
+        prefix: &[u8],
+        g: u64,
+        names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>,
+    ) -> &mut Line {
+        let b = self.next();
+        b.extend_from_slice(b"{\"name\":\"");
+        b.extend_from_slice(prefix);
+        put_gname(b, g, names);
+        self.line.n = 0;
+        &mut self.line
     }
 
     fn item(&mut self, s: &str) {
-        if !self.first {
-            self.buf.push_str(",\n");
-        }
-        self.first = false;
-        self.buf.push_str(s);
+        self.next().extend_from_slice(s.as_bytes());
     }
 
     fn drain(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let r = self.w.write_all(self.buf.as_bytes());
+        let r = self.w.write_all(&self.buf);
         self.buf.clear();
         r
     }
 
     /// Microseconds since the trace started, with ns precision (the JSON's `ts`).
     fn us(&self, t: u64) -> String {
-        let ns = crate::metrics::ticks_to_ns(t.saturating_sub(self.t0));
-        format!("{}.{:03}", ns / 1000, ns % 1000)
-    }
-
-    /// Appends `ns` as microseconds with ns precision, without allocating.
-    fn put_us(buf: &mut String, ns: u64) {
-        let _ = write!(buf, "{}.{:03}", ns / 1000, ns % 1000);
+        let mut b = Vec::new();
+        put_us(
+            &mut b,
+            crate::metrics::ticks_to_ns(t.saturating_sub(self.t0)),
+        );
+        String::from_utf8(b).expect("digits")
     }
 
     fn meta(&mut self, what: &str, tid: u64, name: &str) {
@@ -660,119 +880,104 @@ impl<W: Write> JsonOut<W> {
         self.item(&s);
     }
 
-    fn put_gname(
-        b: &mut String,
-        g: u64,
-        names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>,
-    ) {
-        let _ = write!(b, "G{g}");
-        if let Some(n) = names.get(&g) {
-            let _ = write!(b, " '{}'", esc(n));
-        }
-    }
-
     fn gname(g: u64, names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>) -> String {
-        match names.get(&g) {
-            Some(n) => format!("G{g} '{}'", esc(n)),
-            None => format!("G{g}"),
-        }
+        let mut b = Vec::new();
+        put_gname(&mut b, g, names);
+        String::from_utf8(b).expect("names are str")
     }
 
     fn event(&mut self, e: &Ev, names: &std::collections::BTreeMap<u64, std::sync::Arc<str>>) {
-        let tid = if e.p == u32::MAX {
+        let tid = if e.p == NO_P {
             RUNTIME_TID
         } else {
             e.p as u64 + 1
         };
-        // The frequent events go straight into the buffer (no allocation per event).
+        // The frequent events go straight into the buffer (no allocation, no `fmt`).
         let t0 = crate::metrics::ticks_to_ns(e.t0.saturating_sub(self.t0));
         match e.kind {
-            Kind::Slice(end) => {
-                if !self.first {
-                    self.buf.push_str(",\n");
-                }
-                self.first = false;
-                let b = &mut self.buf;
-                b.push_str("{\"name\":\"");
-                Self::put_gname(b, e.g, names);
-                b.push_str("\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":");
-                Self::put_us(b, t0);
-                b.push_str(",\"dur\":");
-                Self::put_us(b, crate::metrics::ticks_to_ns(e.t1.saturating_sub(e.t0)));
-                let _ = write!(
-                    b,
-                    ",\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"m\":{},\"end\":\"",
-                    e.g, e.m
-                );
-                match end {
+            Kind::Slice => {
+                let dur = crate::metrics::ticks_to_ns(e.x.saturating_sub(e.t0));
+                let l = self.head(b"", e.g, names);
+                l.lit(b"\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":");
+                l.us(t0);
+                l.lit(b",\"dur\":");
+                l.us(dur);
+                l.ids(tid, e.g);
+                l.lit(b",\"m\":");
+                l.num(e.m as u64);
+                l.lit(b",\"end\":\"");
+                match SliceEnd::from_code(e.aux) {
                     SliceEnd::Park(r) => {
-                        b.push_str("park: ");
-                        b.push_str(r.as_str());
+                        l.lit(b"park: ");
+                        l.lit(r.as_str().as_bytes());
                     }
-                    SliceEnd::Yield => b.push_str("yield"),
-                    SliceEnd::Exit => b.push_str("exit"),
-                    SliceEnd::Preempted => b.push_str("P taken (retake)"),
+                    SliceEnd::Yield => l.lit(b"yield"),
+                    SliceEnd::Exit => l.lit(b"exit"),
+                    SliceEnd::Preempted => l.lit(b"P taken (retake)"),
                 }
-                b.push_str("\"}}");
+                l.lit(b"\"}}");
+                self.buf.extend_from_slice(self.line.bytes());
                 return;
             }
-            Kind::Ready { by } => {
-                if !self.first {
-                    self.buf.push_str(",\n");
-                }
-                self.first = false;
-                let b = &mut self.buf;
-                b.push_str("{\"name\":\"ready ");
-                Self::put_gname(b, e.g, names);
-                b.push_str("\",\"cat\":\"ready\",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
-                Self::put_us(b, t0);
-                let _ = write!(
-                    b,
-                    ",\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"by\":{by}}}}}",
-                    e.g
-                );
+            Kind::Ready => {
+                let l = self.head(b"ready ", e.g, names);
+                l.lit(b"\",\"cat\":\"ready\",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
+                l.us(t0);
+                l.ids(tid, e.g);
+                l.lit(b",\"by\":");
+                l.num(e.x);
+                l.lit(b"}}");
+                self.buf.extend_from_slice(self.line.bytes());
                 return;
             }
             _ => {}
         }
         let ts = self.us(e.t0);
         let s = match e.kind {
-            Kind::Slice(_) | Kind::Ready { .. } => return,
-            Kind::Create { parent } => format!(
-                "{{\"name\":\"create {}\",\"cat\":\"create\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"parent\":{parent}}}}}",
+            Kind::Slice | Kind::Ready => return,
+            Kind::Create => format!(
+                "{{\"name\":\"create {}\",\"cat\":\"create\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"parent\":{}}}}}",
                 Self::gname(e.g, names),
-                e.g
+                e.g,
+                e.x
             ),
-            Kind::Steal { from } => format!(
+            Kind::Steal => format!(
                 "{{\"name\":\"steal {} from P{from}\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"goid\":{},\"from\":{from}}}}}",
                 Self::gname(e.g, names),
-                e.g
+                e.g,
+                from = e.x
             ),
-            Kind::Syscall { handed_off } => {
-                let dur = crate::metrics::ticks_to_ns(e.t1.saturating_sub(e.t0));
+            Kind::Syscall => {
+                let mut d = Vec::new();
+                put_us(&mut d, crate::metrics::ticks_to_ns(e.x.saturating_sub(e.t0)));
                 format!(
-                    "{{\"name\":\"syscall {}\",\"cat\":\"syscall\",\"ph\":\"X\",\"ts\":{ts},\"dur\":{}.{:03},\"pid\":1,\"tid\":{},\"args\":{{\"goid\":{},\"handed_off\":{handed_off}}}}}",
+                    "{{\"name\":\"syscall {}\",\"cat\":\"syscall\",\"ph\":\"X\",\"ts\":{ts},\"dur\":{},\"pid\":1,\"tid\":{},\"args\":{{\"goid\":{},\"handed_off\":{}}}}}",
                     Self::gname(e.g, names),
-                    dur / 1000,
-                    dur % 1000,
+                    String::from_utf8_lossy(&d),
                     M_TID + e.m as u64,
+                    e.g,
+                    e.aux != 0
+                )
+            }
+            Kind::Handoff => {
+                let cause = CAUSES[e.aux as usize % CAUSES.len()];
+                format!(
+                    "{{\"name\":\"handoff P{} ({cause}: {})\",\"cat\":\"handoff\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{SYSMON_TID},\"args\":{{\"p\":{},\"goid\":{},\"cause\":\"{cause}\"}}}}",
+                    e.p,
+                    Self::gname(e.g, names),
+                    e.p,
                     e.g
                 )
             }
-            Kind::Handoff { cause } => format!(
-                "{{\"name\":\"handoff P{} ({cause}: {})\",\"cat\":\"handoff\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{SYSMON_TID},\"args\":{{\"p\":{},\"goid\":{},\"cause\":\"{cause}\"}}}}",
-                e.p,
-                Self::gname(e.g, names),
-                e.p,
-                e.g
-            ),
-            Kind::Netpoll { n } => format!(
-                "{{\"name\":\"netpoll: {n} ready\",\"cat\":\"netpoll\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{RUNTIME_TID},\"args\":{{\"ready\":{n}}}}}"
+            Kind::Netpoll => format!(
+                "{{\"name\":\"netpoll: {n} ready\",\"cat\":\"netpoll\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{RUNTIME_TID},\"args\":{{\"ready\":{n}}}}}",
+                n = e.x
             ),
             Kind::TimerFired => format!(
                 "{{\"name\":\"timer fired\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{RUNTIME_TID}}}"
             ),
-            Kind::Procs { from, to } => {
+            Kind::Procs => {
+                let (from, to) = (e.x >> 32, e.x & 0xffff_ffff);
                 let c = format!(
                     "{{\"name\":\"gomaxprocs\",\"ph\":\"C\",\"ts\":{ts},\"pid\":1,\"args\":{{\"gomaxprocs\":{to}}}}}"
                 );
@@ -783,5 +988,80 @@ impl<W: Write> JsonOut<W> {
             }
         };
         self.item(&s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_fmt_writes_them() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            65_535,
+            1 << 40,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut b = Vec::new();
+            put_u64(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+            let mut l = Line::new();
+            l.num(v);
+            assert_eq!(l.bytes(), v.to_string().as_bytes());
+        }
+        for ns in [0, 7, 42, 999, 1000, 1001, 123_456_789, u64::MAX] {
+            let mut b = Vec::new();
+            put_us(&mut b, ns);
+            let want = format!("{}.{:03}", ns / 1000, ns % 1000);
+            assert_eq!(String::from_utf8(b).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn the_longest_slice_line_fits() {
+        // Every number at its widest and the longest wait reason: no slice past `Line`'s end.
+        let mut l = Line::new();
+        l.lit(b"\",\"cat\":\"run\",\"ph\":\"X\",\"ts\":");
+        l.us(u64::MAX);
+        l.lit(b",\"dur\":");
+        l.us(u64::MAX);
+        l.ids(u64::MAX, u64::MAX);
+        l.lit(b",\"m\":");
+        l.num(u32::MAX as u64);
+        l.lit(b",\"end\":\"park: ");
+        let longest = (0..=u8::MAX)
+            .map(|c| crate::g::WaitReason::from_u8(c).as_str().len())
+            .max()
+            .unwrap();
+        l.lit(&vec![b'x'; longest]);
+        l.lit(b"\"}}");
+        assert!(l.n <= l.b.len());
+    }
+
+    #[test]
+    fn slice_ends_survive_their_byte() {
+        use crate::g::WaitReason;
+        for end in [
+            SliceEnd::Yield,
+            SliceEnd::Exit,
+            SliceEnd::Preempted,
+            SliceEnd::Park(WaitReason::ChanReceive),
+            SliceEnd::Park(WaitReason::SynctestWait),
+        ] {
+            assert_eq!(
+                format!("{:?}", SliceEnd::from_code(end.code())),
+                format!("{end:?}")
+            );
+        }
     }
 }

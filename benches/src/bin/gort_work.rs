@@ -44,6 +44,7 @@ fn main() {
         "blocking_unwrapped" => blocking_unwrapped(arg(1), arg(2), arg(3)),
         "blocking_once" => blocking_once(arg(1), arg(2), arg(3)),
         "blockcheck_cost" => blockcheck_cost(arg(1), arg(2), arg(3), iters_per_ms.unwrap()),
+        "trace_cost" => trace_cost(arg(1), arg(2), arg(3)),
         "cpu_wall" => cpu_wall(arg(1), arg(2), iters_per_ms.unwrap()),
         "select8" => select8(arg(1), false),
         "select8_dyn" => select8(arg(1), true),
@@ -691,6 +692,42 @@ fn blockcheck_cost(tasks: u64, ms: u64, pairs: u64, iters_per_ms: u64) {
         median(on.2.clone()),
     );
     report("blockcheck_cost", a / b, "on/off");
+}
+
+/// `trace_cost tasks hops pairs`: `ring tasks hops` without and with an execution trace
+/// recording (`GORT_DEBUG=trace=FILE`, a file in the temporary directory, removed after), for
+/// `pairs` pairs of fresh processes, the order alternating from pair to pair; reports
+/// median(on) / median(off) of ring's ns/hop (issue 18's goal: at most 1.25) and prints every
+/// value and the trace's size on stderr.
+fn trace_cost(tasks: u64, hops: u64, pairs: u64) {
+    let path = std::env::temp_dir().join(format!("gort-trace-cost-{}.json", std::process::id()));
+    let env = format!("trace={}", path.display());
+    let args = ["ring", &tasks.to_string(), &hops.to_string()].map(String::from);
+    let (mut off, mut on, mut bytes) = (Vec::new(), Vec::new(), 0);
+    for pair in 0..pairs.max(1) {
+        let order = if pair % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for traced in order {
+            if traced {
+                let (v, _) = child_result(&args, &[("GORT_DEBUG", &env)]);
+                on.push(v);
+                bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                let _ = std::fs::remove_file(&path);
+            } else {
+                off.push(child_result(&args, &[]).0);
+            }
+        }
+    }
+    let (a, b) = (median(on.clone()), median(off.clone()));
+    eprintln!(
+        "trace_cost: ring {tasks} {hops} on {} Ps, ns/hop untraced {off:?} (median {b:.0}), \
+         traced {on:?} (median {a:.0}); the last trace was {bytes} bytes",
+        gort::maxprocs()
+    );
+    report("trace_cost", a / b, "on/off");
 }
 
 /// `cpu_wall tasks ms [iters_per_ms]`: wall time (ms) of `tasks` Gs of `ms` calibrated CPU each, with no

@@ -249,6 +249,17 @@ pub const WORKLOADS: &[Workload] = &[
         ..BASE
     },
     Workload {
+        name: "trace_ring",
+        prog: "trace_cost",
+        unit: "on/off",
+        what: "ring (args: N tasks, H hops) with an execution trace recording to a file \
+               (GORT_DEBUG=trace=FILE) / without: median ns/hop traced / median untraced, over \
+               P pairs of fresh processes alternating (args: N, H, P); gort only (goal <= 1.25)",
+        full: &[10_000, 300_000, 7],
+        quick: &[1_000, 20_000, 1],
+        ..BASE
+    },
+    Workload {
         name: "tcp_echo",
         prog: "tcp_echo_server",
         kind: Kind::TcpEcho,
