@@ -527,10 +527,15 @@ func contextCancel(n, shape, rounds int) {
 	for r := 0; r < rounds; r++ {
 		root, cancel := context.WithCancel(context.Background())
 		var leaves []context.Context
+		// Kept and called after the root's cancel, as idiomatic Go defers them (and as
+		// gort_work keeps its handles, whose drop is the same call).
+		cancels := make([]context.CancelFunc, 0, n)
 		if shape == 0 {
 			ctx := root
 			for d := 0; d < n; d++ {
-				ctx, _ = context.WithCancel(ctx)
+				var c context.CancelFunc
+				ctx, c = context.WithCancel(ctx)
+				cancels = append(cancels, c)
 			}
 			leaves = append(leaves, ctx)
 		} else {
@@ -540,7 +545,8 @@ func contextCancel(n, shape, rounds int) {
 				next := make([]context.Context, 0, len(level)*10)
 				for _, p := range level {
 					for k := 0; k < 10 && made < n; k++ {
-						c, _ := context.WithCancel(p)
+						c, cf := context.WithCancel(p)
+						cancels = append(cancels, cf)
 						next = append(next, c)
 						made++
 					}
@@ -554,6 +560,9 @@ func contextCancel(n, shape, rounds int) {
 			if c.Err() == nil {
 				panic("context_cancel: a leaf was not cancelled")
 			}
+		}
+		for _, c := range cancels {
+			c()
 		}
 	}
 	name := "context_chain"
