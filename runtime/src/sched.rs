@@ -1231,12 +1231,14 @@ impl Sched {
                     p.shared().schedtick.store(t, Ordering::Relaxed);
                 }
                 let shared = p.shared();
-                // A sampled ready-to-run delay (metrics.rs): we own the P.
-                crate::metrics::record_run(shared, &mut g);
                 m.curg.set(gp);
                 *slot = PSlot::InG(p.start_g());
                 shared
             });
+            // A sampled ready-to-run delay (metrics.rs): the P is still ours (the G has not run).
+            // Outside the closure above, which then stays small enough for `LocalKey::with` to
+            // inline (callgrind chan_pingpong: one call per switch less).
+            crate::metrics::record_run(shared, &mut g);
             // The stack shrinking's gate (stack.rs): one load, taken only while a pass holds
             // this G's stack. The `Running` store above is the other half of its handshake.
             crate::stack::shrink_gate(gp);

@@ -1209,6 +1209,7 @@ const PROBE_SPAN: usize = 4 << 20;
 /// pages of neighbouring stacks in one slab are asked about in one `mincore` of at most
 /// [`PROBE_SPAN`]: a pass over a million Gs costs thousands of system calls, not a million. A
 /// failed call keeps its pages (the full protocol decides for them).
+#[inline(never)]
 fn resident_probes(probes: &mut [(usize, usize)], n: usize) -> Vec<bool> {
     let page = sys::page_size();
     let mut keep = vec![false; n];
