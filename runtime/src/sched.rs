@@ -1216,6 +1216,17 @@ impl Sched {
             } else {
                 0
             };
+            // A sampled ready-to-run delay (metrics.rs), while the P is still in this M's slot
+            // (owner-only counters). Only on sampled turns, and outside the closure below, which
+            // then stays small enough for `LocalKey::with` to inline (callgrind chan_pingpong:
+            // a call per switch less).
+            if g.owned().runnable_at != 0 {
+                with_m_sched(|m| {
+                    if let PSlot::Owned(p) = &*m.p.borrow() {
+                        crate::metrics::record_run(p.shared(), &mut g);
+                    }
+                });
+            }
             // The M's state before the switch and after it, inline (`with_m_sched`: this frame
             // is the M's and never changes threads): the P goes from the slot into the G's
             // hands, and back.
@@ -1235,10 +1246,6 @@ impl Sched {
                 *slot = PSlot::InG(p.start_g());
                 shared
             });
-            // A sampled ready-to-run delay (metrics.rs): the P is still ours (the G has not run).
-            // Outside the closure above, which then stays small enough for `LocalKey::with` to
-            // inline (callgrind chan_pingpong: one call per switch less).
-            crate::metrics::record_run(shared, &mut g);
             // The stack shrinking's gate (stack.rs): one load, taken only while a pass holds
             // this G's stack. The `Running` store above is the other half of its handshake.
             crate::stack::shrink_gate(gp);
