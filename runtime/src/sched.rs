@@ -1216,6 +1216,17 @@ impl Sched {
             } else {
                 0
             };
+            // A sampled ready-to-run delay (metrics.rs), while the P is still in this M's slot
+            // (owner-only counters). Only on sampled turns, and outside the closure below, which
+            // then stays small enough for `LocalKey::with` to inline (callgrind chan_pingpong:
+            // a call per switch less).
+            if g.owned().runnable_at != 0 {
+                with_m_sched(|m| {
+                    if let PSlot::Owned(p) = &*m.p.borrow() {
+                        crate::metrics::record_run(p.shared(), &mut g);
+                    }
+                });
+            }
             // The M's state before the switch and after it, inline (`with_m_sched`: this frame
             // is the M's and never changes threads): the P goes from the slot into the G's
             // hands, and back.
@@ -1231,8 +1242,6 @@ impl Sched {
                     p.shared().schedtick.store(t, Ordering::Relaxed);
                 }
                 let shared = p.shared();
-                // A sampled ready-to-run delay (metrics.rs): we own the P.
-                crate::metrics::record_run(shared, &mut g);
                 m.curg.set(gp);
                 *slot = PSlot::InG(p.start_g());
                 shared

@@ -90,7 +90,13 @@
 //! them, and the pass discards `[lo, cut)` with `cut` the page boundary at
 //! or below `sp - SHRINK_SLACK` (`lo`: just above the guard, which is never
 //! touched). A test (tests/stacks.rs) parks a G twice at the same site and
-//! checks that the second switch wrote nothing below `cut`. The pass first
+//! checks that the second switch wrote nothing below `cut`. Before any gate,
+//! the pass asks `mincore` whether the page just below `cut` is resident, for
+//! many neighbouring stacks per call (`resident_probes`): a G that never
+//! wrote there since its stack was carved or last shrunk (a ring or server G
+//! parked a few hundred bytes below its stack's top) is dropped at that point,
+//! costing no place in a gated batch and no read that would map the zero page
+//! into its stack. For the Gs left, the pass
 //! reads the page just below `cut`, every word until a nonzero one (the
 //! rules of "Detecting deep use" below): a G that never went that deep costs
 //! no `madvise`. Where the stack pointer is not read (other architectures)
@@ -1149,16 +1155,41 @@ fn shrink_locked(cutoff: u32, since: Option<u32>) -> ShrinkPass {
     }
     // 1. Candidates: parked (by the status label), parked in the window, with a recorded stack
     // pointer. Copied out under each shard lock; checked again under the gate.
-    let mut cands: Vec<(usize, (usize, usize), u64)> = Vec::new();
+    let mut found: Vec<(usize, (usize, usize), u64, usize)> = Vec::new();
     crate::g::for_each_g(|g| {
-        if g.status() != crate::g::GStatus::Waiting || g.parked_sp() == 0 {
+        let sp = g.parked_sp();
+        if g.status() != crate::g::GStatus::Waiting || sp == 0 {
             return;
         }
         let at = g.wait_since_ms();
         if not_after(at, cutoff) && since.is_none_or(|s| !not_after(at, s)) {
-            cands.push((g as *const crate::g::G as usize, g.registry_pos(), g.id()));
+            found.push((
+                g as *const crate::g::G as usize,
+                g.registry_pos(),
+                g.id(),
+                sp,
+            ));
         }
     });
+    // 1b. Pre-filter, outside the shard locks and before any gate: a G whose page below the
+    // cut (by the stack pointer read above, which may be stale) is not resident never went
+    // that deep since its stack was carved or last shrunk, so it costs neither a place in a
+    // batch (two heavy barriers per batch) nor a probe that would map the zero page into it.
+    // Only a skip is decided here, which is always sound; a G kept is checked again by the
+    // gate protocol with the stack pointer of its current park.
+    let page = sys::page_size();
+    let mut probes: Vec<(usize, usize)> = found
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| shrink_range(c.3).map(|(_, cut)| (cut - page, i)))
+        .collect();
+    let keep = resident_probes(&mut probes, found.len());
+    let cands: Vec<(usize, (usize, usize), u64)> = found
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(c, _)| (c.0, c.1, c.2))
+        .collect();
     let mut done = ShrinkPass::default();
     for batch in cands.chunks(GATE_BATCH) {
         shrink_batch(batch, &mut done);
@@ -1167,6 +1198,47 @@ fn shrink_locked(cutoff: u32, since: Option<u32>) -> ShrinkPass {
         SHRINKS.fetch_add(done.shrunk as u64, Ordering::Relaxed);
     }
     done
+}
+
+/// Address space one `mincore` of [`resident_probes`] spans at most (its output is a byte per
+/// page: 4 MiB is 1,024 bytes, about 15 default stacks).
+const PROBE_SPAN: usize = 4 << 20;
+
+/// Which of `n` candidates have their probe page resident: `probes` holds `(page, index)` for
+/// the candidates that have a probe page (the others are not kept). Sorted by address, the
+/// pages of neighbouring stacks in one slab are asked about in one `mincore` of at most
+/// [`PROBE_SPAN`]: a pass over a million Gs costs thousands of system calls, not a million. A
+/// failed call keeps its pages (the full protocol decides for them).
+#[inline(never)]
+fn resident_probes(probes: &mut [(usize, usize)], n: usize) -> Vec<bool> {
+    let page = sys::page_size();
+    let mut keep = vec![false; n];
+    let mut vec = Vec::new();
+    probes.sort_unstable();
+    let mut rest = &probes[..];
+    while let Some(&(first, _)) = rest.first() {
+        let end = slab_end(first).map_or(first + page, |hi| hi.min(first + PROBE_SPAN));
+        let k = rest.partition_point(|&(a, _)| a < end);
+        let (group, tail) = rest.split_at(k.max(1));
+        let last = group[group.len() - 1].0;
+        let ok = sys::residency(first, last + page - first, &mut vec).is_ok();
+        for &(a, i) in group {
+            keep[i] = !ok || vec[(a - first) / page] & 1 != 0;
+        }
+        rest = tail;
+    }
+    keep
+}
+
+/// The end of the slab `addr` lies in, from the lock-free slab table.
+fn slab_end(addr: usize) -> Option<usize> {
+    let n = SLAB_TABLE_NEXT.load(Ordering::Relaxed).min(SLAB_TABLE_LEN);
+    SLAB_TABLE[..n].iter().find_map(|e| {
+        // Acquire: pairs with the Release store in `register_slab`.
+        let lo = e.lo.load(Ordering::Acquire);
+        let hi = e.hi.load(Ordering::Relaxed);
+        (lo != 0 && addr >= lo && addr < hi).then_some(hi)
+    })
 }
 
 /// The gate protocol for one batch (module docs, "Shrinking the stacks of parked Gs", steps
@@ -1260,7 +1332,7 @@ unsafe fn page_has_data(addr: usize, len: usize) -> bool {
 /// [`free`]'s sampled probe (one word in 32, on the spawn/exit path) it reads every word until
 /// the first nonzero one: frames of zeroed buffers (1 KiB arrays with a return address every
 /// 1 KiB) slip between the samples, and the pass is off every M's path. A page the G never
-/// wrote reads the kernel's zero page, always in cache.
+/// wrote is not resident and never reaches this probe (`resident_probes`).
 ///
 /// # Safety
 /// As for [`page_has_data`].
@@ -1361,6 +1433,29 @@ mod tests {
         assert_eq!(guard_fault_lookup(8), None);
         pool.free(s);
         assert_eq!(pool.live(), 0);
+    }
+
+    #[test]
+    fn resident_probes_keeps_written_pages_only() {
+        let page = sys::page_size();
+        // A pool of its own: freshly carved stacks, never touched.
+        let pool = Pool::with_config(PoolConfig::default());
+        let stacks: Vec<_> = (0..3).map(|_| pool.alloc(64 * 1024).unwrap()).collect();
+        // Probe the second page from each stack's top; write it in the middle stack only.
+        let mut probes: Vec<(usize, usize)> = stacks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.stack_range().1 - 2 * page, i))
+            .collect();
+        // SAFETY: a word inside a stack we own, no coroutine on it.
+        unsafe { (probes[1].0 as *mut u64).write(7) };
+        probes.reverse();
+        assert_eq!(resident_probes(&mut probes, 3), [false, true, false]);
+        // The probe read nothing: the unwritten pages are still not resident.
+        assert_eq!(sys::resident_pages(probes[0].0, page).unwrap(), 0);
+        for s in stacks {
+            pool.free(s);
+        }
     }
 
     #[test]

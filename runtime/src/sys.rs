@@ -409,6 +409,19 @@ pub fn resident_pages(addr: usize, len: usize) -> io::Result<usize> {
     Ok(vec.iter().filter(|&&b| b & 1 != 0).count())
 }
 
+/// Residency of each page of `[addr, addr + len)` (`mincore`; `addr` page-aligned, the range
+/// mapped): bit 0 of `out[i]` for page `i`. Unlike reading the pages, this maps nothing: a
+/// never-touched page stays unmapped (a read would map the kernel's zero page with a minor
+/// fault and a page-table entry).
+pub(crate) fn residency(addr: usize, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    out.clear();
+    out.resize(len.div_ceil(page_size()), 0);
+    // SAFETY: `mincore` only reads page-table state for the range and writes one byte per page
+    // into `out`, which has exactly that many.
+    cvt(unsafe { libc::mincore(addr as *mut libc::c_void, len, out.as_mut_ptr().cast()) })?;
+    Ok(())
+}
+
 /// CPU time the calling thread has used (user and system; `CLOCK_THREAD_CPUTIME_ID`), zero if
 /// the clock cannot be read. For pacing background work by what it costs, not by wall time,
 /// which on a loaded machine includes the time the thread waited for a core.
