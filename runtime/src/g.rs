@@ -487,8 +487,8 @@ impl GRef {
             o.runnable_at = 0;
             return g;
         }
-        let (shard, slot, cell) = registry_reserve(id);
-        let g = Box::new(G {
+        // One hold of the shard lock reserves the slot and publishes the new record in it.
+        let p = registry_insert(id, |shard, slot| G {
             id: AtomicU64::new(id),
             name: UnsafeCell::new(name),
             spawn: UnsafeCell::new(spawn),
@@ -515,9 +515,7 @@ impl GRef {
                 runnable_at: 0,
             }),
         });
-        let g = GRef(NonNull::from(Box::leak(g)));
-        registry_publish(shard, slot, cell, &g);
-        g
+        GRef(p)
     }
 
     /// Re-initialises a dead record for a new G (Go reuses dead Gs the same way, `gfget`).
@@ -731,11 +729,12 @@ fn registry() -> &'static [crate::loom::unmodelled::Mutex<Shard>; SHARDS] {
     &REGISTRY
 }
 
-/// Picks a shard (round-robin by id) and reserves a slot in it.
-fn registry_reserve(id: u64) -> (u8, u32, ()) {
+/// Picks a shard (round-robin by id), reserves a slot in it, makes the record for that shard
+/// and slot with `make` (boxed: the record's address is fixed for its life) and publishes it
+/// there, all in one hold of the shard lock (a fresh record used to take it twice).
+fn registry_insert(id: u64, make: impl FnOnce(u8, u32) -> G) -> NonNull<G> {
     let shard = (id as usize) % SHARDS;
     let mut s = registry()[shard].lock();
-    s.live += 1;
     let slot = match s.free.pop() {
         Some(i) => i,
         None => {
@@ -743,13 +742,12 @@ fn registry_reserve(id: u64) -> (u8, u32, ()) {
             s.slots.len() - 1
         }
     };
-    let slot = u32::try_from(slot)
+    let slot32 = u32::try_from(slot)
         .unwrap_or_else(|_| crate::fatal::fatal!("more than 2^32 G records in one registry shard"));
-    (shard as u8, slot, ())
-}
-
-fn registry_publish(shard: u8, slot: u32, _: (), g: &GRef) {
-    registry()[shard as usize].lock().slots[slot as usize] = GPtr(&**g as *const G);
+    let g = NonNull::from(Box::leak(Box::new(make(shard as u8, slot32))));
+    s.live += 1;
+    s.slots[slot] = GPtr(g.as_ptr());
+    g
 }
 
 fn registry_remove(shard: usize, slot: usize) {
@@ -822,7 +820,7 @@ pub fn registry_count() -> usize {
 // spawn usually costs no allocation for its record. Bounded, so memory returns after a burst.
 
 /// What a G runs: its task, type-erased (see join.rs).
-pub(crate) type Entry = std::sync::Arc<dyn crate::join::Runnable>;
+pub(crate) type Entry = crate::task::Entry;
 
 /// Dead Gs a P keeps (Go: 64, moving half to the global list when full).
 const GCACHE_CAP: usize = 64;
