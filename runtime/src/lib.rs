@@ -18,7 +18,8 @@
 //! | `m`      | M threads, notes, thread-local M state               | Spinning and parking   |
 //! | `sched`  | findRunnable, wakep, the parking protocol            | Spinning and parking   |
 //! | `park`   | park / ready                                         | park/ready             |
-//! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
+//! | `join`   | spawn, Builder, JoinHandle \[unsafe: the handle's erased task\] | G lifecycle |
+//! | `task`   | task cells (counted, type-erased) and their block pool \[unsafe\] | G lifecycle |
 //! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
 //! | `sysmon` | the monitor thread: retake, slices, timers, traces, unwrapped blocking | sysmon |
 //! | `threadstate` | an M's thread state from /proc (sysmon's blocking check) | sysmon       |
@@ -67,6 +68,7 @@ mod fatal;
 pub mod fs;
 #[allow(unsafe_code)]
 pub mod g;
+#[allow(unsafe_code)]
 pub mod join;
 #[allow(unsafe_code)]
 pub mod local;
@@ -106,6 +108,8 @@ pub mod synctest;
 pub(crate) mod sys;
 pub mod syscall;
 pub mod sysmon;
+#[allow(unsafe_code)]
+pub(crate) mod task;
 #[cfg(target_os = "linux")]
 pub(crate) mod threadstate;
 pub mod timer;
