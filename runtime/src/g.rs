@@ -436,6 +436,17 @@ impl G {
         f(unsafe { &*p })
     }
 
+    /// True if the G ever made a G-local value (its table exists, possibly emptied).
+    ///
+    /// # Safety
+    /// As for [`G::with_local`]: only the G itself, on its own stack.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
+    #[inline]
+    pub(crate) unsafe fn has_locals(&self) -> bool {
+        // SAFETY: caller's contract; a read of the `Option`'s tag, no borrow kept.
+        unsafe { (*self.locals.get()).is_some() }
+    }
+
     /// Takes every G-local value out (to drop them at G exit).
     ///
     /// # Safety

@@ -161,13 +161,14 @@ where
             }
         }
         // Step 2: G-local values die with the G, on its stack, before the joiner hears of it.
-        crate::drop_g_locals();
+        let me = crate::exiting_g();
+        me.drop_locals();
         // Steps 3 and 4.
         this.complete(r);
         // Step 5: if the JoinHandle is gone, this drops the result or the panic payload.
         guarded("the destructor of its result", move || drop(this));
         // Step 6.
-        crate::drop_g_locals();
+        me.drop_locals();
     }
 
     fn abandon(this: TaskPtr<Self>, why: String) {
