@@ -835,9 +835,16 @@ pub(crate) type Entry = crate::task::Entry;
 
 /// Dead Gs a P keeps (Go: 64, moving half to the global list when full).
 const GCACHE_CAP: usize = 64;
-/// Dead Gs kept in the global list; more are freed. Picked without data: 4096 records of about
-/// 150 bytes is 600 KiB kept warm.
-const GFREE_GLOBAL_CAP: usize = 4096;
+/// Dead Gs kept in the global list; more are freed. 65,536 records of 240 bytes is 15 MiB at
+/// most, kept only while Gs come and go: the scavenger cuts the list to [`GFREE_KEEP_QUIET`]
+/// once a burst has drained (scavenge.rs). Measured (issue 20): with 4,096, spawn_join on 2 Ps
+/// freed and re-made records all along (the spawner's P outruns the P running the Gs, so the
+/// backlog grows past the list and shrinks again): callgrind, 200,000 Gs, 467-472M
+/// instructions against 430-441M with 65,536 (`GRef::alloc` 40-45M against 23-29M, and no
+/// record freed).
+const GFREE_GLOBAL_CAP: usize = 65536;
+/// What the global list keeps after the scavenger's cut (the old cap: 1 MiB kept warm).
+const GFREE_KEEP_QUIET: usize = 4096;
 
 static GFREE: crate::loom::unmodelled::Mutex<Vec<GRef>> =
     crate::loom::unmodelled::Mutex::new(Vec::new());
@@ -875,6 +882,19 @@ impl GCache {
         }
         self.0.push(g);
     }
+}
+
+/// Frees the dead records of the global list beyond [`GFREE_KEEP_QUIET`] (the scavenger, after a
+/// burst drained: scavenge.rs). Returns how many were freed.
+pub(crate) fn trim_gfree() -> usize {
+    let extra: Vec<GRef> = {
+        let mut global = GFREE.lock();
+        let keep = global.len().min(GFREE_KEEP_QUIET);
+        global.drain(keep..).collect()
+    };
+    let n = extra.len();
+    drop(extra); // outside the list's lock: each leaves the registry under its shard lock
+    n
 }
 
 /// Moves dead records to the global list, freeing those beyond its cap.

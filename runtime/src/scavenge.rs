@@ -42,7 +42,8 @@
 //!    heap is the slow one), off sysmon's and every M's path. The quiet period keeps it away
 //!    from back-to-back bursts, which would fault the memory in again at once. Before the trim
 //!    the thread gives back the task pool's chunks whose blocks are all free (task.rs, issue
-//!    20: task cells no longer come from `malloc`), on every platform.
+//!    20: task cells no longer come from `malloc`) and cuts the global list of dead G records
+//!    to 4,096 (it holds up to 65,536 while Gs come and go: g.rs), on every platform.
 //!
 //! What it costs: nothing per G; one `mallopt` per process and one trim per quiet spell after
 //! a burst. Only glibc has the trim calls; with another allocator (a `#[global_allocator]`,
@@ -157,8 +158,10 @@ fn run() {
         let what = std::mem::take(&mut *w);
         drop(w);
         if what & TRIM != 0 {
-            // The task pool's free chunks first (task.rs), so the trim returns their pages too.
+            // The task pool's free chunks and the dead G records beyond what a quiet program
+            // keeps first (task.rs, g.rs), so the trim returns their pages too.
             crate::task::pool::release_free_chunks();
+            crate::g::trim_gfree();
             if crate::sys::can_trim_heap() {
                 crate::sys::trim_heap();
             }
