@@ -536,3 +536,60 @@ child_test!(fn plain_thread_spawns_run_beside_yielding_gs() ["GORT_MAXPROCS" => 
         assert!(y.join().unwrap() > 0);
     }
 });
+
+// Task cells come from a block pool and are reused (task.rs): a `JoinHandle` must keep its own
+// cell alive, whatever churn reuses the blocks around it. Here handles are held while many
+// rounds of other Gs (joined and detached, with results of the same size class) come and go
+// on every P and on plain threads, then joined out of order: each returns its own G's result,
+// and `id()` stays its own G's id.
+#[test]
+fn join_handles_survive_task_block_reuse() {
+    let held: Vec<(u64, gort::JoinHandle<(u64, u64)>)> = (0..200u64)
+        .map(|i| {
+            let h = gort::spawn(move || (i, gort::current().id()));
+            (i, h)
+        })
+        .collect();
+    for round in 0..20u64 {
+        // Joined churn, from a G (the spawner's P) ...
+        let churn = gort::spawn(move || {
+            let hs: Vec<_> = (0..500u64)
+                .map(|j| gort::spawn(move || (round, j)))
+                .collect();
+            for (j, h) in hs.into_iter().enumerate() {
+                assert_eq!(h.join().unwrap(), (round, j as u64));
+            }
+        });
+        // ... detached churn from a plain thread (its blocks freed on the Gs' Ms) ...
+        let t = std::thread::spawn(move || {
+            for j in 0..500u64 {
+                drop(gort::spawn(move || (round, j)));
+            }
+        });
+        churn.join().unwrap();
+        t.join().unwrap();
+    }
+    // Joined in reverse, from a plain thread: every handle still sees its own G.
+    for (i, h) in held.into_iter().rev() {
+        assert!(h.is_finished(), "G {i} long finished");
+        let id = h.id();
+        assert_eq!(h.join().unwrap(), (i, id));
+    }
+}
+
+// A handle joined from a different thread than the one that spawned it, while the spawning
+// thread ends: the block outlives its allocating thread's free list (which ends with it).
+#[test]
+fn a_task_outlives_the_thread_that_made_it() {
+    let hs = std::thread::spawn(|| {
+        (0..1000u64)
+            .map(|i| gort::spawn(move || i * 3))
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    let sum: u64 = gort::spawn(move || hs.into_iter().map(|h| h.join().unwrap()).sum())
+        .join()
+        .unwrap();
+    assert_eq!(sum, 3 * 999 * 1000 / 2);
+}

@@ -436,6 +436,17 @@ impl G {
         f(unsafe { &*p })
     }
 
+    /// True if the G ever made a G-local value (its table exists, possibly emptied).
+    ///
+    /// # Safety
+    /// As for [`G::with_local`]: only the G itself, on its own stack.
+    // SAFETY: callers uphold the `# Safety` contract in this function's docs.
+    #[inline]
+    pub(crate) unsafe fn has_locals(&self) -> bool {
+        // SAFETY: caller's contract; a read of the `Option`'s tag, no borrow kept.
+        unsafe { (*self.locals.get()).is_some() }
+    }
+
     /// Takes every G-local value out (to drop them at G exit).
     ///
     /// # Safety
@@ -487,8 +498,8 @@ impl GRef {
             o.runnable_at = 0;
             return g;
         }
-        let (shard, slot, cell) = registry_reserve(id);
-        let g = Box::new(G {
+        // One hold of the shard lock reserves the slot and publishes the new record in it.
+        let p = registry_insert(id, |shard, slot| G {
             id: AtomicU64::new(id),
             name: UnsafeCell::new(name),
             spawn: UnsafeCell::new(spawn),
@@ -515,9 +526,7 @@ impl GRef {
                 runnable_at: 0,
             }),
         });
-        let g = GRef(NonNull::from(Box::leak(g)));
-        registry_publish(shard, slot, cell, &g);
-        g
+        GRef(p)
     }
 
     /// Re-initialises a dead record for a new G (Go reuses dead Gs the same way, `gfget`).
@@ -731,11 +740,12 @@ fn registry() -> &'static [crate::loom::unmodelled::Mutex<Shard>; SHARDS] {
     &REGISTRY
 }
 
-/// Picks a shard (round-robin by id) and reserves a slot in it.
-fn registry_reserve(id: u64) -> (u8, u32, ()) {
+/// Picks a shard (round-robin by id), reserves a slot in it, makes the record for that shard
+/// and slot with `make` (boxed: the record's address is fixed for its life) and publishes it
+/// there, all in one hold of the shard lock (a fresh record used to take it twice).
+fn registry_insert(id: u64, make: impl FnOnce(u8, u32) -> G) -> NonNull<G> {
     let shard = (id as usize) % SHARDS;
     let mut s = registry()[shard].lock();
-    s.live += 1;
     let slot = match s.free.pop() {
         Some(i) => i,
         None => {
@@ -743,13 +753,12 @@ fn registry_reserve(id: u64) -> (u8, u32, ()) {
             s.slots.len() - 1
         }
     };
-    let slot = u32::try_from(slot)
+    let slot32 = u32::try_from(slot)
         .unwrap_or_else(|_| crate::fatal::fatal!("more than 2^32 G records in one registry shard"));
-    (shard as u8, slot, ())
-}
-
-fn registry_publish(shard: u8, slot: u32, _: (), g: &GRef) {
-    registry()[shard as usize].lock().slots[slot as usize] = GPtr(&**g as *const G);
+    let g = NonNull::from(Box::leak(Box::new(make(shard as u8, slot32))));
+    s.live += 1;
+    s.slots[slot] = GPtr(g.as_ptr());
+    g
 }
 
 fn registry_remove(shard: usize, slot: usize) {
@@ -822,13 +831,20 @@ pub fn registry_count() -> usize {
 // spawn usually costs no allocation for its record. Bounded, so memory returns after a burst.
 
 /// What a G runs: its task, type-erased (see join.rs).
-pub(crate) type Entry = std::sync::Arc<dyn crate::join::Runnable>;
+pub(crate) type Entry = crate::task::Entry;
 
 /// Dead Gs a P keeps (Go: 64, moving half to the global list when full).
 const GCACHE_CAP: usize = 64;
-/// Dead Gs kept in the global list; more are freed. Picked without data: 4096 records of about
-/// 150 bytes is 600 KiB kept warm.
-const GFREE_GLOBAL_CAP: usize = 4096;
+/// Dead Gs kept in the global list; more are freed. 65,536 records of 240 bytes is 15 MiB at
+/// most, kept only while Gs come and go: the scavenger cuts the list to [`GFREE_KEEP_QUIET`]
+/// once a burst has drained (scavenge.rs). Measured (issue 20): with 4,096, spawn_join on 2 Ps
+/// freed and re-made records all along (the spawner's P outruns the P running the Gs, so the
+/// backlog grows past the list and shrinks again): callgrind, 200,000 Gs, 467-472M
+/// instructions against 430-441M with 65,536 (`GRef::alloc` 40-45M against 23-29M, and no
+/// record freed).
+const GFREE_GLOBAL_CAP: usize = 65536;
+/// What the global list keeps after the scavenger's cut (the old cap: 1 MiB kept warm).
+const GFREE_KEEP_QUIET: usize = 4096;
 
 static GFREE: crate::loom::unmodelled::Mutex<Vec<GRef>> =
     crate::loom::unmodelled::Mutex::new(Vec::new());
@@ -866,6 +882,19 @@ impl GCache {
         }
         self.0.push(g);
     }
+}
+
+/// Frees the dead records of the global list beyond [`GFREE_KEEP_QUIET`] (the scavenger, after a
+/// burst drained: scavenge.rs). Returns how many were freed.
+pub(crate) fn trim_gfree() -> usize {
+    let extra: Vec<GRef> = {
+        let mut global = GFREE.lock();
+        let keep = global.len().min(GFREE_KEEP_QUIET);
+        global.drain(keep..).collect()
+    };
+    let n = extra.len();
+    drop(extra); // outside the list's lock: each leaves the registry under its shard lock
+    n
 }
 
 /// Moves dead records to the global list, freeing those beyond its cap.

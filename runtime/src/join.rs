@@ -1,7 +1,8 @@
 //! Spawning and joining: `spawn`, `Builder`, `JoinHandle`, and the G's exit protocol.
 //!
-//! One allocation per spawn: a `Task` holds the user's closure and the join slot, shared (as
-//! one `Arc`) by the G (type-erased as `Runnable`) and the `JoinHandle` (as `JoinSide`).
+//! One allocation per spawn: a `Task` holds the user's closure and the join slot, in one task
+//! cell (task.rs: counted like an `Arc`, served from a block pool instead of `malloc`) shared by
+//! the G (its `Entry`) and the `JoinHandle` (a `RawRef` and the task's join functions).
 //! When the closure returns or panics, on the G:
 //! 1. the panic (if any) is caught at the G's boundary (a panic never unwinds into the M);
 //! 2. the G's G-local values are dropped (on its own stack);
@@ -37,21 +38,54 @@ use std::any::Any;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// A G's work, as the engine sees it.
-pub(crate) trait Runnable: Send + Sync {
-    /// Runs the closure and completes the join slot. Called once, on the G.
-    fn run(self: std::sync::Arc<Self>);
-    /// The G will never run: complete the join slot with `why`.
-    fn abandon(self: std::sync::Arc<Self>, why: String);
+use crate::task::{RawRef, Runnable, TaskPtr};
+
+/// The joiner's view of a task: its functions, with both the closure's and the result's types
+/// erased (the result comes back through an out pointer, so the table names no type and can be
+/// a `'static` constant while `JoinHandle<T>` keeps no `T: 'static` bound).
+struct JoinVTable {
+    /// True once the result is in (Acquire: pairs with `complete`'s Release store).
+    finished: unsafe fn(&RawRef) -> bool,
+    /// Parks the caller until G `goid` finished, then moves its result into `out` (a
+    /// `*mut MaybeUninit<std::thread::Result<T>>`); `site` is the user's `join` call (the
+    /// dump's wait site).
+    wait_and_take: unsafe fn(&RawRef, u64, crate::g::Site, *mut ()),
 }
 
-/// The joiner's view of a task.
-trait JoinSide<T>: Send + Sync {
-    /// True once the result is in (Acquire: pairs with `complete`'s Release store).
-    fn finished(&self) -> bool;
-    /// Parks the caller until G `goid` finished, then takes its result; `site` is the user's
-    /// `join` call (the dump's wait site).
-    fn wait_and_take(&self, goid: u64, site: crate::g::Site) -> std::thread::Result<T>;
+fn join_vtable<F, T>() -> &'static JoinVTable
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    &JoinVTable {
+        finished: finished_erased::<F, T>,
+        wait_and_take: wait_erased::<F, T>,
+    }
+}
+
+/// # Safety
+/// `r` refers to a cell made as a `Task<F, T>` (`Builder::spawn_g`).
+unsafe fn finished_erased<F, T>(r: &RawRef) -> bool
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // SAFETY: caller's contract.
+    unsafe { r.work::<Task<F, T>>() }.finished()
+}
+
+/// # Safety
+/// As for [`finished_erased`], and `out` points to a writable
+/// `MaybeUninit<std::thread::Result<T>>`.
+unsafe fn wait_erased<F, T>(r: &RawRef, goid: u64, site: crate::g::Site, out: *mut ())
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // SAFETY: caller's contract.
+    let res = unsafe { r.work::<Task<F, T>>() }.wait_and_take(goid, site);
+    // SAFETY: caller's contract for `out`.
+    unsafe { out.cast::<std::thread::Result<T>>().write(res) };
 }
 
 /// A task's life, under its mutex (uncontended but for one G and one joiner).
@@ -113,8 +147,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: std::sync::Arc<Self>) {
-        let f = match std::mem::replace(&mut self.inner.lock().state, State::Running) {
+    fn run(this: TaskPtr<Self>) {
+        let f = match std::mem::replace(&mut this.inner.lock().state, State::Running) {
             State::Ready(f) => f,
             _ => crate::fatal::fatal!("a green thread ran twice"),
         };
@@ -127,28 +161,29 @@ where
             }
         }
         // Step 2: G-local values die with the G, on its stack, before the joiner hears of it.
-        crate::drop_g_locals();
+        let me = crate::exiting_g();
+        me.drop_locals();
         // Steps 3 and 4.
-        self.complete(r);
+        this.complete(r);
         // Step 5: if the JoinHandle is gone, this drops the result or the panic payload.
-        guarded("the destructor of its result", move || drop(self));
+        guarded("the destructor of its result", move || drop(this));
         // Step 6.
-        crate::drop_g_locals();
+        me.drop_locals();
     }
 
-    fn abandon(self: std::sync::Arc<Self>, why: String) {
+    fn abandon(this: TaskPtr<Self>, why: String) {
         // On the M: the closure never ran, but its captured values have destructors.
         guarded("the destructor of its closure", || {
             drop(std::mem::replace(
-                &mut self.inner.lock().state,
+                &mut this.inner.lock().state,
                 State::Running,
             ))
         });
-        self.complete(Err(Box::new(why)));
+        this.complete(Err(Box::new(why)));
     }
 }
 
-impl<F, T> JoinSide<T> for Task<F, T>
+impl<F, T> Task<F, T>
 where
     F: Send,
     T: Send,
@@ -241,9 +276,17 @@ pub(crate) fn record_spawn_failure(g: &mut crate::g::GRef, e: io::Error) {
 /// ```
 #[must_use = "dropping a JoinHandle detaches the green thread; call join() to wait for it"]
 pub struct JoinHandle<T> {
-    task: std::sync::Arc<dyn JoinSide<T>>,
+    /// The handle's reference to the task cell (a `Task<F, T>` for the `F` of the spawn).
+    task: RawRef,
+    /// That task's join functions.
+    vt: &'static JoinVTable,
     id: u64,
+    _result: std::marker::PhantomData<fn() -> T>,
 }
+
+// `Send` and `Sync` for every `T`, as std's `JoinHandle` (and the `Arc<dyn ..>` this replaced):
+// `RawRef` is both (task.rs), and the handle reaches its task only through `finished` (an
+// atomic) and `wait_and_take` (the task's mutex).
 
 impl<T> JoinHandle<T> {
     /// Waits for the G to finish and returns its result, or the payload of its panic in `Err`
@@ -261,8 +304,19 @@ impl<T> JoinHandle<T> {
     /// ```
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
-        self.task
-            .wait_and_take(self.id, std::panic::Location::caller())
+        let mut out = std::mem::MaybeUninit::<std::thread::Result<T>>::uninit();
+        // SAFETY: `vt` is the table of the `Task<F, T>` that `task` was made with (`spawn_g`),
+        // whose `T` is ours; `out` is a writable slot of that result type.
+        unsafe {
+            (self.vt.wait_and_take)(
+                &self.task,
+                self.id,
+                std::panic::Location::caller(),
+                out.as_mut_ptr().cast(),
+            )
+        };
+        // SAFETY: `wait_and_take` returns only after writing the result (or does not return).
+        unsafe { out.assume_init() }
     }
 
     /// True once the G has finished (its closure returned or panicked).
@@ -277,7 +331,8 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.finished()
+        // SAFETY: as in `join`.
+        unsafe { (self.vt.finished)(&self.task) }
     }
 
     /// The G's id (unique for the process's life; the same as `gort::current().id()` inside it).
@@ -436,10 +491,16 @@ impl Builder {
         T: Send + 'static,
     {
         let (size, reserved) = self.stack()?;
-        let task = std::sync::Arc::new(Task::new(f));
+        let task = TaskPtr::new(Task::new(f));
+        let entry = task.entry();
         let name = self.name.map(std::sync::Arc::<str>::from);
-        let id = crate::sched().spawn_g(name, size, reserved, task.clone(), site);
-        Ok(JoinHandle { task, id })
+        let id = crate::sched().spawn_g(name, size, reserved, entry, site);
+        Ok(JoinHandle {
+            task: task.into_raw_ref(),
+            vt: join_vtable::<F, T>(),
+            id,
+            _result: std::marker::PhantomData,
+        })
     }
 
     /// The stack size to use, reserved against the pool's budget.
@@ -460,7 +521,7 @@ impl Builder {
         F: FnOnce() + Send + 'static,
     {
         let (size, reserved) = self.stack()?;
-        let task = std::sync::Arc::new(Detached {
+        let task = crate::task::Entry::new(Detached {
             f: Mutex::new(Some(f)),
         });
         let name = self.name.map(std::sync::Arc::<str>::from);
@@ -479,8 +540,8 @@ impl<F> Runnable for Detached<F>
 where
     F: FnOnce() + Send + 'static,
 {
-    fn run(self: std::sync::Arc<Self>) {
-        match self.f.lock().take() {
+    fn run(this: TaskPtr<Self>) {
+        match this.f.lock().take() {
             // The panic hook printed it; nobody joins, so it goes no further (in a synctest
             // bubble it fails the run, as in Go).
             Some(f) => {
@@ -496,10 +557,10 @@ where
         crate::sched().ngoroutine.fetch_sub(1, Ordering::Relaxed);
     }
 
-    fn abandon(self: std::sync::Arc<Self>, _why: String) {
+    fn abandon(this: TaskPtr<Self>, _why: String) {
         // On the M: the closure never ran, but its captured values have destructors.
         guarded("the destructor of its closure", || {
-            drop(self.f.lock().take())
+            drop(this.f.lock().take())
         });
         crate::sched().ngoroutine.fetch_sub(1, Ordering::Relaxed);
     }
@@ -649,10 +710,11 @@ fn payload_str(p: &(dyn Any + Send)) -> &str {
 #[cfg(test)]
 mod tests {
     /// What a queued G costs on the heap besides its record (docs/design.md, "What one G
-    /// costs"): the task of a small closure and result must fit an 80-byte malloc chunk
-    /// (72 usable bytes: 16 of `Arc` counts, 56 of task).
+    /// costs"): the task cell of a small closure and result must fit an 80-byte block of the
+    /// task pool (task.rs: 16 bytes of header, the reference count and the work's table; the
+    /// rest is the task).
     #[test]
-    fn a_small_task_fits_an_80_byte_chunk() {
+    fn a_small_task_fits_an_80_byte_block() {
         // A closure capturing one u64 and returning one, as the spawn_join benchmark spawns.
         fn size_of_task<F, T>(_: &F) -> usize {
             std::mem::size_of::<super::Task<F, T>>()
@@ -660,6 +722,9 @@ mod tests {
         let x = 7u64;
         let f = move || x;
         let task = size_of_task::<_, u64>(&f);
-        assert!(task + 16 <= 72, "task grew to {task} bytes");
+        assert!(
+            task + crate::task::HEADER_BYTES <= 80,
+            "task grew to {task} bytes"
+        );
     }
 }

@@ -18,7 +18,8 @@
 //! | `m`      | M threads, notes, thread-local M state               | Spinning and parking   |
 //! | `sched`  | findRunnable, wakep, the parking protocol            | Spinning and parking   |
 //! | `park`   | park / ready                                         | park/ready             |
-//! | `join`   | spawn, Builder, JoinHandle                           | G lifecycle            |
+//! | `join`   | spawn, Builder, JoinHandle \[unsafe: the handle's erased task\] | G lifecycle |
+//! | `task`   | task cells (counted, type-erased) and their block pool \[unsafe\] | G lifecycle |
 //! | `timer`  | per-P timer heaps and sleep                          | Timers                 |
 //! | `sysmon` | the monitor thread: retake, slices, timers, traces, unwrapped blocking | sysmon |
 //! | `threadstate` | an M's thread state from /proc (sysmon's blocking check) | sysmon       |
@@ -67,6 +68,7 @@ mod fatal;
 pub mod fs;
 #[allow(unsafe_code)]
 pub mod g;
+#[allow(unsafe_code)]
 pub mod join;
 #[allow(unsafe_code)]
 pub mod local;
@@ -106,6 +108,8 @@ pub mod synctest;
 pub(crate) mod sys;
 pub mod syscall;
 pub mod sysmon;
+#[allow(unsafe_code)]
+pub(crate) mod task;
 #[cfg(target_os = "linux")]
 pub(crate) mod threadstate;
 pub mod timer;
@@ -296,36 +300,60 @@ pub fn with_g_local<R>(
 /// that are leaked, with a message, rather than dropped by anyone else.
 const LOCAL_DROP_ROUNDS: usize = 16;
 
-/// Drops the calling G's G-local values, one at a time, each under the G's boundary
-/// (`join::guarded`), at G exit on the G's own stack, so destructors run as the G. A destructor
-/// that creates new values (of any key) is handled by taking the table again until it stays
-/// empty: when this returns, the G holds no value, so nothing of it is left for the record's
-/// next user (`GRef::reuse` checks).
-#[allow(unsafe_code)]
+/// Drops the calling G's G-local values (see [`ExitingG::drop_locals`]).
 pub(crate) fn drop_g_locals() {
-    let Some(g) = current_g_ptr() else { return };
-    for _ in 0..LOCAL_DROP_ROUNDS {
-        // SAFETY: as in `with_g_local`: we run on the G's own stack; the borrow of the table
-        // ends inside `take_locals`, before any destructor runs.
-        let vals = unsafe { (*g).take_locals() };
-        if vals.is_empty() {
+    exiting_g().drop_locals();
+}
+
+/// The calling G, looked up once for its exit protocol (join.rs: steps 2 and 6 both drop its
+/// G-local values, and each lookup is two thread-local reads). The record is this G's for as
+/// long as the G runs, whichever M it runs on: the pointer stays right across a migration (a
+/// destructor in step 5 may park), unlike a thread-local's address.
+pub(crate) struct ExitingG(Option<*const g::G>);
+
+/// The calling G (none on a plain thread), for [`ExitingG::drop_locals`].
+pub(crate) fn exiting_g() -> ExitingG {
+    ExitingG(current_g_ptr())
+}
+
+impl ExitingG {
+    /// Drops the G's G-local values, one at a time, each under the G's boundary
+    /// (`join::guarded`), at G exit on the G's own stack, so destructors run as the G. A
+    /// destructor that creates new values (of any key) is handled by taking the table again
+    /// until it stays empty: when this returns, the G holds no value, so nothing of it is left
+    /// for the record's next user (`GRef::reuse` checks). Call it only on the G it was made on.
+    #[allow(unsafe_code)]
+    pub(crate) fn drop_locals(&self) {
+        let Some(g) = self.0 else { return };
+        // SAFETY: `g` is the G that made this `ExitingG` (`!Send`, made and used within that
+        // G's exit protocol), so this runs on its own stack, the only code touching its locals.
+        if !unsafe { (*g).has_locals() } {
+            // Most Gs never use `local!`: no table to take (this runs twice per G exit).
             return;
         }
-        for v in vals.into_iter().flatten() {
-            join::guarded("the destructor of a gort::local! value", move || drop(v));
+        for _ in 0..LOCAL_DROP_ROUNDS {
+            // SAFETY: as in `with_g_local`: we run on the G's own stack; the borrow of the table
+            // ends inside `take_locals`, before any destructor runs.
+            let vals = unsafe { (*g).take_locals() };
+            if vals.is_empty() {
+                return;
+            }
+            for v in vals.into_iter().flatten() {
+                join::guarded("the destructor of a gort::local! value", move || drop(v));
+            }
         }
-    }
-    // SAFETY: as above.
-    let left = unsafe { (*g).take_locals() };
-    if left.iter().any(Option::is_some) {
-        eprintln!(
-            "gort: green thread {}: G-local destructors kept creating G-local values after {} \
-             rounds; the rest are leaked",
-            // SAFETY: as above; `id` is immutable while the G runs.
-            unsafe { (*g).id() },
-            LOCAL_DROP_ROUNDS
-        );
-        std::mem::forget(left);
+        // SAFETY: as above.
+        let left = unsafe { (*g).take_locals() };
+        if left.iter().any(Option::is_some) {
+            eprintln!(
+                "gort: green thread {}: G-local destructors kept creating G-local values after {} \
+                 rounds; the rest are leaked",
+                // SAFETY: as above; `id` is immutable while the G runs.
+                unsafe { (*g).id() },
+                LOCAL_DROP_ROUNDS
+            );
+            std::mem::forget(left);
+        }
     }
 }
 

@@ -79,7 +79,9 @@ pub(crate) mod unmodelled {
     #[allow(unused_imports)]
     pub(crate) use super::std_imp::{Condvar, Mutex};
     #[allow(unused_imports)]
-    pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
 }
 
 #[cfg(loom)]

@@ -38,9 +38,9 @@ use crate::runq::Steal;
 /// A G's work in a model: nothing (a model G "runs" by being dequeued).
 struct Nop;
 
-impl crate::join::Runnable for Nop {
-    fn run(self: std::sync::Arc<Self>) {}
-    fn abandon(self: std::sync::Arc<Self>, _why: String) {}
+impl crate::task::Runnable for Nop {
+    fn run(_: crate::task::TaskPtr<Self>) {}
+    fn abandon(_: crate::task::TaskPtr<Self>, _why: String) {}
 }
 
 /// A G record with no stack and no coroutine.
@@ -51,7 +51,7 @@ fn model_g(id: u64) -> GRef {
         None,
         crate::g::SpawnInfo::NONE,
         0,
-        std::sync::Arc::new(Nop),
+        crate::task::Entry::new(Nop),
     )
 }
 

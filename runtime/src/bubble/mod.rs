@@ -334,7 +334,7 @@ impl Bubble {
             idx
         };
         let inner = g.owned().entry.take().expect("a new G has its task");
-        g.owned().entry = Some(Arc::new(MemberTask {
+        g.owned().entry = Some(crate::task::Entry::new(MemberTask {
             inner: Mutex::new(Some(inner)),
             bubble: self.clone(),
             idx,
@@ -559,21 +559,21 @@ struct MemberTask {
     idx: u32,
 }
 
-impl crate::join::Runnable for MemberTask {
-    fn run(self: Arc<Self>) {
-        let inner = self.inner.lock().take();
+impl crate::task::Runnable for MemberTask {
+    fn run(this: crate::task::TaskPtr<Self>) {
+        let inner = this.inner.lock().take();
         if let Some(t) = inner {
             t.run();
         }
-        self.bubble.exited(self.idx);
+        this.bubble.exited(this.idx);
     }
 
-    fn abandon(self: Arc<Self>, why: String) {
-        let inner = self.inner.lock().take();
+    fn abandon(this: crate::task::TaskPtr<Self>, why: String) {
+        let inner = this.inner.lock().take();
         if let Some(t) = inner {
             t.abandon(why);
         }
-        self.bubble.exited(self.idx);
+        this.bubble.exited(this.idx);
     }
 }
 
