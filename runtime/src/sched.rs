@@ -860,6 +860,7 @@ impl Sched {
     fn stopm(&'static self) -> Result<Option<GRef>, ()> {
         let m = current_m();
         crate::sync::pool::m_release(); // no pool values wait on a parked M (pool.rs)
+        crate::task::pool::flush_local(); // nor free task blocks (task.rs)
         {
             let mut l = self.lock.lock();
             l.idle_m.push(m);
@@ -1954,11 +1955,13 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&PShared, &PLocal) -> R) -> Optio
 #[cold]
 #[inline(never)]
 fn trace_ready(g: &GRef) {
-    let (id, by) = (g.id(), crate::current_goid());
-    let done = with_current_p(|shared, local| {
+    let id = g.id();
+    // One thread-local access for the P and the readier.
+    let done = with_current_p_g(|shared, local, by| {
         crate::exectrace::ready(Some(local), Some(shared.id), id, by)
     });
     if done.is_none() {
+        let by = crate::current_goid();
         crate::exectrace::ready(None, None, id, by);
     }
 }
@@ -2148,6 +2151,7 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
     };
     crate::sync::pool::m_started();
     let mut pool_epoch = crate::sync::pool::epoch();
+    let mut task_epoch = crate::task::pool::flush_epoch();
     #[cfg(target_os = "linux")]
     // SAFETY: gettid has no preconditions.
     m.tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
@@ -2159,6 +2163,12 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
         if e != pool_epoch {
             pool_epoch = e;
             crate::sync::pool::m_release();
+        }
+        // The task pool's flush request (task.rs): one relaxed load per round.
+        let e = crate::task::pool::flush_epoch();
+        if e != task_epoch {
+            task_epoch = e;
+            crate::task::pool::flush_local();
         }
         // One thread-local access for the three questions of each round.
         let (exiting, lockedg, has_p) = with_m(|l| {
