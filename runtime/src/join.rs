@@ -106,7 +106,7 @@ struct Inner<F, T> {
     waiter: Option<Unparker>,
 }
 
-/// The closure and the join slot of one G, in one allocation: 80 bytes of malloc for a small
+/// The closure and the join slot of one G, in one cell: an 80-byte pool block (task.rs) for a small
 /// closure and result (a unit test holds it to that), which a million queued `JoinHandle`s
 /// hold until they are joined.
 struct Task<F, T> {

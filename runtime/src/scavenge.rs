@@ -160,6 +160,10 @@ fn run() {
         if what & TRIM != 0 {
             // The task pool's free chunks and the dead G records beyond what a quiet program
             // keeps first (task.rs, g.rs), so the trim returns their pages too.
+            // Ms hand their free task blocks over at their next round (or have, before they
+            // parked); give the busy ones a moment to.
+            crate::task::pool::request_flush();
+            std::thread::sleep(std::time::Duration::from_millis(20));
             crate::task::pool::release_free_chunks();
             crate::g::trim_gfree();
             if crate::sys::can_trim_heap() {

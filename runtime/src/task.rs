@@ -33,8 +33,11 @@
 //!   never handed out twice: `free` is called once, by the destroyer, after the work was dropped.
 //! * A thread keeps at most [`pool::LOCAL_CAP`] free blocks per class and moves the older half
 //!   to the global list beyond that; a thread that ends gives all of them back (its
-//!   thread-local's destructor). Free lists are vectors of addresses, outside the blocks: a free
-//!   block's bytes mean nothing.
+//!   thread-local's destructor), and so does an M before it parks and at its first round after
+//!   the scavenger asks (`pool::request_flush`, before it releases chunks): blocks freed in a
+//!   random order would otherwise sit in every chunk from some M's list and pin them all. A
+//!   plain thread that spawns keeps its list until it ends. Free lists are vectors of
+//!   addresses, outside the blocks: a free block's bytes mean nothing.
 //! * Memory goes back after a burst through the scavenger (scavenge.rs, step 3: once a burst
 //!   of Gs has drained and stayed quiet): [`pool::release_free_chunks`] takes each class's
 //!   global list out under its lock, finds the chunks all of whose blocks are in it (chunks
@@ -370,7 +373,13 @@ pub(crate) mod pool {
             .unwrap_or_else(|| {
                 let mut one = Vec::new();
                 refill(&mut one, c);
-                one.pop().expect("refill adds blocks")
+                let b = one.pop().expect("refill adds blocks");
+                // The rest of the batch back where it came from: no list would hold it
+                // otherwise, and its chunks could never be released.
+                if !one.is_empty() {
+                    GLOBAL[c].lock().append(&mut one);
+                }
+                b
             });
         // SAFETY: block addresses are never 0 (they come from a chunk the allocator gave).
         unsafe { NonNull::new_unchecked(b as *mut u8) }
@@ -401,6 +410,38 @@ pub(crate) mod pool {
         if kept.is_err() {
             GLOBAL[c].lock().push(b);
         }
+    }
+
+    /// Bumped by the scavenger before it releases chunks: each M moves its free blocks to the
+    /// global lists at its next scheduling round (Relaxed: a request, like `sync::Pool`'s
+    /// epoch; the blocks themselves move under the global lists' locks), so blocks an idle or
+    /// long-lived M keeps do not pin chunks for ever. An M also does it before it parks.
+    static FLUSH_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    /// The flush epoch (an M compares it each scheduling round; one relaxed load).
+    #[inline]
+    pub(crate) fn flush_epoch() -> u64 {
+        FLUSH_EPOCH.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Asks every M to move its free blocks to the global lists (the scavenger, before
+    /// [`release_free_chunks`]).
+    pub(crate) fn request_flush() {
+        FLUSH_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Moves this thread's free blocks to the global lists (an M between Gs: after
+    /// [`request_flush`], and before it parks).
+    #[inline(never)]
+    pub(crate) fn flush_local() {
+        let _ = LOCAL.try_with(|l| {
+            let mut l = l.borrow_mut();
+            for (c, list) in l.free.iter_mut().enumerate() {
+                if !list.is_empty() {
+                    GLOBAL[c].lock().append(list);
+                }
+            }
+        });
     }
 
     /// Adds free blocks of class `c` to `list`: a batch from the global list, else a new chunk.
@@ -481,6 +522,9 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize as Count;
     use std::sync::Arc;
+
+    /// Tests that count released chunks run one at a time (a release takes every class's).
+    static RELEASING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     struct Probe {
         drops: Arc<Count>,
@@ -563,6 +607,7 @@ mod tests {
             fn run(_: TaskPtr<Self>) {}
             fn abandon(_: TaskPtr<Self>, _: String) {}
         }
+        let _one = RELEASING.lock().unwrap_or_else(|e| e.into_inner());
         // Three chunks' worth, made and freed on a thread that then ends: its free list goes
         // to the global list (the thread-local's destructor), where the scavenger finds it.
         std::thread::spawn(|| {
@@ -575,6 +620,36 @@ mod tests {
         // The pool still serves that class afterwards (from a new chunk).
         let t = TaskPtr::new(Wide([2; 100]));
         assert_eq!(t.0[0], 2);
+    }
+
+    #[test]
+    fn blocks_freed_out_of_order_on_a_live_thread_are_released_after_a_flush() {
+        // A class no other test uses (cells of 97-112 bytes: 585 blocks per chunk).
+        struct Mid([u8; 90]);
+        impl Runnable for Mid {
+            fn run(_: TaskPtr<Self>) {}
+            fn abandon(_: TaskPtr<Self>, _: String) {}
+        }
+        let _one = RELEASING.lock().unwrap_or_else(|e| e.into_inner());
+        std::thread::spawn(|| {
+            let mut cells: Vec<_> = (0..20 * 585)
+                .map(|_| Some(TaskPtr::new(Mid([3; 90]))))
+                .collect();
+            // Free in a scattered order: this thread's list then holds blocks of every chunk.
+            let n = cells.len();
+            for i in 0..n {
+                cells[(i * 7919) % n] = None;
+            }
+            assert!(cells.iter().all(Option::is_none));
+            let probe = TaskPtr::new(Mid([4; 90]));
+            assert_eq!(probe.0[89], 4);
+            drop(probe);
+            // Without the flush, the blocks this live thread keeps pin every chunk.
+            pool::flush_local();
+            assert!(pool::release_free_chunks() >= 20);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
