@@ -23,13 +23,15 @@
 //! appended to a buffer owned by whoever owns the P the event happens on (`PLocal::trace`,
 //! no lock, no atomic), with a TSC stamp (`metrics::stamp`); events without a P (a plain
 //! thread's ready, sysmon, syscalls, timers, the poller) go to one global buffer under a
-//! lock. A P's buffer full of `CHUNK` events (32 KiB) is handed to the writer thread (a plain
+//! lock. A P's buffer full of `CHUNK` events (128 KiB) is handed to the writer thread (a plain
 //! thread: the user's `Write` never runs on an M or on sysmon), which formats JSON as it goes
 //! and gives the emptied buffer back (`Shared::spare`), so a recording P keeps writing into
-//! memory it has touched before instead of a fresh allocation per chunk.
+//! memory it has touched before instead of a fresh allocation per chunk. The writer is woken
+//! when `WAKE_AT` buffers wait (and polls every `POLL`), not per buffer: a wake-up is a futex
+//! call on the recording M.
 //!
-//! On a machine with few cores the writer's work is what a trace costs the program (it runs
-//! beside the Ms), so it formats by hand: each event's fixed part is assembled in a stack
+//! On a machine with few cores the writer's work competes with the Ms (it runs beside them),
+//! so it formats by hand: each event's fixed part is assembled in a stack
 //! buffer (`Line`) with integers written from a two-digit table, appended to the output in
 //! one copy, and written to `w` a chunk at a time (ring: ~2,500 instructions per event with
 //! `core::fmt`, ~800 now; the Ms' side is ~70).
