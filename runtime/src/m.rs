@@ -18,6 +18,32 @@ use crate::p::{PHandle, RunningP};
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
+/// Asks every M to hand over what its thread keeps for itself between Gs (`sync::Pool`'s
+/// private values, the task pool's free blocks), at its next scheduling round: `m_main` compares
+/// it once per round (one relaxed load of a line written about once a second), and an M does it
+/// anyway before it parks (`release_caches`). Written by sysmon's pool cleanup and by the
+/// scavenger before it gives chunks back (Relaxed: a request only; what is handed over travels
+/// under the receiving lists' locks).
+static RELEASE_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The release epoch (module-level [`RELEASE_EPOCH`]).
+#[inline]
+pub(crate) fn release_epoch() -> u64 {
+    RELEASE_EPOCH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Asks every M to hand its per-thread caches over at its next round.
+pub(crate) fn request_release() {
+    RELEASE_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Hands this M's per-thread caches over (an M between Gs, on its scheduler stack: when the
+/// release epoch moved, and before it parks).
+pub(crate) fn release_caches() {
+    crate::sync::pool::m_release();
+    crate::task::pool::flush_local();
+}
+
 /// What a sleeping M is woken with: a P, whether it counts as spinning (the waker already
 /// incremented `nmspinning` for it), and, for an M locked to a G (LockOSThread), that G.
 pub(crate) struct Wakeup {

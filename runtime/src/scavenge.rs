@@ -162,7 +162,7 @@ fn run() {
             // keeps first (task.rs, g.rs), so the trim returns their pages too.
             // Ms hand their free task blocks over at their next round (or have, before they
             // parked); give the busy ones a moment to.
-            crate::task::pool::request_flush();
+            crate::m::request_release();
             std::thread::sleep(std::time::Duration::from_millis(20));
             crate::task::pool::release_free_chunks();
             crate::g::trim_gfree();

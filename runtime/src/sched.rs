@@ -859,8 +859,7 @@ impl Sched {
     /// for [`M_IDLE_EXIT`] beyond the floor and must exit.
     fn stopm(&'static self) -> Result<Option<GRef>, ()> {
         let m = current_m();
-        crate::sync::pool::m_release(); // no pool values wait on a parked M (pool.rs)
-        crate::task::pool::flush_local(); // nor free task blocks (task.rs)
+        crate::m::release_caches(); // no pool values or free task blocks wait on a parked M
         {
             let mut l = self.lock.lock();
             l.idle_m.push(m);
@@ -1386,7 +1385,7 @@ impl Sched {
     /// queue (`runqget`), or else off the global queue's head in the same critical section as
     /// the put (Go's `globrunqget` batch, as `find_runnable` takes it): one lock round instead
     /// of two. Every `GLOBAL_CHECK_INTERVAL`-th round takes the long way, so `m_main`'s
-    /// per-round checks (the pool epoch) and the fairness check of the global queue still run
+    /// per-round checks (the release epoch of per-M caches) and the fairness check of the global queue still run
     /// while Gs only yield. `Err(g)`: not taken, `g` untouched.
     fn yield_swap(&'static self, g: GRef) -> Result<(GRef, bool), GRef> {
         if g.bubble_key() != 0 || crate::exectrace::active() {
@@ -2150,25 +2149,18 @@ fn m_main(s: &'static Sched, m: &'static MShared, w: Wakeup) {
         returned: false,
     };
     crate::sync::pool::m_started();
-    let mut pool_epoch = crate::sync::pool::epoch();
-    let mut task_epoch = crate::task::pool::flush_epoch();
+    let mut release_epoch = crate::m::release_epoch();
     #[cfg(target_os = "linux")]
     // SAFETY: gettid has no preconditions.
     m.tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
     let mut first = s.acquire(w);
     loop {
-        // sync::Pool: after a cleanup, or before this M parks, its private pool values go to
-        // sysmon (pool.rs, "When values are dropped"). One relaxed load per round.
-        let e = crate::sync::pool::epoch();
-        if e != pool_epoch {
-            pool_epoch = e;
-            crate::sync::pool::m_release();
-        }
-        // The task pool's flush request (task.rs): one relaxed load per round.
-        let e = crate::task::pool::flush_epoch();
-        if e != task_epoch {
-            task_epoch = e;
-            crate::task::pool::flush_local();
+        // After a sync::Pool cleanup or a scavenger's request, this M's private pool values and
+        // free task blocks go back (m.rs, `RELEASE_EPOCH`). One relaxed load per round.
+        let e = crate::m::release_epoch();
+        if e != release_epoch {
+            release_epoch = e;
+            crate::m::release_caches();
         }
         // One thread-local access for the three questions of each round.
         let (exiting, lockedg, has_p) = with_m(|l| {

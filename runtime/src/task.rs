@@ -34,7 +34,7 @@
 //! * A thread keeps at most [`pool::LOCAL_CAP`] free blocks per class and moves the older half
 //!   to the global list beyond that; a thread that ends gives all of them back (its
 //!   thread-local's destructor), and so does an M before it parks and at its first round after
-//!   the scavenger asks (`pool::request_flush`, before it releases chunks): blocks freed in a
+//!   the scavenger asks (`m::request_release`, before it releases chunks): blocks freed in a
 //!   random order would otherwise sit in every chunk from some M's list and pin them all. A
 //!   plain thread that spawns keeps its list until it ends. Free lists are vectors of
 //!   addresses, outside the blocks: a free block's bytes mean nothing.
@@ -412,26 +412,9 @@ pub(crate) mod pool {
         }
     }
 
-    /// Bumped by the scavenger before it releases chunks: each M moves its free blocks to the
-    /// global lists at its next scheduling round (Relaxed: a request, like `sync::Pool`'s
-    /// epoch; the blocks themselves move under the global lists' locks), so blocks an idle or
-    /// long-lived M keeps do not pin chunks for ever. An M also does it before it parks.
-    static FLUSH_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-    /// The flush epoch (an M compares it each scheduling round; one relaxed load).
-    #[inline]
-    pub(crate) fn flush_epoch() -> u64 {
-        FLUSH_EPOCH.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Asks every M to move its free blocks to the global lists (the scavenger, before
-    /// [`release_free_chunks`]).
-    pub(crate) fn request_flush() {
-        FLUSH_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Moves this thread's free blocks to the global lists (an M between Gs: after
-    /// [`request_flush`], and before it parks).
+    /// Moves this thread's free blocks to the global lists (an M between Gs, through
+    /// `m::release_caches`: when the scavenger asked before it releases chunks, and before the
+    /// M parks), so blocks an idle or long-lived M keeps do not pin chunks for ever.
     #[inline(never)]
     pub(crate) fn flush_local() {
         let _ = LOCAL.try_with(|l| {

@@ -18,8 +18,8 @@
 //! # When values are dropped (Go's `poolCleanup`, on a clock instead of the GC)
 //!
 //! Every [`TICK`] (1 s) sysmon runs the cleanup: each pool's victim values are dropped, its
-//! shared values become its victim, and the global epoch advances. An M that sees the new epoch
-//! (at its next scheduling round) hands its private values to
+//! shared values become its victim, and the Ms' release epoch advances (m.rs). An M that sees
+//! the new epoch (at its next scheduling round) hands its private values to
 //! sysmon (`ORPHANS`), which moves them into their pool's victim at the next tick. So a value
 //! `put` and not taken again is dropped within about two to three ticks (2-3 s); a pool in use
 //! keeps its working set. An M that goes idle hands its private values over first, so no value
@@ -41,15 +41,18 @@
 //!   before its thread exits, and plain threads never fill it.
 //! * `Shared::locals`, `Shared::victim`, `ORPHANS`, `REGISTRY`: under their locks, each taken
 //!   alone (leaves), never across user code (`new` and drops run after unlocking).
-//! * `EPOCH`: written by sysmon (Relaxed: it only tells Ms to hand values over; what they hand
-//!   over travels through `ORPHANS`' lock).
+//! * The release epoch (`m::RELEASE_EPOCH`, shared with the task pool): advanced by sysmon's
+//!   cleanup (Relaxed: it only tells Ms to hand values over; what they hand over travels
+//!   through `ORPHANS`' lock). The scavenger advances it too, which hands values over a little
+//!   earlier than the clock would; they still reach their pool's victim, as at a tick.
 
 use crate::loom::unmodelled::Mutex;
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(test)]
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -277,9 +280,6 @@ static REGISTRY: Mutex<Vec<Weak<dyn Clean>>> = Mutex::new(Vec::new());
 /// Private values handed over by Ms (module docs), for sysmon to place or drop.
 static ORPHANS: Mutex<Vec<Box<dyn Slot>>> = Mutex::new(Vec::new());
 
-/// Advanced by each cleanup.
-static EPOCH: AtomicU64 = AtomicU64::new(0);
-
 /// What the cleanup does to a pool, without knowing `T`.
 trait Clean: Send + Sync {
     /// Drops the victims and makes the shared values the new victims. Returns what to drop.
@@ -336,8 +336,6 @@ impl<T: Send + 'static> Slot for TypedSlot<T> {
 struct Table {
     /// True on an M's thread (set when the M starts); plain threads keep no private values.
     is_m: bool,
-    /// The last epoch this thread handed its values over at.
-    epoch: u64,
     /// Indexed by `Shared::idx`: (pool id, slot).
     slots: Vec<Option<(u64, Box<dyn Slot>)>>,
 }
@@ -348,7 +346,6 @@ thread_local! {
             busy: Cell::new(false),
             t: UnsafeCell::new(ManuallyDrop::new(Table {
                 is_m: false,
-                epoch: 0,
                 slots: Vec::new(),
             })),
         }
@@ -450,7 +447,6 @@ fn local_put_new<T: Send + 'static>(sh: &Arc<Shared<T>>, mut v: Option<T>) -> Op
 
 /// Hands this thread's private values to sysmon (`ORPHANS`); moves boxes only, runs no `Drop`.
 fn orphan(t: &mut Table) {
-    t.epoch = EPOCH.load(Ordering::Relaxed);
     let mut out = Vec::new();
     for e in t.slots.iter_mut() {
         if matches!(e, Some((_, s)) if !s.is_empty()) {
@@ -468,12 +464,6 @@ pub(crate) fn m_started() {
         t.is_m = true;
         Some(())
     });
-}
-
-/// The cleanup epoch (an M compares it each scheduling round; one relaxed load).
-#[inline]
-pub(crate) fn epoch() -> u64 {
-    EPOCH.load(Ordering::Relaxed)
 }
 
 /// Called by an M on its scheduler stack (between Gs) when the epoch moved or before it parks:
@@ -504,7 +494,7 @@ fn cleanup_now() {
     }
     // Even with no pool left, an M may hold a dropped pool's value: the epoch moves on (each M
     // hands its values over once), and what they handed over is dropped.
-    EPOCH.fetch_add(1, Ordering::Relaxed);
+    crate::m::request_release();
     let pools: Vec<Arc<dyn Clean>> = {
         let mut r = REGISTRY.lock();
         r.retain(|w| w.strong_count() > 0);
