@@ -591,6 +591,13 @@ struct ReadmeDoctests;
 /// send::<gort::chan::Sender<std::cell::Cell<u8>>>();
 /// sync::<gort::chan::Receiver<std::cell::Cell<u8>>>();
 /// send::<gort::JoinHandle<std::cell::Cell<u8>>>();
+/// sync::<gort::JoinHandle<std::cell::Cell<u8>>>();
+/// // A handle hands its `T` out once, by value: unwind-safe and covariant in `T`, whatever `T`.
+/// fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+/// unwind_safe::<gort::JoinHandle<std::cell::Cell<u8>>>();
+/// fn shorter<'a>(h: gort::JoinHandle<&'static str>) -> gort::JoinHandle<&'a str> {
+///     h
+/// }
 /// send::<gort::net::TcpStream>();
 /// sync::<gort::net::TcpStream>();
 /// ```
