@@ -719,32 +719,31 @@ const DIGITS2: &[u8; 200] = b"\
     0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
     5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
-/// `v` in decimal, right-aligned in the returned array, from the returned index on.
+/// Writes `v` in decimal at `b[at..]`, from its last digit back; returns the end.
 #[inline(always)]
-fn digits(mut v: u64) -> ([u8; 20], usize) {
-    let mut d = [0u8; 20];
-    let mut i = d.len();
+fn put_digits(b: &mut [u8], at: usize, mut v: u64) -> usize {
+    let end = at + v.checked_ilog10().unwrap_or(0) as usize + 1;
+    let mut i = end;
     while v >= 100 {
         let r = (v % 100) as usize * 2;
         v /= 100;
         i -= 2;
-        d[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+        b[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
     }
     if v >= 10 {
         let r = v as usize * 2;
-        i -= 2;
-        d[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+        b[i - 2..i].copy_from_slice(&DIGITS2[r..r + 2]);
     } else {
-        i -= 1;
-        d[i] = b'0' + v as u8;
+        b[i - 1] = b'0' + v as u8;
     }
-    (d, i)
+    end
 }
 
 /// Appends `v` in decimal.
 fn put_u64(b: &mut Vec<u8>, v: u64) {
-    let (d, i) = digits(v);
-    b.extend_from_slice(&d[i..]);
+    let mut d = [0u8; 20];
+    let n = put_digits(&mut d, 0, v);
+    b.extend_from_slice(&d[..n]);
 }
 
 /// Appends `ns` as microseconds with ns precision (`12.345`).
@@ -774,22 +773,8 @@ impl Line {
 
     /// Appends `v` in decimal, written in place from its last digit back.
     #[inline(always)]
-    fn num(&mut self, mut v: u64) {
-        let len = v.checked_ilog10().unwrap_or(0) as usize + 1;
-        let mut i = self.n + len;
-        self.n = i;
-        while v >= 100 {
-            let r = (v % 100) as usize * 2;
-            v /= 100;
-            i -= 2;
-            self.b[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
-        }
-        if v >= 10 {
-            let r = v as usize * 2;
-            self.b[i - 2..i].copy_from_slice(&DIGITS2[r..r + 2]);
-        } else {
-            self.b[i - 1] = b'0' + v as u8;
-        }
+    fn num(&mut self, v: u64) {
+        self.n = put_digits(&mut self.b, self.n, v);
     }
 
     #[inline(always)]
