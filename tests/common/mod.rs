@@ -173,3 +173,19 @@ pub fn lost_update() {
     hs.into_iter().for_each(|h| h.join().unwrap());
     assert_eq!(n.load(SeqCst), 2, "lost update");
 }
+
+/// Threads of this process that are inside `read(fd, …)` right now, from
+/// `/proc/self/task/TID/syscall` (its first two fields are the syscall number and the first
+/// argument, in hex). A thread blocked reading `fd` shows there for as long as it waits; a
+/// thread that runs or waits elsewhere does not.
+pub fn threads_reading(fd: i32) -> usize {
+    let want = format!("{} {:#x} ", libc::SYS_read, fd);
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("syscall")).ok())
+                .filter(|s| s.starts_with(&want))
+                .count()
+        })
+        .unwrap_or(0)
+}
