@@ -780,16 +780,43 @@ fn registry_remove(shard: usize, slot: usize) {
 /// Gs (the dump) delays a spawn or an exit in that shard by microseconds, not milliseconds;
 /// `f` must be short (copy what it needs; format later).
 pub fn for_each_g(mut f: impl FnMut(&G)) {
-    for shard in registry() {
+    walk_from(0, |g| {
+        f(g);
+        false
+    });
+}
+
+/// Runs `f` on the live G with id `id`, if there is one, under its shard lock, and stops
+/// there. A fresh record sits in shard `id % SHARDS`, so that shard is searched first; a
+/// reused record keeps the shard it was made in, so the others follow. For sysmon's hog
+/// report, which used to walk the whole registry (a million slots during a spawn burst) to
+/// name one G.
+pub(crate) fn find_g<R>(id: u64, f: impl FnOnce(&G) -> R) -> Option<R> {
+    let mut f = Some(f);
+    let mut r = None;
+    walk_from((id as usize) % SHARDS, |g| {
+        if g.id() != id {
+            return false;
+        }
+        r = f.take().map(|f| f(g));
+        true
+    });
+    r
+}
+
+/// The registry walk of [`for_each_g`] and [`find_g`]: every shard from `first` on (wrapping),
+/// [`WALK_CHUNK`] slots per hold of a shard lock, until `f` returns true (then true).
+fn walk_from(first: usize, mut f: impl FnMut(&G) -> bool) -> bool {
+    for shard in (0..SHARDS).map(|i| &registry()[(first + i) % SHARDS]) {
         let mut at = 0;
         loop {
             let s = shard.lock();
             let end = s.slots.len().min(at + WALK_CHUNK);
             for p in &s.slots[at.min(end)..end] {
-                if !p.0.is_null() {
-                    // SAFETY: non-null slots hold registered Gs, which are not freed while
-                    // registered, and we hold the shard lock that removal takes (`GRef::drop`).
-                    f(unsafe { &*p.0 });
+                // SAFETY: non-null slots hold registered Gs, which are not freed while
+                // registered, and we hold the shard lock that removal takes (`GRef::drop`).
+                if !p.0.is_null() && f(unsafe { &*p.0 }) {
+                    return true;
                 }
             }
             if end >= s.slots.len() {
@@ -798,6 +825,7 @@ pub fn for_each_g(mut f: impl FnMut(&G)) {
             at = end;
         }
     }
+    false
 }
 
 /// Runs `f` on the G registered at `pos` (`G::registry_pos`) if it still has id `id`, under its

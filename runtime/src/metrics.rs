@@ -477,19 +477,27 @@ pub(crate) fn last_hog() -> Option<Hog> {
 
 /// sysmon took P `p` from G `goid` (the G its M runs), which held it for `held`: count it,
 /// remember it, and print it under `GORT_DEBUG=hogreport=1`. Finds the G's name and spawn
-/// site in the registry (a walk: hog reports are rare). `extra` is appended to the line
+/// site in the registry (`g::find_g`: a search that stops at the G, not a walk of every G). `extra` is appended to the line
 /// (blocktrace's syscall and pc).
 pub(crate) fn report_hog(goid: u64, p: usize, held: Duration, cause: HogCause, extra: &str) {
-    let mut name = None;
-    let mut site = None;
-    if goid != 0 {
-        crate::g::for_each_g(|g| {
-            if g.id() == goid {
-                name = g.name().map(|n| n.to_string());
-                site = g.spawn_info().site.map(|l| l.to_string());
-            }
-        });
-    }
+    // The same G reported again (a long computation is retaken once per slice): its name and
+    // site from the last report; otherwise from the registry, searched until found.
+    let last = HOGS
+        .lock()
+        .back()
+        .filter(|h| h.goid == goid)
+        .map(|h| (h.name.clone(), h.spawn_site.clone()));
+    let (name, site) = match last {
+        Some(known) => known,
+        None if goid != 0 => crate::g::find_g(goid, |g| {
+            (
+                g.name().map(|n| n.to_string()),
+                g.spawn_info().site.map(|l| l.to_string()),
+            )
+        })
+        .unwrap_or_default(),
+        None => (None, None),
+    };
     count_global_by(Counter::HogHeldNs, held.as_nanos() as u64);
     let h = Hog {
         goid,
