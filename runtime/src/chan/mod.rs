@@ -292,6 +292,7 @@ impl<T> Chan<T> {
     /// Finishes a receive that claimed the deferred sender `p`: hands it this frame's slot (as
     /// the sender's reservation) and parks until the sender's `SelectedOperation::send` writes
     /// it. `None` if the sender gave the claim back unsent (the receive must be attempted again).
+    #[track_caller]
     fn recv_paired(this: &Arc<Self>, p: Pairing) -> Option<TryRecv<T>> {
         let arm = RecvArm::for_chan(this);
         let slot = arm.slot.get();
@@ -878,6 +879,7 @@ impl<T> Receiver<T> {
     /// "Hot paths").
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn recv_after_pairing(&self, p: Pairing) -> Result<T, RecvError> {
         match Chan::recv_paired(&self.c, p) {
             Some(TryRecv::Got(v)) => Ok(v),
@@ -887,6 +889,7 @@ impl<T> Receiver<T> {
 
     /// The blocking tail of [`recv`](Self::recv): links a waiter under `g`, the lock of the
     /// attempt that found nothing, and parks (select::block_one).
+    #[track_caller]
     fn recv_blocking<'a>(&'a self, mut g: MutexGuard<'a, Inner<T>>) -> Result<T, RecvError> {
         self.c.before_park("receive on");
         loop {
@@ -918,6 +921,7 @@ impl<T> Receiver<T> {
     /// locals do not enlarge the frame every parked receiver keeps.
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn recv_again(&self) -> Result<MutexGuard<'_, Inner<T>>, Result<T, RecvError>> {
         match self.c.recv_locked(self.c.inner.lock()) {
             Ok(TryRecv::Got(v)) => Err(Ok(v)),
