@@ -56,8 +56,12 @@ fn dump_names_wait_sites_spawn_sites_and_lock_owners() {
     wg.add(1);
     let mut lines = Vec::new();
 
-    let recv_line = line!() + 1;
-    let recv = gort::spawn(move || rx.recv());
+    // The wait on its own line, below the spawn: the site must be the user's `recv`, not a line
+    // of the engine's blocking path (`#[track_caller]` all the way down).
+    let recv_line = line!() + 2;
+    let recv = gort::spawn(move || {
+        rx.recv() // parks
+    });
     let send_line = line!() + 2;
     let sender = gort::spawn(move || {
         stx.send(1).unwrap(); // bounded(0), nobody receives yet

@@ -227,7 +227,8 @@ impl Coro {
 
 /// Bytes prefetched below the park's stack pointer (the suspend frame and corosensei's saved
 /// registers) and above it (the frames of the blocking call, up to the G's own code). Measured
-/// on the ring: the park sits ~1 KiB below the Yielder at the stack top.
+/// on the ring: a receiver parks ~620 bytes below its stack top (docs/channels.md §2, "The
+/// parked frames"); the window leaves room for a caller a few frames deeper.
 const PREFETCH_BELOW: usize = 256;
 const PREFETCH_ABOVE: usize = 1024;
 

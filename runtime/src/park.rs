@@ -207,8 +207,44 @@ where
     )
 }
 
+/// [`park_on`] with the switch in the caller's own frame: for the single-arm channel
+/// operations (`chan::select::block_one`), whose frames every parked sender or receiver keeps.
+/// The switch's inline assembly saves every callee-saved register, so its frame costs as much
+/// as a call; inlined, it shares the caller's instead of adding one more to the parked G's stack
+/// (a resume pops every frame between the park and the user's code, one cache line per 64
+/// bytes: docs/channels.md §2, "The parked frames"). The other callers keep [`park_raw`] out of
+/// line (one copy of the switch for them all).
+#[track_caller]
+#[inline(always)]
+pub(crate) fn park_on_inline<F>(reason: WaitReason, obj: WaitObj, register: F)
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    let site = std::panic::Location::caller();
+    park_raw_inline(
+        reason,
+        site as *const std::panic::Location<'static> as *mut _,
+        obj.encode(),
+        register,
+    )
+}
+
 /// [`park_with`] with the site and object in the G record's form.
 fn park_raw<F>(
+    reason: WaitReason,
+    site: *mut std::panic::Location<'static>,
+    obj: (usize, u64),
+    register: F,
+) where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    park_raw_inline(reason, site, obj, register)
+}
+
+/// [`park_raw`]'s body, inlined into it and into [`park_on_inline`]; the plain-thread path stays
+/// out of line.
+#[inline(always)]
+fn park_raw_inline<F>(
     reason: WaitReason,
     site: *mut std::panic::Location<'static>,
     obj: (usize, u64),
@@ -220,19 +256,29 @@ fn park_raw<F>(
         let mut cb = park_callback_raw(reason, site, obj, register);
         coro::suspend_with(y, Suspend::Park(ParkFn::new(&mut cb, reason)));
     } else {
-        crate::check_not_forked();
-        let sig = thread_signal();
-        sig.begin_counted();
-        if register(Unparker::Thread(sig.clone())).is_none() {
-            // This thread may be the last thing that could make progress: check for a deadlock
-            // (it reports only if every thread of the process is blocked on gort). Not under
-            // loom: the check is not modelled, and models without a scheduler park threads too.
-            #[cfg(not(loom))]
-            crate::deadlock::check(crate::sched());
-            sig.wait(None);
-        }
-        sig.end_counted();
+        park_thread(register);
     }
+}
+
+/// [`park_raw`] on a plain OS thread: blocks the thread (module docs).
+#[cold]
+#[inline(never)]
+fn park_thread<F>(register: F)
+where
+    F: FnOnce(Unparker) -> Option<Unparker>,
+{
+    crate::check_not_forked();
+    let sig = thread_signal();
+    sig.begin_counted();
+    if register(Unparker::Thread(sig.clone())).is_none() {
+        // This thread may be the last thing that could make progress: check for a deadlock
+        // (it reports only if every thread of the process is blocked on gort). Not under
+        // loom: the check is not modelled, and models without a scheduler park threads too.
+        #[cfg(not(loom))]
+        crate::deadlock::check(crate::sched());
+        sig.wait(None);
+    }
+    sig.end_counted();
 }
 
 /// Steps 2-3 of the protocol for a G: the callback the M calls (through `ParkFn`) after the G

@@ -292,6 +292,7 @@ impl<T> Chan<T> {
     /// Finishes a receive that claimed the deferred sender `p`: hands it this frame's slot (as
     /// the sender's reservation) and parks until the sender's `SelectedOperation::send` writes
     /// it. `None` if the sender gave the claim back unsent (the receive must be attempted again).
+    #[track_caller]
     fn recv_paired(this: &Arc<Self>, p: Pairing) -> Option<TryRecv<T>> {
         let arm = RecvArm::for_chan(this);
         let slot = arm.slot.get();
@@ -873,7 +874,12 @@ impl<T> Receiver<T> {
     }
 
     /// [`recv`](Self::recv) after it claimed a deferred sender: waits for its value, or
-    /// receives again if the sender gave the claim back.
+    /// receives again if the sender gave the claim back. Cold and out of line: its arm and
+    /// core would otherwise sit in `recv`'s frame, above every parked receiver (module docs,
+    /// "Hot paths").
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
     fn recv_after_pairing(&self, p: Pairing) -> Result<T, RecvError> {
         match Chan::recv_paired(&self.c, p) {
             Some(TryRecv::Got(v)) => Ok(v),
@@ -883,6 +889,7 @@ impl<T> Receiver<T> {
 
     /// The blocking tail of [`recv`](Self::recv): links a waiter under `g`, the lock of the
     /// attempt that found nothing, and parks (select::block_one).
+    #[track_caller]
     fn recv_blocking<'a>(&'a self, mut g: MutexGuard<'a, Inner<T>>) -> Result<T, RecvError> {
         self.c.before_park("receive on");
         loop {
@@ -901,13 +908,27 @@ impl<T> Receiver<T> {
                     .expect("blocking recv returned without completing");
             }
             // A dynamic `Select` took us for its send and gave us back unsent: try again.
-            g = match self.c.recv_locked(self.c.inner.lock()) {
-                Ok(TryRecv::Got(v)) => return Ok(v),
-                Ok(TryRecv::Closed) => return Err(RecvError),
-                Ok(TryRecv::Empty) => unreachable!("recv_locked reports an empty channel as Err"),
-                Ok(TryRecv::Paired(p)) => return self.recv_after_pairing(p),
-                Err(g) => g,
+            g = match self.recv_again() {
+                Ok(g) => g,
+                Err(r) => return r,
             };
+        }
+    }
+
+    /// The retry of [`recv_blocking`](Self::recv_blocking) after a dynamic `Select` gave the
+    /// waiter back: the attempt again, as [`recv`](Self::recv) makes it; `Err` carries the
+    /// outcome if there was one, `Ok` the lock to wait under. Cold and out of line, so that its
+    /// locals do not enlarge the frame every parked receiver keeps.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn recv_again(&self) -> Result<MutexGuard<'_, Inner<T>>, Result<T, RecvError>> {
+        match self.c.recv_locked(self.c.inner.lock()) {
+            Ok(TryRecv::Got(v)) => Err(Ok(v)),
+            Ok(TryRecv::Closed) => Err(Err(RecvError)),
+            Ok(TryRecv::Empty) => unreachable!("recv_locked reports an empty channel as Err"),
+            Ok(TryRecv::Paired(p)) => Err(self.recv_after_pairing(p)),
+            Err(g) => Ok(g),
         }
     }
 

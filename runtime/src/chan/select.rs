@@ -270,7 +270,7 @@ pub(crate) fn block_one<A: SelectArm>(arm: &A, link: impl FnOnce(*const SelCore)
     // `core` lives in this frame, which stays put until `park` returns, after the claimer's
     // `complete` (the caller's `link` relies on that).
     link(&core);
-    crate::park::park_on(arm.reason(), arm.wait_obj(), |u| {
+    crate::park::park_on_inline(arm.reason(), arm.wait_obj(), |u| {
         // SAFETY: we are the registrar. The waiter is already published, which a single-arm
         // core allows: a claimer that completes while `REG` is set leaves the unparker alone
         // (step 4), and `commit` then hands it back, cancelling the park.
