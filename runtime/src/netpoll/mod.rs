@@ -61,6 +61,7 @@ use crate::loom::Mutex;
 use crate::park::Unparker;
 use crate::sched::Sched;
 use crate::timer::TimerId;
+use crossbeam_utils::CachePadded;
 use pd::{Arm, Dir, Outcome, PollDesc};
 use std::io;
 use std::os::fd::RawFd;
@@ -84,18 +85,23 @@ pub const SYSMON_POLL_AFTER: Duration = Duration::from_millis(10);
 const THREAD_SLICE: Duration = Duration::from_millis(100);
 
 static POLLER: OnceLock<poller::Poller> = OnceLock::new();
+// Each of the poller's hot words has a cache line of its own (`CachePadded`): they are written
+// from both Ms many times per millisecond under socket load (`WAITERS` on every park, `POLL_OWNER`
+// and `LAST_POLL` on every poll) and read on every `find_runnable`, and the linker had put them
+// in one line with each other and with unrelated statics, so every write made the other core
+// miss on all of them.
 /// P1: the right to call `poll`. CAS false→true to take (Acquire), store false to give (Release).
-static POLL_OWNER: AtomicBool = AtomicBool::new(false);
+static POLL_OWNER: CachePadded<AtomicBool> = CachePadded::new(AtomicBool::new(false));
 /// 0: no M blocked in the poller; else the blocked poller's deadline (timer ns; MAX = none).
 /// SeqCst: pairs with timer adds (A2) and `break_poller` (see the protocol).
-static POLL_UNTIL: AtomicU64 = AtomicU64::new(0);
+static POLL_UNTIL: CachePadded<AtomicU64> = CachePadded::new(AtomicU64::new(0));
 /// A break is on its way (Go's `netpollWakeSig`): CAS false→true before waking; cleared at P6.
-static WAKE_SIG: AtomicBool = AtomicBool::new(false);
+static WAKE_SIG: CachePadded<AtomicBool> = CachePadded::new(AtomicBool::new(false));
 /// When the poller last returned (ns on the timer clock; Relaxed: a heuristic for sysmon).
-static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+static LAST_POLL: CachePadded<AtomicU64> = CachePadded::new(AtomicU64::new(0));
 /// Gs parked on descriptors (incremented by a parking `arm`, decremented by whoever takes the
 /// waiter). Relaxed: a count for heuristics and the deadlock detector.
-static WAITERS: AtomicUsize = AtomicUsize::new(0);
+static WAITERS: CachePadded<AtomicUsize> = CachePadded::new(AtomicUsize::new(0));
 /// The descriptor cache.
 static FREE: OnceLock<Mutex<Vec<&'static Pd>>> = OnceLock::new();
 
@@ -196,7 +202,15 @@ pub(crate) fn wait(
         return wait_thread(pd, fd, dir, deadline);
     }
     let ticket = pd.ticket();
-    crate::metrics::count_global(crate::metrics::Counter::NetpollWaits);
+    // On this G's P (owner-only, no shared cache line: a global counter here was one more
+    // cross-core read-modify-write per request); on no P, the global count.
+    if crate::sched::with_current_p(|p, _| {
+        crate::metrics::count(p, crate::metrics::Counter::NetpollWaits)
+    })
+    .is_none()
+    {
+        crate::metrics::count_global(crate::metrics::Counter::NetpollWaits);
+    }
     crate::park::park(WaitReason::IoWait, move |u| {
         let w = Waiter { u, timer: None };
         match pd.arm(dir, ticket, w, |w| {
