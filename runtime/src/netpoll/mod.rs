@@ -425,6 +425,19 @@ mod tests {
     //! through the poller by safe code outside the crate).
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn pd_hot_line() {
+        // The lock, the flags and the read slot's inline waiter/outcome share one cache line
+        // (pd.rs, `Inner`): the line that moves between the poller's core and the G's.
+        let pd = Pd::new();
+        assert_eq!(std::mem::align_of::<Pd>(), 64);
+        assert!(
+            pd.hot_line_end() <= 64,
+            "hot part ends at {}",
+            pd.hot_line_end()
+        );
+    }
     use std::time::Duration;
 
     #[test]

@@ -94,83 +94,113 @@ pub enum Arm<W> {
     Closed(W),
 }
 
-/// A slot's waiters or outcomes, keyed by ticket: the first entry inline, any more in a `Vec`.
-/// Almost always there is at most one (one G reading a socket), so the common case touches the
-/// descriptor's own memory and no separate heap line: under socket load the descriptor's lines
-/// move between the poller's core and the waiter's on every request, and the two `Vec` buffers
-/// this replaced were two more lines to move (tcp_echo profile: the wake-up's first touch of
-/// the outcomes buffer was a quarter of `netpoll::wait`'s samples).
-///
-/// Invariant: `rest` is empty whenever `first` is `None`. Order is not kept (as `swap_remove`).
-struct Few<T> {
-    first: Option<(u64, T)>,
-    rest: Vec<(u64, T)>,
+/// A slot's inline entry: its first waiter, then (same ticket, same memory) that waiter's
+/// outcome until the woken G collects it. Almost always a slot has at most one waiter (one G
+/// reading a socket), so the common case lives in the descriptor's first cache line with the
+/// lock and the flags (see [`Inner`]).
+enum First<W> {
+    Empty,
+    Waiting(u64, W),
+    Done(u64, Outcome),
 }
 
-impl<T> Few<T> {
+/// The rest of a slot's waiters and outcomes (two Gs on one socket; an outcome not yet
+/// collected when the next one is recorded). Order is not kept (as `swap_remove`).
+struct More<W> {
+    waiters: Vec<(u64, W)>,
+    outcomes: Vec<(u64, Outcome)>,
+}
+
+impl<W> More<W> {
     const fn new() -> Self {
-        Few {
-            first: None,
-            rest: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, ticket: u64, v: T) {
-        if self.first.is_none() {
-            self.first = Some((ticket, v));
-        } else {
-            self.rest.push((ticket, v));
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
-    }
-
-    /// Removes and returns the entry of `ticket`, if there is one.
-    fn take(&mut self, ticket: u64) -> Option<T> {
-        if self.first.as_ref().is_some_and(|(t, _)| *t == ticket) {
-            let (_, v) = std::mem::replace(&mut self.first, self.rest.pop())?;
-            return Some(v);
-        }
-        let i = self.rest.iter().position(|(t, _)| *t == ticket)?;
-        Some(self.rest.swap_remove(i).1)
-    }
-
-    /// Removes every entry, passing each to `f`.
-    fn drain(&mut self, mut f: impl FnMut(u64, T)) {
-        if let Some((t, v)) = self.first.take() {
-            f(t, v);
-        }
-        for (t, v) in self.rest.drain(..) {
-            f(t, v);
+        More {
+            waiters: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
 }
 
-struct Slot<W> {
-    ready: bool,
-    waiters: Few<W>,
-    outcomes: Few<Outcome>,
-}
-
-impl<W> Slot<W> {
-    const fn new() -> Self {
-        Slot {
-            ready: false,
-            waiters: Few::new(),
-            outcomes: Few::new(),
-        }
-    }
-}
-
+/// The state under the lock. `repr(C)` with the descriptor's `align(64)` keeps the lock byte,
+/// `closed`, both `ready` flags and the read slot's inline entry in one cache line (offsets
+/// 0..64 with the runtime's 48-byte entry; `pd_hot_line` checks): under socket load this is
+/// the line that moves between the poller's core (notify) and the waiter's (arm, outcome) on
+/// every request, and it is the only one. The write slot's entry and the spill `Vec`s follow.
+#[repr(C)]
 struct Inner<W> {
     closed: bool,
-    slots: [Slot<W>; 2],
+    ready: [bool; 2],
+    first: [First<W>; 2],
+    more: [More<W>; 2],
+}
+
+impl<W> Inner<W> {
+    fn has_waiters(&self, d: usize) -> bool {
+        matches!(self.first[d], First::Waiting(..)) || !self.more[d].waiters.is_empty()
+    }
+
+    fn push_waiter(&mut self, d: usize, t: u64, w: W) {
+        if matches!(self.first[d], First::Empty) {
+            self.first[d] = First::Waiting(t, w);
+        } else {
+            self.more[d].waiters.push((t, w));
+        }
+    }
+
+    fn push_outcome(&mut self, d: usize, t: u64, o: Outcome) {
+        if matches!(self.first[d], First::Empty) {
+            self.first[d] = First::Done(t, o);
+        } else {
+            self.more[d].outcomes.push((t, o));
+        }
+    }
+
+    /// Takes the waiter of `t` (if it still waits), recording outcome `o` in its place.
+    fn take_waiter(&mut self, d: usize, t: u64, o: Outcome) -> Option<W> {
+        if matches!(self.first[d], First::Waiting(ft, _) if ft == t) {
+            let First::Waiting(_, w) = std::mem::replace(&mut self.first[d], First::Done(t, o))
+            else {
+                unreachable!()
+            };
+            return Some(w);
+        }
+        let more = &mut self.more[d];
+        let i = more.waiters.iter().position(|(wt, _)| *wt == t)?;
+        let (_, w) = more.waiters.swap_remove(i);
+        self.push_outcome(d, t, o);
+        Some(w)
+    }
+
+    /// Takes every waiter of `d` (to `out`) with outcome `o`; returns how many.
+    fn take_all(&mut self, d: usize, o: Outcome, out: &mut Vec<W>) -> usize {
+        let mut n = 0;
+        if let First::Waiting(t, _) = self.first[d] {
+            let First::Waiting(_, w) = std::mem::replace(&mut self.first[d], First::Done(t, o))
+            else {
+                unreachable!()
+            };
+            out.push(w);
+            n += 1;
+        }
+        let waiters = std::mem::take(&mut self.more[d].waiters);
+        for (t, w) in waiters {
+            self.push_outcome(d, t, o);
+            out.push(w);
+            n += 1;
+        }
+        n
+    }
+
+    fn take_outcome(&mut self, d: usize, t: u64) -> Option<Outcome> {
+        if let First::Done(ft, o) = self.first[d] {
+            if ft == t {
+                self.first[d] = First::Empty;
+                return Some(o);
+            }
+        }
+        let more = &mut self.more[d];
+        let i = more.outcomes.iter().position(|(ot, _)| *ot == t)?;
+        Some(more.outcomes.swap_remove(i).1)
+    }
 }
 
 /// A poll descriptor (see the module docs for the state machine).
@@ -187,7 +217,9 @@ struct Inner<W> {
 /// assert_eq!(woken, ["g1"]);
 /// assert_eq!(pd.outcome(Dir::Read, t), Outcome::Ready);
 /// ```
+#[repr(C, align(64))]
 pub struct PollDesc<W> {
+    /// First field: its lock byte and [`Inner`]'s hot part share the first cache line.
     inner: Mutex<Inner<W>>,
     /// Mirror of `Inner::closed` for the I/O fast path. Written under the lock (Release), read
     /// without it (Acquire): a stale `false` only costs one syscall, then `arm` sees the truth.
@@ -223,7 +255,9 @@ impl<W> PollDesc<W> {
         PollDesc {
             inner: Mutex::new(Inner {
                 closed: false,
-                slots: [Slot::new(), Slot::new()],
+                ready: [false; 2],
+                first: [First::Empty, First::Empty],
+                more: [More::new(), More::new()],
             }),
             closed: AtomicBool::new(false),
             read_closed: AtomicBool::new(false),
@@ -299,20 +333,18 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn arm(&self, dir: Dir, ticket: u64, mut w: W, on_park: impl FnOnce(&mut W)) -> Arm<W> {
         let mut inner = self.inner.lock();
+        let d = dir as usize;
         if inner.closed {
-            inner.slots[dir as usize]
-                .outcomes
-                .push(ticket, Outcome::Closed);
+            inner.push_outcome(d, ticket, Outcome::Closed);
             return Arm::Closed(w);
         }
-        let slot = &mut inner.slots[dir as usize];
-        if slot.ready {
-            slot.ready = false;
-            slot.outcomes.push(ticket, Outcome::Ready);
+        if inner.ready[d] {
+            inner.ready[d] = false;
+            inner.push_outcome(d, ticket, Outcome::Ready);
             return Arm::Ready(w);
         }
         on_park(&mut w);
-        slot.waiters.push(ticket, w);
+        inner.push_waiter(d, ticket, w);
         Arm::Parked
     }
 
@@ -353,20 +385,15 @@ impl<W> PollDesc<W> {
             return 0;
         }
         let mut n = 0;
-        for (slot, edge) in inner.slots.iter_mut().zip([read, write]) {
+        for (d, edge) in [read, write].into_iter().enumerate() {
             if !edge {
                 continue;
             }
-            if slot.waiters.is_empty() {
-                slot.ready = true;
+            if !inner.has_waiters(d) {
+                inner.ready[d] = true;
                 continue;
             }
-            n += slot.waiters.len();
-            let outcomes = &mut slot.outcomes;
-            slot.waiters.drain(|t, w| {
-                outcomes.push(t, Outcome::Ready);
-                out.push(w);
-            });
+            n += inner.take_all(d, Outcome::Ready, out);
         }
         n
     }
@@ -386,10 +413,7 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn expire(&self, dir: Dir, ticket: u64) -> Option<W> {
         let mut inner = self.inner.lock();
-        let slot = &mut inner.slots[dir as usize];
-        let w = slot.waiters.take(ticket)?;
-        slot.outcomes.push(ticket, Outcome::TimedOut);
-        Some(w)
+        inner.take_waiter(dir as usize, ticket, Outcome::TimedOut)
     }
 
     /// Transition 4: close. Every waiter of both slots moves to `out` with outcome `Closed`;
@@ -411,14 +435,9 @@ impl<W> PollDesc<W> {
         inner.closed = true;
         self.closed.store(true, Ordering::Release);
         let mut n = 0;
-        for slot in inner.slots.iter_mut() {
-            slot.ready = false;
-            let outcomes = &mut slot.outcomes;
-            slot.waiters.drain(|t, w| {
-                outcomes.push(t, Outcome::Closed);
-                out.push(w);
-                n += 1;
-            });
+        for d in 0..2 {
+            inner.ready[d] = false;
+            n += inner.take_all(d, Outcome::Closed, out);
         }
         n
     }
@@ -438,14 +457,22 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn outcome(&self, dir: Dir, ticket: u64) -> Outcome {
         let mut inner = self.inner.lock();
-        let slot = &mut inner.slots[dir as usize];
-        match slot.outcomes.take(ticket) {
+        match inner.take_outcome(dir as usize, ticket) {
             Some(o) => o,
             None => {
                 debug_assert!(false, "pd: no outcome for ticket {ticket}");
                 Outcome::Closed
             }
         }
+    }
+
+    /// Where the read slot's inline entry ends, in bytes from the descriptor's start (the hot
+    /// line's extent; see [`Inner`]).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn hot_line_end(&self) -> usize {
+        let inner = self.inner.lock();
+        let end = std::ptr::addr_of!(inner.first[0]) as usize + std::mem::size_of::<First<W>>();
+        end - self as *const Self as usize
     }
 
     /// Makes a closed, waiter-free descriptor reusable for a new socket (tickets keep counting).
@@ -461,10 +488,11 @@ impl<W> PollDesc<W> {
     pub fn reset(&self) {
         let mut inner = self.inner.lock();
         inner.closed = false;
-        for slot in inner.slots.iter_mut() {
-            debug_assert!(slot.waiters.is_empty(), "pd reset with waiters");
-            slot.ready = false;
-            slot.outcomes.drain(|_, _| {});
+        for d in 0..2 {
+            debug_assert!(!inner.has_waiters(d), "pd reset with waiters");
+            inner.ready[d] = false;
+            inner.first[d] = First::Empty;
+            inner.more[d].outcomes.clear();
         }
         self.read_closed.store(false, Ordering::Release);
         self.closed.store(false, Ordering::Release);
