@@ -124,18 +124,29 @@ impl<W> More<W> {
 /// `closed`, both `ready` flags and the read slot's inline entry in one cache line (offsets
 /// 0..64 with the runtime's 48-byte entry; `pd_hot_line` checks): under socket load this is
 /// the line that moves between the poller's core (notify) and the waiter's (arm, outcome) on
-/// every request, and it is the only one. The write slot's entry and the spill `Vec`s follow.
+/// every request, and it is the only one. The write slot's entry and the spill `Vec`s follow,
+/// untouched while `spill` is false (the common case reads and writes line 0 only).
 #[repr(C)]
 struct Inner<W> {
     closed: bool,
     ready: [bool; 2],
+    /// `more[d]` may hold entries (set on a push to it, cleared when both its `Vec`s are
+    /// found empty after a take).
+    spill: [bool; 2],
     first: [First<W>; 2],
     more: [More<W>; 2],
 }
 
 impl<W> Inner<W> {
     fn has_waiters(&self, d: usize) -> bool {
-        matches!(self.first[d], First::Waiting(..)) || !self.more[d].waiters.is_empty()
+        matches!(self.first[d], First::Waiting(..))
+            || (self.spill[d] && !self.more[d].waiters.is_empty())
+    }
+
+    /// Clears `spill[d]` if `more[d]` turned out empty.
+    fn respill(&mut self, d: usize) {
+        let m = &self.more[d];
+        self.spill[d] = !m.waiters.is_empty() || !m.outcomes.is_empty();
     }
 
     fn push_waiter(&mut self, d: usize, t: u64, w: W) {
@@ -143,6 +154,7 @@ impl<W> Inner<W> {
             self.first[d] = First::Waiting(t, w);
         } else {
             self.more[d].waiters.push((t, w));
+            self.spill[d] = true;
         }
     }
 
@@ -151,6 +163,7 @@ impl<W> Inner<W> {
             self.first[d] = First::Done(t, o);
         } else {
             self.more[d].outcomes.push((t, o));
+            self.spill[d] = true;
         }
     }
 
@@ -163,10 +176,14 @@ impl<W> Inner<W> {
             };
             return Some(w);
         }
+        if !self.spill[d] {
+            return None;
+        }
         let more = &mut self.more[d];
         let i = more.waiters.iter().position(|(wt, _)| *wt == t)?;
         let (_, w) = more.waiters.swap_remove(i);
         self.push_outcome(d, t, o);
+        self.respill(d);
         Some(w)
     }
 
@@ -181,11 +198,14 @@ impl<W> Inner<W> {
             out.push(w);
             n += 1;
         }
-        let waiters = std::mem::take(&mut self.more[d].waiters);
-        for (t, w) in waiters {
-            self.push_outcome(d, t, o);
-            out.push(w);
-            n += 1;
+        if self.spill[d] {
+            let waiters = std::mem::take(&mut self.more[d].waiters);
+            for (t, w) in waiters {
+                self.push_outcome(d, t, o);
+                out.push(w);
+                n += 1;
+            }
+            self.respill(d);
         }
         n
     }
@@ -197,9 +217,14 @@ impl<W> Inner<W> {
                 return Some(o);
             }
         }
+        if !self.spill[d] {
+            return None;
+        }
         let more = &mut self.more[d];
         let i = more.outcomes.iter().position(|(ot, _)| *ot == t)?;
-        Some(more.outcomes.swap_remove(i).1)
+        let o = more.outcomes.swap_remove(i).1;
+        self.respill(d);
+        Some(o)
     }
 }
 
@@ -256,6 +281,7 @@ impl<W> PollDesc<W> {
             inner: Mutex::new(Inner {
                 closed: false,
                 ready: [false; 2],
+                spill: [false; 2],
                 first: [First::Empty, First::Empty],
                 more: [More::new(), More::new()],
             }),
@@ -493,6 +519,7 @@ impl<W> PollDesc<W> {
             inner.ready[d] = false;
             inner.first[d] = First::Empty;
             inner.more[d].outcomes.clear();
+            inner.spill[d] = false;
         }
         self.read_closed.store(false, Ordering::Release);
         self.closed.store(false, Ordering::Release);
