@@ -525,3 +525,69 @@ impl<W> PollDesc<W> {
         self.closed.store(false, Ordering::Release);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! The spill path (more than one entry per slot), which loom model 6 (one waiter) does not
+    //! reach: the inline entry and the spill `Vec`s must behave as one keyed set.
+    use super::*;
+
+    #[test]
+    fn two_waiters_both_woken_with_their_outcomes() {
+        let pd = PollDesc::new();
+        let (a, b) = (pd.ticket(), pd.ticket());
+        assert!(matches!(pd.arm(Dir::Read, a, 'a', |_| {}), Arm::Parked));
+        assert!(matches!(pd.arm(Dir::Read, b, 'b', |_| {}), Arm::Parked));
+        let mut out = Vec::new();
+        assert_eq!(pd.notify(Dir::Read, &mut out), 2);
+        out.sort();
+        assert_eq!(out, ['a', 'b']);
+        // Collected in either order.
+        assert_eq!(pd.outcome(Dir::Read, b), Outcome::Ready);
+        assert_eq!(pd.outcome(Dir::Read, a), Outcome::Ready);
+        // Nothing left: the next edge is remembered, not lost in a spill.
+        assert_eq!(pd.notify(Dir::Read, &mut out), 0);
+        assert!(matches!(
+            pd.arm(Dir::Read, pd.ticket(), 'c', |_| {}),
+            Arm::Ready('c')
+        ));
+    }
+
+    #[test]
+    fn expire_finds_a_spilled_waiter_and_only_it() {
+        let pd = PollDesc::new();
+        let (a, b) = (pd.ticket(), pd.ticket());
+        let _ = pd.arm(Dir::Write, a, 1u8, |_| {});
+        let _ = pd.arm(Dir::Write, b, 2u8, |_| {});
+        assert_eq!(pd.expire(Dir::Write, b), Some(2));
+        assert_eq!(pd.expire(Dir::Write, b), None);
+        assert_eq!(pd.outcome(Dir::Write, b), Outcome::TimedOut);
+        let mut out = Vec::new();
+        assert_eq!(pd.close(&mut out), 1);
+        assert_eq!(out, [1]);
+        assert_eq!(pd.outcome(Dir::Write, a), Outcome::Closed);
+    }
+
+    #[test]
+    fn an_uncollected_outcome_does_not_block_the_next_waiter() {
+        // a is woken but has not run yet when b parks on the same slot: b's waiter spills,
+        // and the next edge must still find it.
+        let pd = PollDesc::new();
+        let a = pd.ticket();
+        let _ = pd.arm(Dir::Read, a, 'a', |_| {});
+        let mut out = Vec::new();
+        assert_eq!(pd.notify(Dir::Read, &mut out), 1);
+        let b = pd.ticket();
+        assert!(matches!(pd.arm(Dir::Read, b, 'b', |_| {}), Arm::Parked));
+        assert_eq!(pd.notify(Dir::Read, &mut out), 1);
+        assert_eq!(out, ['a', 'b']);
+        assert_eq!(pd.outcome(Dir::Read, a), Outcome::Ready);
+        assert_eq!(pd.outcome(Dir::Read, b), Outcome::Ready);
+        // Both sets are empty again: a recycled descriptor starts clean.
+        pd.close(&mut out);
+        pd.reset();
+        let c = pd.ticket();
+        assert!(matches!(pd.arm(Dir::Read, c, 'c', |_| {}), Arm::Parked));
+        assert_eq!(pd.expire(Dir::Read, c), Some('c'));
+    }
+}
