@@ -191,7 +191,12 @@ pub fn closed_error() -> io::Error {
 }
 
 /// Waits for `dir` readiness of `fd` (after a `WouldBlock`), until `deadline`. See the contract.
+///
+/// Inlined into the I/O loop (`net::Io::io_from`): its frame would be one more on the G's stack
+/// at every park, and the first touch of a parked G's stack lines on the wake-up is a cache miss
+/// each (callgrind, tcp_echo server: D1 read misses per round trip 16.8 -> 14.6).
 #[track_caller]
+#[inline(always)]
 pub(crate) fn wait(
     pd: &'static Pd,
     fd: RawFd,
