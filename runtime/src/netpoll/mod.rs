@@ -69,14 +69,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A runtime poll descriptor: the state machine of pd.rs with a parked G (its `Unparker` and
-/// the id of its deadline timer) as the waiter.
+/// A runtime poll descriptor: the state machine of pd.rs with a parked G (its `Unparker`) as the
+/// waiter.
 pub type Pd = PollDesc<Waiter>;
 
-/// A waiter stored in a [`Pd`] slot.
+/// A waiter stored in a [`Pd`] slot: the parked G. Its deadline timer's id stays in the waiting
+/// frame (`wait`), which cancels it after the wake-up: the waiter is a pointer's worth, so a
+/// slot's inline entry fits in the descriptor's first cache line (pd.rs, `Inner`) and a batch
+/// of readied waiters moves half the bytes.
 pub struct Waiter {
     u: Unparker,
-    timer: Option<TimerId>,
 }
 
 /// How long sysmon lets the poller go unpolled while Gs wait on sockets (Go: 10 ms).
@@ -216,11 +218,14 @@ pub(crate) fn wait(
     {
         crate::metrics::count_global(crate::metrics::Counter::NetpollWaits);
     }
+    let mut timer: Option<TimerId> = None;
+    let timer_slot = &mut timer;
     crate::park::park(WaitReason::IoWait, move |u| {
-        let w = Waiter { u, timer: None };
-        match pd.arm(dir, ticket, w, |w| {
+        // `on_park` runs under the descriptor's lock before the waiter is stored, so the timer
+        // id is written before any waker can hand the G out (and resume it to read it).
+        match pd.arm(dir, ticket, Waiter { u }, |_| {
             if let Some(d) = deadline {
-                w.timer = Some(crate::timer::add(
+                *timer_slot = Some(crate::timer::add(
                     d,
                     Box::new(move || {
                         if let Some(w) = pd.expire(dir, ticket) {
@@ -240,7 +245,15 @@ pub(crate) fn wait(
             Arm::Ready(w) | Arm::Closed(w) => Some(w.u),
         }
     });
-    match pd.outcome(dir, ticket) {
+    let outcome = pd.outcome(dir, ticket);
+    if let Some(t) = timer {
+        if outcome != Outcome::TimedOut {
+            // Woken by readiness or a close: the timer could only find no ticket, but it holds
+            // heap space until it fires.
+            crate::timer::cancel(t);
+        }
+    }
+    match outcome {
         Outcome::Ready => Ok(()),
         Outcome::TimedOut => Err(io::Error::from(io::ErrorKind::TimedOut)),
         Outcome::Closed => Err(closed_error()),
@@ -271,14 +284,11 @@ fn wait_thread(pd: &Pd, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::R
     Ok(())
 }
 
-/// Makes the readied waiters runnable: Gs as one batch (`injectglist`), threads one by one. A
-/// waiter's deadline timer is cancelled (it could only find no ticket, but it holds heap space).
+/// Makes the readied waiters runnable: Gs as one batch (`injectglist`), threads one by one. (A
+/// waiter's deadline timer is cancelled by the woken G itself, in `wait`.)
 fn wake_all(ws: Vec<Waiter>, hold_p: bool) -> Option<GRef> {
     let mut gs = Vec::with_capacity(ws.len());
     for w in ws {
-        if let Some(t) = w.timer {
-            crate::timer::cancel(t);
-        }
         match w.u {
             Unparker::G(g) => gs.push(g),
             u @ Unparker::Thread(_) => u.unpark(),
@@ -433,8 +443,8 @@ mod tests {
 
     #[test]
     fn pd_hot_line() {
-        // The lock, the flags and the read slot's inline waiter/outcome share one cache line
-        // (pd.rs, `Inner`): the line that moves between the poller's core and the G's.
+        // The atomics, the lock, the flags and the read slot's inline waiter/outcome share one
+        // cache line (pd.rs, `Inner`): the line that moves between the poller's core and the G's.
         let pd = Pd::new();
         assert_eq!(std::mem::align_of::<Pd>(), 64);
         assert!(
@@ -480,6 +490,43 @@ mod tests {
         assert_eq!(
             r.join().unwrap().unwrap_err().kind(),
             io::ErrorKind::TimedOut
+        );
+        close(pd, fd);
+    }
+
+    #[test]
+    fn readiness_cancels_the_deadline_timer() {
+        // The woken G cancels its own deadline timer (`wait`, after the outcome): a wait ended
+        // by readiness leaves no timer behind. Other tests' timers may come and go meanwhile,
+        // so the check is against a timer that could not have fired yet.
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        let addr = s.local_addr().unwrap();
+        let pd = open(s.as_raw_fd()).unwrap();
+        let fd = s.as_raw_fd();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let g = crate::spawn(move || {
+            let r = wait(pd, fd, Dir::Read, Some(far));
+            // Still on the G, right after the wake-up: was our timer (due in an hour) removed?
+            let after = crate::timer::next_deadline();
+            tx.send(()).unwrap();
+            (r.map_err(|e| e.kind()), after)
+        });
+        // Let the G park (its timer armed), then make the socket readable.
+        while waiters() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .send_to(b"x", addr)
+            .unwrap();
+        rx.recv().unwrap();
+        let (r, after) = g.join().unwrap();
+        assert_eq!(r, Ok(()));
+        assert!(
+            after.is_none_or(|d| d < far),
+            "the deadline timer outlived the wait"
         );
         close(pd, fd);
     }

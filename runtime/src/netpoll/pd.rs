@@ -120,12 +120,13 @@ impl<W> More<W> {
     }
 }
 
-/// The state under the lock. `repr(C)` with the descriptor's `align(64)` keeps the lock byte,
-/// `closed`, both `ready` flags and the read slot's inline entry in one cache line (offsets
-/// 0..64 with the runtime's 48-byte entry; `pd_hot_line` checks): under socket load this is
-/// the line that moves between the poller's core (notify) and the waiter's (arm, outcome) on
-/// every request, and it is the only one. The write slot's entry and the spill `Vec`s follow,
-/// untouched while `spill` is false (the common case reads and writes line 0 only).
+/// The state under the lock. `repr(C)` here and in [`PollDesc`] with its `align(64)` keep the
+/// descriptor's atomics, the lock byte, `closed`, both `ready` flags and the read slot's inline
+/// entry in one cache line (offsets 0..56 with the runtime's 24-byte entry; `pd_hot_line`
+/// checks): under socket load this is the line that moves between the poller's core (notify)
+/// and the waiter's (its I/O checks, arm, outcome) on every request, and it is the only one.
+/// The write slot's entry and the spill `Vec`s follow, untouched while `spill` is false (the
+/// common case reads and writes line 0 only).
 #[repr(C)]
 struct Inner<W> {
     closed: bool,
@@ -244,8 +245,6 @@ impl<W> Inner<W> {
 /// ```
 #[repr(C, align(64))]
 pub struct PollDesc<W> {
-    /// First field: its lock byte and [`Inner`]'s hot part share the first cache line.
-    inner: Mutex<Inner<W>>,
     /// Mirror of `Inner::closed` for the I/O fast path. Written under the lock (Release), read
     /// without it (Acquire): a stale `false` only costs one syscall, then `arm` sees the truth.
     closed: AtomicBool,
@@ -259,6 +258,8 @@ pub struct PollDesc<W> {
     read_closed: AtomicBool,
     /// Next ticket (Relaxed: uniqueness is all that matters).
     tickets: AtomicU64,
+    /// After the atomics: its lock byte and [`Inner`]'s hot part share their cache line.
+    inner: Mutex<Inner<W>>,
 }
 
 impl<W> Default for PollDesc<W> {
@@ -278,6 +279,9 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn new() -> Self {
         PollDesc {
+            closed: AtomicBool::new(false),
+            read_closed: AtomicBool::new(false),
+            tickets: AtomicU64::new(1),
             inner: Mutex::new(Inner {
                 closed: false,
                 ready: [false; 2],
@@ -285,9 +289,6 @@ impl<W> PollDesc<W> {
                 first: [First::Empty, First::Empty],
                 more: [More::new(), More::new()],
             }),
-            closed: AtomicBool::new(false),
-            read_closed: AtomicBool::new(false),
-            tickets: AtomicU64::new(1),
         }
     }
 
