@@ -44,7 +44,16 @@
 //!    freed; a stale timer's `expire` finds no ticket and does nothing).
 //!
 //! The state machine is generic over the waiter `W` so the loom model drives the real code with
-//! plain tokens; the runtime's `W` is an `Unparker` plus the deadline timer's id.
+//! plain tokens; the runtime's `W` is the parked G's `Unparker` (its deadline timer's id stays
+//! in the waiting frame, netpoll/mod.rs `wait`).
+//!
+//! # Layout
+//!
+//! A slot keeps its first waiter, and then that waiter's outcome, inline (`First`); more (two
+//! Gs on one socket) spill into `Vec`s flagged by `spill`. With `repr(C)` and `align(64)`, the
+//! atomics, the lock, the flags and the read slot's inline entry fill bytes 0..56 of one cache
+//! line, the only line of the descriptor a socket request touches; it moves once each way per
+//! request between the poller's core and the G's (see `Inner`).
 
 use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::loom::Mutex;
