@@ -38,7 +38,8 @@ fn race(arm_first: bool) {
         let p = pd.clone();
         let ready = thread::spawn(move || {
             let mut v = Vec::new();
-            p.notify(Dir::Read, &mut v);
+            // The poller's form: an event's read and write edges under one lock.
+            p.notify_edges(true, true, &mut v);
             v
         });
         let p = pd.clone();

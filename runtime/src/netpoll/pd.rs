@@ -24,7 +24,8 @@
 //!    `Closed`); `ready` → clears it and returns `Ready(w)` (outcome `Ready`: retry the I/O);
 //!    else stores `(ticket, w)`, runs `on_park` (arms the deadline timer), returns `Parked`.
 //! 2. **notify(dir)** (the poller, for an edge): no waiters → `ready = true`; else every waiter
-//!    is taken with outcome `Ready`.
+//!    is taken with outcome `Ready`. `notify_edges` does it for both directions of one event
+//!    under one lock (the poller's form).
 //! 3. **expire(dir, ticket)** (the deadline timer): if `ticket` still waits, it is taken with
 //!    outcome `TimedOut`; else nothing (a waker got there first).
 //! 4. **close()** (the owner dropping or closing the socket): `closed = true`, `ready` cleared,
@@ -43,7 +44,16 @@
 //!    freed; a stale timer's `expire` finds no ticket and does nothing).
 //!
 //! The state machine is generic over the waiter `W` so the loom model drives the real code with
-//! plain tokens; the runtime's `W` is an `Unparker` plus the deadline timer's id.
+//! plain tokens; the runtime's `W` is the parked G's `Unparker` (its deadline timer's id stays
+//! in the waiting frame, netpoll/mod.rs `wait`).
+//!
+//! # Layout
+//!
+//! A slot keeps its first waiter, and then that waiter's outcome, inline (`First`); more (two
+//! Gs on one socket) spill into `Vec`s flagged by `spill`. With `repr(C)` and `align(64)`, the
+//! atomics, the lock, the flags and the read slot's inline entry fill bytes 0..56 of one cache
+//! line, the only line of the descriptor a socket request touches; it moves once each way per
+//! request between the poller's core and the G's (see `Inner`).
 
 use crate::loom::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::loom::Mutex;
@@ -93,25 +103,139 @@ pub enum Arm<W> {
     Closed(W),
 }
 
-struct Slot<W> {
-    ready: bool,
+/// A slot's inline entry: its first waiter, then (same ticket, same memory) that waiter's
+/// outcome until the woken G collects it. Almost always a slot has at most one waiter (one G
+/// reading a socket), so the common case lives in the descriptor's first cache line with the
+/// lock and the flags (see [`Inner`]).
+enum First<W> {
+    Empty,
+    Waiting(u64, W),
+    Done(u64, Outcome),
+}
+
+/// The rest of a slot's waiters and outcomes (two Gs on one socket; an outcome not yet
+/// collected when the next one is recorded). Order is not kept (as `swap_remove`).
+struct More<W> {
     waiters: Vec<(u64, W)>,
     outcomes: Vec<(u64, Outcome)>,
 }
 
-impl<W> Slot<W> {
+impl<W> More<W> {
     const fn new() -> Self {
-        Slot {
-            ready: false,
+        More {
             waiters: Vec::new(),
             outcomes: Vec::new(),
         }
     }
 }
 
+/// The state under the lock. `repr(C)` here and in [`PollDesc`] with its `align(64)` keep the
+/// descriptor's atomics, the lock byte, `closed`, both `ready` flags and the read slot's inline
+/// entry in one cache line (offsets 0..56 with the runtime's 24-byte entry; `pd_hot_line`
+/// checks): under socket load this is the line that moves between the poller's core (notify)
+/// and the waiter's (its I/O checks, arm, outcome) on every request, and it is the only one.
+/// The write slot's entry and the spill `Vec`s follow, untouched while `spill` is false (the
+/// common case reads and writes line 0 only).
+#[repr(C)]
 struct Inner<W> {
     closed: bool,
-    slots: [Slot<W>; 2],
+    ready: [bool; 2],
+    /// `more[d]` may hold entries (set on a push to it, cleared when both its `Vec`s are
+    /// found empty after a take).
+    spill: [bool; 2],
+    first: [First<W>; 2],
+    more: [More<W>; 2],
+}
+
+impl<W> Inner<W> {
+    fn has_waiters(&self, d: usize) -> bool {
+        matches!(self.first[d], First::Waiting(..))
+            || (self.spill[d] && !self.more[d].waiters.is_empty())
+    }
+
+    /// Clears `spill[d]` if `more[d]` turned out empty.
+    fn respill(&mut self, d: usize) {
+        let m = &self.more[d];
+        self.spill[d] = !m.waiters.is_empty() || !m.outcomes.is_empty();
+    }
+
+    fn push_waiter(&mut self, d: usize, t: u64, w: W) {
+        if matches!(self.first[d], First::Empty) {
+            self.first[d] = First::Waiting(t, w);
+        } else {
+            self.more[d].waiters.push((t, w));
+            self.spill[d] = true;
+        }
+    }
+
+    fn push_outcome(&mut self, d: usize, t: u64, o: Outcome) {
+        if matches!(self.first[d], First::Empty) {
+            self.first[d] = First::Done(t, o);
+        } else {
+            self.more[d].outcomes.push((t, o));
+            self.spill[d] = true;
+        }
+    }
+
+    /// Takes the waiter of `t` (if it still waits), recording outcome `o` in its place.
+    fn take_waiter(&mut self, d: usize, t: u64, o: Outcome) -> Option<W> {
+        if matches!(self.first[d], First::Waiting(ft, _) if ft == t) {
+            let First::Waiting(_, w) = std::mem::replace(&mut self.first[d], First::Done(t, o))
+            else {
+                unreachable!()
+            };
+            return Some(w);
+        }
+        if !self.spill[d] {
+            return None;
+        }
+        let more = &mut self.more[d];
+        let i = more.waiters.iter().position(|(wt, _)| *wt == t)?;
+        let (_, w) = more.waiters.swap_remove(i);
+        self.push_outcome(d, t, o);
+        self.respill(d);
+        Some(w)
+    }
+
+    /// Takes every waiter of `d` (to `out`) with outcome `o`; returns how many.
+    fn take_all(&mut self, d: usize, o: Outcome, out: &mut Vec<W>) -> usize {
+        let mut n = 0;
+        if let First::Waiting(t, _) = self.first[d] {
+            let First::Waiting(_, w) = std::mem::replace(&mut self.first[d], First::Done(t, o))
+            else {
+                unreachable!()
+            };
+            out.push(w);
+            n += 1;
+        }
+        if self.spill[d] {
+            let waiters = std::mem::take(&mut self.more[d].waiters);
+            for (t, w) in waiters {
+                self.push_outcome(d, t, o);
+                out.push(w);
+                n += 1;
+            }
+            self.respill(d);
+        }
+        n
+    }
+
+    fn take_outcome(&mut self, d: usize, t: u64) -> Option<Outcome> {
+        if let First::Done(ft, o) = self.first[d] {
+            if ft == t {
+                self.first[d] = First::Empty;
+                return Some(o);
+            }
+        }
+        if !self.spill[d] {
+            return None;
+        }
+        let more = &mut self.more[d];
+        let i = more.outcomes.iter().position(|(ot, _)| *ot == t)?;
+        let o = more.outcomes.swap_remove(i).1;
+        self.respill(d);
+        Some(o)
+    }
 }
 
 /// A poll descriptor (see the module docs for the state machine).
@@ -128,8 +252,8 @@ struct Inner<W> {
 /// assert_eq!(woken, ["g1"]);
 /// assert_eq!(pd.outcome(Dir::Read, t), Outcome::Ready);
 /// ```
+#[repr(C, align(64))]
 pub struct PollDesc<W> {
-    inner: Mutex<Inner<W>>,
     /// Mirror of `Inner::closed` for the I/O fast path. Written under the lock (Release), read
     /// without it (Acquire): a stale `false` only costs one syscall, then `arm` sees the truth.
     closed: AtomicBool,
@@ -143,6 +267,8 @@ pub struct PollDesc<W> {
     read_closed: AtomicBool,
     /// Next ticket (Relaxed: uniqueness is all that matters).
     tickets: AtomicU64,
+    /// After the atomics: its lock byte and [`Inner`]'s hot part share their cache line.
+    inner: Mutex<Inner<W>>,
 }
 
 impl<W> Default for PollDesc<W> {
@@ -162,13 +288,16 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn new() -> Self {
         PollDesc {
-            inner: Mutex::new(Inner {
-                closed: false,
-                slots: [Slot::new(), Slot::new()],
-            }),
             closed: AtomicBool::new(false),
             read_closed: AtomicBool::new(false),
             tickets: AtomicU64::new(1),
+            inner: Mutex::new(Inner {
+                closed: false,
+                ready: [false; 2],
+                spill: [false; 2],
+                first: [First::Empty, First::Empty],
+                more: [More::new(), More::new()],
+            }),
         }
     }
 
@@ -240,20 +369,18 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn arm(&self, dir: Dir, ticket: u64, mut w: W, on_park: impl FnOnce(&mut W)) -> Arm<W> {
         let mut inner = self.inner.lock();
+        let d = dir as usize;
         if inner.closed {
-            inner.slots[dir as usize]
-                .outcomes
-                .push((ticket, Outcome::Closed));
+            inner.push_outcome(d, ticket, Outcome::Closed);
             return Arm::Closed(w);
         }
-        let slot = &mut inner.slots[dir as usize];
-        if slot.ready {
-            slot.ready = false;
-            slot.outcomes.push((ticket, Outcome::Ready));
+        if inner.ready[d] {
+            inner.ready[d] = false;
+            inner.push_outcome(d, ticket, Outcome::Ready);
             return Arm::Ready(w);
         }
         on_park(&mut w);
-        slot.waiters.push((ticket, w));
+        inner.push_waiter(d, ticket, w);
         Arm::Parked
     }
 
@@ -268,19 +395,41 @@ impl<W> PollDesc<W> {
     /// assert_eq!(pd.notify(Dir::Read, &mut Vec::new()), 0);
     /// ```
     pub fn notify(&self, dir: Dir, out: &mut Vec<W>) -> usize {
+        self.notify_edges(dir == Dir::Read, dir == Dir::Write, out)
+    }
+
+    /// Transition 2 for the read side, the write side or both under one lock: the poller's
+    /// form, since an edge-triggered event reports the whole ready mask (a socket that received
+    /// data is writable too, so most events carry both edges). Returns how many waiters were
+    /// moved to `out`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort_runtime::netpoll::pd::{Arm, Dir, PollDesc};
+    /// let pd = PollDesc::<u8>::new();
+    /// assert!(matches!(pd.arm(Dir::Read, pd.ticket(), 7, |_| {}), Arm::Parked));
+    /// let mut out = Vec::new();
+    /// assert_eq!(pd.notify_edges(true, true, &mut out), 1);
+    /// assert_eq!(out, [7]);
+    /// // The write edge found nobody waiting: it is remembered.
+    /// assert!(matches!(pd.arm(Dir::Write, pd.ticket(), 8, |_| {}), Arm::Ready(8)));
+    /// ```
+    pub fn notify_edges(&self, read: bool, write: bool, out: &mut Vec<W>) -> usize {
         let mut inner = self.inner.lock();
         if inner.closed {
             return 0;
         }
-        let slot = &mut inner.slots[dir as usize];
-        if slot.waiters.is_empty() {
-            slot.ready = true;
-            return 0;
-        }
-        let n = slot.waiters.len();
-        for (t, w) in slot.waiters.drain(..) {
-            slot.outcomes.push((t, Outcome::Ready));
-            out.push(w);
+        let mut n = 0;
+        for (d, edge) in [read, write].into_iter().enumerate() {
+            if !edge {
+                continue;
+            }
+            if !inner.has_waiters(d) {
+                inner.ready[d] = true;
+                continue;
+            }
+            n += inner.take_all(d, Outcome::Ready, out);
         }
         n
     }
@@ -300,11 +449,7 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn expire(&self, dir: Dir, ticket: u64) -> Option<W> {
         let mut inner = self.inner.lock();
-        let slot = &mut inner.slots[dir as usize];
-        let i = slot.waiters.iter().position(|(t, _)| *t == ticket)?;
-        let (_, w) = slot.waiters.swap_remove(i);
-        slot.outcomes.push((ticket, Outcome::TimedOut));
-        Some(w)
+        inner.take_waiter(dir as usize, ticket, Outcome::TimedOut)
     }
 
     /// Transition 4: close. Every waiter of both slots moves to `out` with outcome `Closed`;
@@ -326,13 +471,9 @@ impl<W> PollDesc<W> {
         inner.closed = true;
         self.closed.store(true, Ordering::Release);
         let mut n = 0;
-        for slot in inner.slots.iter_mut() {
-            slot.ready = false;
-            for (t, w) in slot.waiters.drain(..) {
-                slot.outcomes.push((t, Outcome::Closed));
-                out.push(w);
-                n += 1;
-            }
+        for d in 0..2 {
+            inner.ready[d] = false;
+            n += inner.take_all(d, Outcome::Closed, out);
         }
         n
     }
@@ -352,14 +493,22 @@ impl<W> PollDesc<W> {
     /// ```
     pub fn outcome(&self, dir: Dir, ticket: u64) -> Outcome {
         let mut inner = self.inner.lock();
-        let slot = &mut inner.slots[dir as usize];
-        match slot.outcomes.iter().position(|(t, _)| *t == ticket) {
-            Some(i) => slot.outcomes.swap_remove(i).1,
+        match inner.take_outcome(dir as usize, ticket) {
+            Some(o) => o,
             None => {
                 debug_assert!(false, "pd: no outcome for ticket {ticket}");
                 Outcome::Closed
             }
         }
+    }
+
+    /// Where the read slot's inline entry ends, in bytes from the descriptor's start (the hot
+    /// line's extent; see [`Inner`]).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn hot_line_end(&self) -> usize {
+        let inner = self.inner.lock();
+        let end = std::ptr::addr_of!(inner.first[0]) as usize + std::mem::size_of::<First<W>>();
+        end - self as *const Self as usize
     }
 
     /// Makes a closed, waiter-free descriptor reusable for a new socket (tickets keep counting).
@@ -375,12 +524,80 @@ impl<W> PollDesc<W> {
     pub fn reset(&self) {
         let mut inner = self.inner.lock();
         inner.closed = false;
-        for slot in inner.slots.iter_mut() {
-            debug_assert!(slot.waiters.is_empty(), "pd reset with waiters");
-            slot.ready = false;
-            slot.outcomes.clear();
+        for d in 0..2 {
+            debug_assert!(!inner.has_waiters(d), "pd reset with waiters");
+            inner.ready[d] = false;
+            inner.first[d] = First::Empty;
+            inner.more[d].outcomes.clear();
+            inner.spill[d] = false;
         }
         self.read_closed.store(false, Ordering::Release);
         self.closed.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! The spill path (more than one entry per slot), which loom model 6 (one waiter) does not
+    //! reach: the inline entry and the spill `Vec`s must behave as one keyed set.
+    use super::*;
+
+    #[test]
+    fn two_waiters_both_woken_with_their_outcomes() {
+        let pd = PollDesc::new();
+        let (a, b) = (pd.ticket(), pd.ticket());
+        assert!(matches!(pd.arm(Dir::Read, a, 'a', |_| {}), Arm::Parked));
+        assert!(matches!(pd.arm(Dir::Read, b, 'b', |_| {}), Arm::Parked));
+        let mut out = Vec::new();
+        assert_eq!(pd.notify(Dir::Read, &mut out), 2);
+        out.sort();
+        assert_eq!(out, ['a', 'b']);
+        // Collected in either order.
+        assert_eq!(pd.outcome(Dir::Read, b), Outcome::Ready);
+        assert_eq!(pd.outcome(Dir::Read, a), Outcome::Ready);
+        // Nothing left: the next edge is remembered, not lost in a spill.
+        assert_eq!(pd.notify(Dir::Read, &mut out), 0);
+        assert!(matches!(
+            pd.arm(Dir::Read, pd.ticket(), 'c', |_| {}),
+            Arm::Ready('c')
+        ));
+    }
+
+    #[test]
+    fn expire_finds_a_spilled_waiter_and_only_it() {
+        let pd = PollDesc::new();
+        let (a, b) = (pd.ticket(), pd.ticket());
+        let _ = pd.arm(Dir::Write, a, 1u8, |_| {});
+        let _ = pd.arm(Dir::Write, b, 2u8, |_| {});
+        assert_eq!(pd.expire(Dir::Write, b), Some(2));
+        assert_eq!(pd.expire(Dir::Write, b), None);
+        assert_eq!(pd.outcome(Dir::Write, b), Outcome::TimedOut);
+        let mut out = Vec::new();
+        assert_eq!(pd.close(&mut out), 1);
+        assert_eq!(out, [1]);
+        assert_eq!(pd.outcome(Dir::Write, a), Outcome::Closed);
+    }
+
+    #[test]
+    fn an_uncollected_outcome_does_not_block_the_next_waiter() {
+        // a is woken but has not run yet when b parks on the same slot: b's waiter spills,
+        // and the next edge must still find it.
+        let pd = PollDesc::new();
+        let a = pd.ticket();
+        let _ = pd.arm(Dir::Read, a, 'a', |_| {});
+        let mut out = Vec::new();
+        assert_eq!(pd.notify(Dir::Read, &mut out), 1);
+        let b = pd.ticket();
+        assert!(matches!(pd.arm(Dir::Read, b, 'b', |_| {}), Arm::Parked));
+        assert_eq!(pd.notify(Dir::Read, &mut out), 1);
+        assert_eq!(out, ['a', 'b']);
+        assert_eq!(pd.outcome(Dir::Read, a), Outcome::Ready);
+        assert_eq!(pd.outcome(Dir::Read, b), Outcome::Ready);
+        // Both sets are empty again: a recycled descriptor starts clean.
+        pd.close(&mut out);
+        pd.reset();
+        let c = pd.ticket();
+        assert!(matches!(pd.arm(Dir::Read, c, 'c', |_| {}), Arm::Parked));
+        assert_eq!(pd.expire(Dir::Read, c), Some('c'));
     }
 }

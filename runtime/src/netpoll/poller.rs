@@ -89,12 +89,12 @@ impl Poller {
             if ev.is_read_closed() || err {
                 pd.mark_read_closed();
             }
-            if ev.is_readable() || ev.is_read_closed() || err {
-                n += pd.notify(Dir::Read, out);
-            }
-            if ev.is_writable() || ev.is_write_closed() || err {
-                n += pd.notify(Dir::Write, out);
-            }
+            // Both edges under one lock: most events carry both (see `notify_edges`).
+            n += pd.notify_edges(
+                ev.is_readable() || ev.is_read_closed() || err,
+                ev.is_writable() || ev.is_write_closed() || err,
+                out,
+            );
         }
         n
     }
