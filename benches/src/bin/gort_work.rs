@@ -28,7 +28,8 @@ fn main() {
         "spawn_join" => spawn_join(arg(1)),
         "yield_switch" => yield_switch(arg(1)),
         "chan_pingpong" => chan_pingpong(arg(1)),
-        "ring" => ring(arg(1) as usize, arg(2)),
+        "ring" => ring(arg(1) as usize, arg(2), "ring", None),
+        "ring_small" => ring(arg(1) as usize, arg(2), "ring_small", Some(SMALL_STACK)),
         "idle_memory" => idle_memory(arg(1) as usize),
         "park_own" => park_own(arg(1) as usize, arg(2)),
         "deep_park" => deep_park(arg(1) as usize, arg(2), arg(3)),
@@ -144,13 +145,21 @@ fn pingpong(n: u64, name: &str) {
 
 /// Workload 4: `tasks` tasks in a ring of unbuffered channels; the token carries the hops
 /// left; the task that sees 0 signals done.
-fn ring(tasks: usize, hops: u64) {
+/// The stack size of `ring_small`'s Gs: a reservation dense enough that the ring's page walks
+/// stay cheap (docs/design.md §7, "What the reservation costs a ring of parked Gs").
+const SMALL_STACK: usize = 16 * 1024;
+
+fn ring(tasks: usize, hops: u64, name: &str, stack: Option<usize>) {
     let (done_tx, done_rx) = gort::chan::bounded::<()>(1);
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..tasks).map(|_| gort::chan::bounded::<u64>(0)).unzip();
     for (i, rx) in rxs.into_iter().enumerate() {
         let next = txs[(i + 1) % tasks].clone();
         let done = done_tx.clone();
-        drop(gort::spawn(move || {
+        let b = match stack {
+            Some(bytes) => gort::Builder::new().stack_size(bytes),
+            None => gort::Builder::new(),
+        };
+        drop(b.spawn(move || {
             while let Ok(left) = rx.recv() {
                 if left == 0 {
                     let _ = done.send(());
@@ -165,11 +174,7 @@ fn ring(tasks: usize, hops: u64) {
     let t = Instant::now();
     txs[0].send(hops).unwrap();
     done_rx.recv().unwrap();
-    report(
-        "ring",
-        t.elapsed().as_nanos() as f64 / hops as f64,
-        "ns/hop",
-    );
+    report(name, t.elapsed().as_nanos() as f64 / hops as f64, "ns/hop");
 }
 
 /// Workload 5: RSS per task with `n` tasks parked on one shared channel's `recv`.

@@ -143,6 +143,17 @@ pub const WORKLOADS: &[Workload] = &[
         ..BASE
     },
     Workload {
+        name: "ring_small",
+        prog: "ring_small",
+        unit: "ns/hop",
+        what: "ring with gort's Gs on 16 KiB stacks (Builder::stack_size) instead of the default \
+               256 KiB reservation: the stacks' spacing is what this row changes (docs/design.md \
+               §7); Go as in ring; Go and gort only (args: tasks, hops)",
+        full: &[10_000, 1_000_000],
+        quick: &[1_000, 100_000],
+        ..BASE
+    },
+    Workload {
         name: "idle_memory",
         prog: "idle_memory",
         unit: "bytes/task",
@@ -791,6 +802,11 @@ fn run_one(w: &Workload, peer: &str, exe: &Path, opts: &Opts, tools: &Tools) -> 
         .collect();
     let env_cmd = |exe: &Path| {
         let mut c = Command::new(exe);
+        // One argv[0] for every peer and build: its length moves the first heap allocations
+        // (std copies the arguments), and with them the cache-line placement of every record
+        // allocated after; the same gort_work binary ran the ring 1.25x apart when started
+        // from two paths (benches/README.md, "Layout luck"). Equal argv, equal start.
+        std::os::unix::process::CommandExt::arg0(&mut c, "bench");
         c.env("GOMAXPROCS", workers.to_string())
             .env("GORT_MAXPROCS", workers.to_string())
             .env("BENCH_WORKERS", workers.to_string());
