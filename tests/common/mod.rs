@@ -177,7 +177,14 @@ pub fn lost_update() {
 /// Threads of this process that are inside `read(fd, …)` right now, from
 /// `/proc/self/task/TID/syscall` (its first two fields are the syscall number and the first
 /// argument, in hex). A thread blocked reading `fd` shows there for as long as it waits; a
-/// thread that runs or waits elsewhere does not.
+/// thread that runs or waits elsewhere does not. Linux only (0 elsewhere: no such files).
+#[cfg(not(target_os = "linux"))]
+pub fn threads_reading(_fd: i32) -> usize {
+    0
+}
+
+/// See the other `threads_reading`.
+#[cfg(target_os = "linux")]
 pub fn threads_reading(fd: i32) -> usize {
     let want = format!("{} {:#x} ", libc::SYS_read, fd);
     std::fs::read_dir("/proc/self/task")
