@@ -477,8 +477,8 @@ pub(crate) fn last_hog() -> Option<Hog> {
 
 /// sysmon took P `p` from G `goid` (the G its M runs), which held it for `held`: count it,
 /// remember it, and print it under `GORT_DEBUG=hogreport=1`. Finds the G's name and spawn
-/// site in the registry (`g::find_g`: a search that stops at the G, not a walk of every G). `extra` is appended to the line
-/// (blocktrace's syscall and pc).
+/// site in the registry (`g::find_g`: a search that stops at the G, not a walk of every G).
+/// `extra` is appended to the line (blocktrace's syscall and pc).
 pub(crate) fn report_hog(goid: u64, p: usize, held: Duration, cause: HogCause, extra: &str) {
     // The same G reported again (a long computation is retaken once per slice): its name and
     // site from the last report; otherwise from the registry, searched until found.

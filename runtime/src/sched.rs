@@ -1385,8 +1385,8 @@ impl Sched {
     /// queue (`runqget`), or else off the global queue's head in the same critical section as
     /// the put (Go's `globrunqget` batch, as `find_runnable` takes it): one lock round instead
     /// of two. Every `GLOBAL_CHECK_INTERVAL`-th round takes the long way, so `m_main`'s
-    /// per-round checks (the release epoch of per-M caches) and the fairness check of the global queue still run
-    /// while Gs only yield. `Err(g)`: not taken, `g` untouched.
+    /// per-round checks (the release epoch of per-M caches) and the fairness check of the
+    /// global queue still run while Gs only yield. `Err(g)`: not taken, `g` untouched.
     fn yield_swap(&'static self, g: GRef) -> Result<(GRef, bool), GRef> {
         if g.bubble_key() != 0 || crate::exectrace::active() {
             return Err(g);

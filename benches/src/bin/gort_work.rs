@@ -143,12 +143,13 @@ fn pingpong(n: u64, name: &str) {
     report(name, el.as_nanos() as f64 / n as f64, "ns/roundtrip");
 }
 
-/// Workload 4: `tasks` tasks in a ring of unbuffered channels; the token carries the hops
-/// left; the task that sees 0 signals done.
 /// The stack size of `ring_small`'s Gs: a reservation dense enough that the ring's page walks
 /// stay cheap (docs/design.md §7, "What the reservation costs a ring of parked Gs").
 const SMALL_STACK: usize = 16 * 1024;
 
+/// Workload 4: `tasks` tasks in a ring of unbuffered channels; the token carries the hops
+/// left; the task that sees 0 signals done. `ring_small` runs it with its Gs on `stack`-byte
+/// stacks and reports under `name`.
 fn ring(tasks: usize, hops: u64, name: &str, stack: Option<usize>) {
     let (done_tx, done_rx) = gort::chan::bounded::<()>(1);
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..tasks).map(|_| gort::chan::bounded::<u64>(0)).unzip();

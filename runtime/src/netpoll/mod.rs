@@ -440,6 +440,7 @@ mod tests {
     //! through the poller by safe code outside the crate).
     use super::*;
     use std::os::fd::AsRawFd;
+    use std::time::Duration;
 
     #[test]
     fn pd_hot_line() {
@@ -453,7 +454,6 @@ mod tests {
             pd.hot_line_end()
         );
     }
-    use std::time::Duration;
 
     #[test]
     fn open_and_close() {

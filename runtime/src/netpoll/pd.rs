@@ -177,14 +177,19 @@ impl<W> Inner<W> {
         }
     }
 
+    /// Takes the inline waiter, whose ticket `t` the caller just read there, leaving its
+    /// outcome `o` in the same entry.
+    fn take_first(&mut self, d: usize, t: u64, o: Outcome) -> W {
+        match std::mem::replace(&mut self.first[d], First::Done(t, o)) {
+            First::Waiting(_, w) => w,
+            _ => unreachable!("take_first on an entry that holds no waiter"),
+        }
+    }
+
     /// Takes the waiter of `t` (if it still waits), recording outcome `o` in its place.
     fn take_waiter(&mut self, d: usize, t: u64, o: Outcome) -> Option<W> {
         if matches!(self.first[d], First::Waiting(ft, _) if ft == t) {
-            let First::Waiting(_, w) = std::mem::replace(&mut self.first[d], First::Done(t, o))
-            else {
-                unreachable!()
-            };
-            return Some(w);
+            return Some(self.take_first(d, t, o));
         }
         if !self.spill[d] {
             return None;
@@ -201,11 +206,7 @@ impl<W> Inner<W> {
     fn take_all(&mut self, d: usize, o: Outcome, out: &mut Vec<W>) -> usize {
         let mut n = 0;
         if let First::Waiting(t, _) = self.first[d] {
-            let First::Waiting(_, w) = std::mem::replace(&mut self.first[d], First::Done(t, o))
-            else {
-                unreachable!()
-            };
-            out.push(w);
+            out.push(self.take_first(d, t, o));
             n += 1;
         }
         if self.spill[d] {
